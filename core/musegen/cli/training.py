@@ -1,0 +1,170 @@
+"""``gen run``, ``gen train`` and ``gen generate``."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import time
+from pathlib import Path
+
+import typer
+
+from musegen.cli import app, friendly
+
+CORPUS = typer.Option(None, "--corpus", "-c", help="Corpus name (gen components) or a path to an .abc file or folder. [default: oneills]")
+ENCODER = typer.Option(None, "--encoder", "-e", help="Encoder name. [default: abc-char]")
+MODEL = typer.Option(None, "--model", "-m", help="Model name. [default: lstm]")
+PRESET = typer.Option("default", "--preset", "-p", help="Preset from registry.toml: default, paper, tiny, ...")
+CONFIG = typer.Option(None, "--config", help="A TOML file of settings (same sections as a preset).")
+STEPS = typer.Option(None, "--steps", help="Training steps (the paper's iterations).")
+SEED = typer.Option(None, "--seed", help="Random seed for training and sampling. [default: 0]")
+SETS = typer.Option(None, "--set", "-s", help="Override any setting: model.units=512, train.batch_size=16, sample.top_p=0.9 (repeatable).")
+VALID = typer.Option(None, "--valid", help="A file of held-out tunes for validation, instead of a split of the corpus.")
+FORCE = typer.Option(False, "--force", help="Overwrite a run already in --out.")
+TUNES = typer.Option(None, "--tunes", "-n", help="How many tunes to write.")
+TEMP = typer.Option(None, "--temperature", "-t", help="Sampling temperature (lower: safer, higher: wilder).")
+TOP_K = typer.Option(None, "--top-k", help="Sample only from the k most likely symbols (0: off).")
+TOP_P = typer.Option(None, "--top-p", help="Nucleus sampling: the smallest set of symbols with this much probability.")
+PRIME = typer.Option(None, "--prime", help="Text every tune starts with; \\n is a new line, e.g. 'M:6/8\\nK:D'.")
+MAX_LEN = typer.Option(None, "--max-len", help="Longest tune, in tokens.")
+RENDER = typer.Option(None, "--render", "-r", help="Renderers, comma-separated. [default: abc,midi,wav]")
+SOUNDFONT = typer.Option(None, "--soundfont", help="A .sf2/.sf3 SoundFont for WAV output.")
+
+
+def _console():
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+def _backend(cfg_backend: str | None = None) -> str | None:
+    return os.environ.get("MUSEGEN_BACKEND") or cfg_backend
+
+
+def _config(preset, config, corpus, encoder, model, steps, seed, sets, valid=None, sample=None, render=None, soundfont=None):
+    from musegen.config import parse_sets, resolve
+
+    flags = {"corpus": corpus, "encoder": encoder, "model": model, "train.steps": steps, "seed": seed,
+             "valid": valid, "backend": _backend()}
+    for key, value in (sample or {}).items():
+        flags[f"sample.{key}"] = value
+    if render:
+        flags["renderers"] = [r.strip() for r in render.split(",") if r.strip()]
+    if soundfont:
+        flags["render.wav.soundfont"] = soundfont
+    return resolve(preset, config, flags, parse_sets(sets or []))
+
+
+def _default_out(cfg) -> Path:
+    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    name = Path(cfg.corpus).stem if os.sep in cfg.corpus else cfg.corpus
+    return Path("runs") / f"{stamp}-{name}-{cfg.model}"
+
+
+def _train(cfg, out, force, console):
+    from musegen import pipeline
+    from musegen.cli.progress import BarProgress
+    from musegen.rundir import ensure_writable
+
+    ensure_writable(out)
+    t0 = time.perf_counter()
+    console.print(f"[bold]musegen[/] training [cyan]{cfg.model}[/] on [cyan]{cfg.corpus}[/] with [cyan]{cfg.encoder}[/] "
+                  f"({cfg.backend} backend) into {out}")
+    with BarProgress(console) as progress:
+        run = pipeline.train(cfg, out, progress, force=force)
+    result = run.manifest().get("result", {})
+    best = result.get("best_valid_loss")
+    console.print(f"trained {result.get('steps')} steps in {time.perf_counter() - t0:.0f} s"
+                  + (f"; best held-out loss {best:.3f} nats/token" if best is not None else ""))
+    return run
+
+
+def _sample_opts(tunes, seed, temperature, top_k, top_p, prime, max_len):
+    opts = {"tunes": tunes, "seed": seed, "temperature": temperature, "top_k": top_k, "top_p": top_p,
+            "prime": prime.replace("\\n", "\n") if prime is not None else None, "max_len": max_len}
+    return {k: v for k, v in opts.items() if v is not None}
+
+
+def _generate_and_render(run_path, sample, renderers, render_opts, out, console, backend=None):
+    from musegen import pipeline
+    from musegen.rundir import ensure_writable
+
+    out = ensure_writable(Path(out))
+    t0 = time.perf_counter()
+    with console.status("sampling tunes"):
+        pieces = pipeline.generate(run_path, sample, backend=backend)
+    console.print(f"sampled {len(pieces)} tunes in {time.perf_counter() - t0:.1f} s")
+    results = pipeline.render(pieces, out, renderers, render_opts)
+    for name, res in results.items():
+        console.print(f"  {name}: {len(res.files)} files" + (f", {len(res.failed)} failed" if res.failed else ""))
+        for title, why in res.failed[:10]:
+            console.print(f"    [yellow]{title}[/]: {why}")
+    scores = pipeline.evaluate(pieces, ["validity"])
+    if scores:
+        console.print(f"abc2midi: {scores['clean_pct']:.0f}% of tunes clean (no Error line), "
+                      f"{scores['bars_ok_pct']:.0f}% with every bar matching the meter, "
+                      f"{scores['complete_pct']:.0f}% complete")
+    console.print(f"[bold green]wrote[/] {out}")
+    return pieces, results
+
+
+@app.command()
+@friendly
+def run(
+    corpus: str = CORPUS, encoder: str = ENCODER, model: str = MODEL, preset: str = PRESET, config: Path = CONFIG,
+    steps: int = STEPS, tunes: int = TUNES, seed: int = SEED, temperature: float = TEMP, valid: str = VALID,
+    out: Path = typer.Option(None, "--out", "-o", help="Run directory. [default: runs/<time>-<corpus>-<model>]"),
+    render: str = RENDER, soundfont: str = SOUNDFONT, force: bool = FORCE, sets: list[str] = SETS,
+):
+    """Train on a corpus, then write new tunes as ABC, MIDI and WAV into OUT/samples."""
+    sample = _sample_opts(tunes, seed, temperature, None, None, None, None)
+    cfg = _config(preset, config, corpus, encoder, model, steps, seed, sets, valid, sample, render, soundfont)
+    out = out or _default_out(cfg)
+    console = _console()
+    run_dir = _train(cfg, out, force, console)
+    _generate_and_render(run_dir.path, None, cfg.renderers, cfg.render, run_dir.path / "samples", console)
+
+
+@app.command()
+@friendly
+def train(
+    corpus: str = CORPUS, encoder: str = ENCODER, model: str = MODEL, preset: str = PRESET, config: Path = CONFIG,
+    steps: int = STEPS, seed: int = SEED, valid: str = VALID,
+    out: Path = typer.Option(None, "--out", "-o", help="Run directory. [default: runs/<time>-<corpus>-<model>]"),
+    resume: Path = typer.Option(None, "--resume", help="Continue this run from its last checkpoint (with --steps: a new total)."),
+    force: bool = FORCE, sets: list[str] = SETS,
+):
+    """Train a model and save it in a run directory (no tunes written)."""
+    from musegen import pipeline
+    from musegen.cli.progress import BarProgress
+
+    console = _console()
+    if resume is not None:
+        with BarProgress(console) as progress:
+            run_dir = pipeline.resume(resume, steps, progress)
+        console.print(f"[bold green]resumed[/] {run_dir.path}: {run_dir.manifest()['result']}")
+        return
+    cfg = _config(preset, config, corpus, encoder, model, steps, seed, sets, valid)
+    _train(cfg, out or _default_out(cfg), force, console)
+
+
+@app.command()
+@friendly
+def generate(
+    run_dir: Path = typer.Argument(..., help="A run directory written by gen train or gen run."),
+    tunes: int = TUNES, seed: int = SEED, temperature: float = TEMP, top_k: int = TOP_K, top_p: float = TOP_P,
+    prime: str = PRIME, max_len: int = MAX_LEN,
+    out: Path = typer.Option(None, "--out", "-o", help="Where to write tunes. [default: RUN_DIR/samples]"),
+    render: str = RENDER, soundfont: str = SOUNDFONT,
+):
+    """Sample new tunes from a trained run and write them."""
+    from musegen.rundir import RunDir
+
+    run_ = RunDir.open(run_dir)
+    cfg = run_.manifest()["config"]
+    renderers = [r.strip() for r in render.split(",")] if render else cfg.get("renderers", ["abc", "midi", "wav"])
+    render_opts = dict(cfg.get("render", {}))
+    if soundfont:
+        render_opts["wav"] = {**render_opts.get("wav", {}), "soundfont": soundfont}
+    sample = _sample_opts(tunes, seed, temperature, top_k, top_p, prime, max_len)
+    _generate_and_render(run_.path, sample, renderers, render_opts, out or run_.path / "samples", _console(), _backend())

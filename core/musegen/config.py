@@ -1,0 +1,161 @@
+"""Run configuration: presets from ``registry.toml``, ``--config`` files and ``--set key=value``.
+
+Precedence, lowest first: each component's own defaults, the preset, a ``--config`` TOML file,
+command-line flags, then ``--set`` overrides. The result is validated by pydantic models whose
+defaults are the seed paper's values, and saved whole in the run's ``run.json``.
+"""
+
+from __future__ import annotations
+
+import copy
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from musegen.errors import MusegenError, validation_message
+
+ROLES = ("corpus", "encoder", "model")
+SECTIONS = {"corpus": "corpora", "encoder": "encoders", "model": "models"}
+BACKENDS = ("jax", "tensorflow", "torch")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TrainConfig(_Strict):
+    """How a model is trained. Defaults are the seed paper's Table 1."""
+
+    steps: int = Field(2000, ge=0, description="optimizer steps (the paper's 'iterations')")
+    batch_size: int = Field(32, ge=1)
+    seq_len: int = Field(400, ge=2, description="tokens per training window")
+    learning_rate: float = Field(1e-3, gt=0)
+    valid_fraction: float = Field(0.05, ge=0, lt=1, description="share of tunes held out (split by tune, fixed seed)")
+    eval_every: int = Field(100, ge=1, description="steps between held-out evaluations and checkpoints")
+    eval_tokens: int = Field(200_000, ge=1, description="cap on held-out tokens scored at each evaluation")
+    patience: int = Field(0, ge=0, description="stop after this many evaluations without improvement (0: never)")
+    clipnorm: float | None = Field(None, gt=0, description="gradient-norm clipping")
+    seed: int = Field(0, description="set from the run's seed")
+
+
+class SampleConfig(_Strict):
+    """How tunes are sampled from a trained model."""
+
+    tunes: int = Field(5, ge=1)
+    max_len: int = Field(2500, ge=1, description="tokens per tune at most")
+    temperature: float = Field(1.0, gt=0)
+    top_k: int = Field(0, ge=0, description="0: off")
+    top_p: float = Field(1.0, gt=0, le=1)
+    prime: str = Field("", description="text every tune starts with, e.g. 'X:1\\nM:6/8\\n'")
+    seed: int | None = Field(None, description="defaults to the run's seed")
+
+
+class RunConfig(_Strict):
+    corpus: str = "oneills"
+    encoder: str = "abc-char"
+    model: str = "lstm"
+    renderers: list[str] = Field(default_factory=lambda: ["abc", "midi", "wav"])
+    seed: int = 0
+    backend: str = "jax"
+    valid: str | None = Field(None, description="a file of held-out tunes; default: split from the corpus")
+    options: dict[str, dict[str, Any]] = Field(default_factory=dict, description="per-role component options")
+    render: dict[str, dict[str, Any]] = Field(default_factory=dict, description="options per renderer name")
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    sample: SampleConfig = Field(default_factory=SampleConfig)
+
+
+def parse_value(text: str) -> Any:
+    """Read ``--set`` values as TOML literals (``512``, ``0.5``, ``true``, ``["N","B"]``), else a string."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def parse_sets(items: list[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise MusegenError(f"--set expects key=value (like model.units=512), got '{item}'")
+        out[key] = parse_value(value.strip())
+    return out
+
+
+def presets() -> dict[str, dict]:
+    from musegen.plugins import registry_file
+
+    return registry_file().get("presets", {})
+
+
+def _merge(base: dict, top: dict) -> dict:
+    out = copy.deepcopy(base)
+    for key, value in top.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def _apply_dotted(raw: dict, key: str, value: Any) -> None:
+    head, _, rest = key.partition(".")
+    if head in ROLES and rest:
+        raw.setdefault("_role_sets", {}).setdefault(head, {})[rest] = value
+    elif head in ("train", "sample") and rest:
+        raw.setdefault(head, {})[rest] = value
+    elif head == "render" and "." in rest:
+        name, _, opt = rest.partition(".")
+        raw.setdefault("render", {}).setdefault(name, {})[opt] = value
+    elif not rest:
+        raw[head] = value
+    else:
+        raise MusegenError(f"--set {key}: unknown section '{head}' (use corpus., encoder., model., train., sample., render.<renderer>.)")
+
+
+def resolve(
+    preset: str | None = "default",
+    config_file: str | Path | None = None,
+    flags: dict[str, Any] | None = None,
+    sets: dict[str, Any] | None = None,
+) -> RunConfig:
+    """Build the run configuration from a preset, a TOML file, flags and ``--set`` overrides."""
+    raw: dict[str, Any] = {}
+    table = presets()
+    if preset:
+        if preset not in table:
+            from musegen.errors import UnknownComponent
+
+            raise UnknownComponent("preset", preset, table)
+        raw = _merge(raw, {k: v for k, v in table[preset].items() if k != "description"})
+    if config_file:
+        path = Path(config_file)
+        try:
+            raw = _merge(raw, tomllib.loads(path.read_text(encoding="utf-8")))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise MusegenError(f"cannot read config file {path}: {exc}") from None
+    for key, value in (flags or {}).items():
+        if value is not None:
+            _apply_dotted(raw, key, value)
+    for key, value in (sets or {}).items():
+        _apply_dotted(raw, key, value)
+    role_sets = raw.pop("_role_sets", {})
+    # Component options: [role.<name>] tables from presets/files apply only to the chosen component.
+    options: dict[str, dict] = {}
+    for role in ROLES:
+        section = raw.pop(SECTIONS[role], None) or {}
+        name = raw.get(role, RunConfig.model_fields[role].default)
+        if not isinstance(section, dict):
+            raise MusegenError(f"'{SECTIONS[role]}' must be a table of per-{role} options")
+        options[role] = {**section.get(name, {}), **role_sets.get(role, {})}
+    raw["options"] = options
+    try:
+        cfg = RunConfig(**raw)
+    except ValidationError as exc:
+        raise MusegenError(validation_message(exc)) from None
+    if cfg.backend not in BACKENDS:
+        raise MusegenError(f"unknown backend '{cfg.backend}'. Known backends: {', '.join(BACKENDS)}")
+    return cfg

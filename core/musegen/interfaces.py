@@ -1,0 +1,115 @@
+"""What each kind of component provides. Plugins may subclass these or just match their shape."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from musegen.piece import Format, Piece
+
+if TYPE_CHECKING:
+    from musegen.config import SampleConfig, TrainConfig
+    from musegen.rundir import RunDir
+
+
+@dataclass
+class Loaded:
+    """What a corpus could read: pieces, and the items it skipped with the reason for each."""
+
+    pieces: list[Piece]
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    name: str = ""
+
+
+class Corpus(Protocol):
+    def load(self) -> Loaded: ...
+
+
+class Encoder(Protocol):
+    format: Format
+    vocab_size: int
+    end_id: int
+
+    def fit(self, pieces: list[Piece]) -> None: ...
+    def encode(self, piece: Piece) -> list[int]: ...
+    def encode_prime(self, text: str) -> list[int]: ...
+    def decode(self, ids: list[int]) -> Piece: ...
+    def state(self) -> dict: ...
+    def load_state(self, state: dict) -> None: ...
+
+
+@dataclass
+class TrainData:
+    """Token ids for a model: one list per piece, each already ending with the encoder's ``end_id``."""
+
+    train: list[list[int]]
+    valid: list[list[int]]
+    end_id: int
+    vocab_size: int
+
+    def stream(self, which: str = "train"):
+        """All pieces of a split as one contiguous array, starting with ``end_id``."""
+        import numpy as np
+
+        pieces = self.train if which == "train" else self.valid
+        out = [self.end_id]
+        for p in pieces:
+            out.extend(p)
+        return np.asarray(out, dtype=np.int32)
+
+
+@dataclass
+class TrainResult:
+    steps: int
+    best_valid_loss: float | None
+    last_train_loss: float | None
+    seconds: float
+    stopped_early: bool = False
+    history: list[dict] = field(default_factory=list)
+
+
+class Progress(Protocol):
+    """A progress sink that models report to; the CLI shows it as a bar."""
+
+    def start(self, total: int, done: int = 0) -> None: ...
+    def update(self, done: int, **metrics: float) -> None: ...
+    def log(self, message: str) -> None: ...
+
+
+class NullProgress:
+    def start(self, total: int, done: int = 0) -> None:
+        pass
+
+    def update(self, done: int, **metrics: float) -> None:
+        pass
+
+    def log(self, message: str) -> None:
+        pass
+
+
+class Model(Protocol):
+    def fit(self, data: TrainData, train: TrainConfig, run: RunDir, progress: Progress) -> TrainResult: ...
+    def sample(self, prime: list[int], options: SampleConfig, end_id: int) -> list[list[int]]: ...
+    def save(self, run: RunDir, tag: str) -> Path: ...
+
+    @classmethod
+    def load(cls, config, vocab_size: int, run: RunDir, tag: str = "best") -> Model: ...
+
+
+@dataclass
+class Rendered:
+    files: list[Path] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (title, reason)
+
+
+class Renderer(Protocol):
+    formats: tuple[str, ...]
+
+    def render(self, pieces: list[Piece], out_dir: Path) -> Rendered: ...
+
+
+class Evaluator(Protocol):
+    formats: tuple[str, ...]
+
+    def evaluate(self, pieces: list[Piece], reference: list[Piece]) -> dict[str, float]: ...

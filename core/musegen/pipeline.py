@@ -1,0 +1,264 @@
+"""The pipeline: corpus → encoder → model → run dir; run dir → pieces → renderers and evaluators.
+
+These functions are musegen's Python API (re-exported from ``musegen``); the CLI is a thin layer on
+top of them.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import os
+import random
+import sys
+import time
+from pathlib import Path
+
+from musegen.config import RunConfig, SampleConfig
+from musegen.errors import MusegenError, UnknownComponent
+from musegen.interfaces import Loaded, NullProgress, Progress, Rendered, TrainData
+from musegen.piece import Piece
+from musegen.plugins import get_manager, get_registry, musegen_version
+from musegen.rundir import RunDir
+
+PATH_CORPUS = "path"
+
+
+def use_backend(name: str) -> None:
+    """Choose the Keras backend; must happen before anything imports keras."""
+    current = sys.modules.get("keras")
+    if current is not None:
+        active = current.backend.backend()
+        if active != name:
+            raise MusegenError(f"keras is already running on '{active}', cannot switch to '{name}' in this process")
+        return
+    os.environ["KERAS_BACKEND"] = name
+
+
+def corpus_component(cfg: RunConfig):
+    """The corpus component and its options: a registered name, or a path to files."""
+    reg = get_registry()
+    options = dict(cfg.options.get("corpus", {}))
+    if reg.has("corpus", cfg.corpus):
+        return reg.get("corpus", cfg.corpus), options
+    path = Path(cfg.corpus).expanduser()
+    if path.exists() or any(sep in cfg.corpus for sep in ("/", os.sep)) or path.suffix:
+        if not path.exists():
+            raise MusegenError(f"corpus path {path} does not exist")
+        options["path"] = str(path)
+        return reg.get("corpus", PATH_CORPUS), options
+    try:
+        reg.get("corpus", cfg.corpus)
+    except UnknownComponent as exc:
+        raise MusegenError(f"{exc} (or give a path to an .abc file or folder)") from None
+
+
+def load_corpus(cfg: RunConfig) -> tuple[Loaded, dict]:
+    comp, options = corpus_component(cfg)
+    config = comp.make_config(options)
+    loaded = comp.build(config).load()
+    if not loaded.pieces:
+        why = f"; {len(loaded.skipped)} skipped, first: {loaded.skipped[0][0]}: {loaded.skipped[0][1]}" if loaded.skipped else ""
+        raise MusegenError(f"corpus '{cfg.corpus}' has no readable tunes{why}")
+    return loaded, {"name": comp.name, "plugin": comp.plugin, "config": config.model_dump()}
+
+
+def split(pieces: list[Piece], fraction: float, seed: int = 0) -> tuple[list[Piece], list[Piece]]:
+    """Split by tune with a fixed seed; at least one tune on each side when there are two or more."""
+    order = list(range(len(pieces)))
+    random.Random(seed).shuffle(order)
+    n_valid = min(len(pieces) - 1, max(1, round(len(pieces) * fraction))) if len(pieces) > 1 else 0
+    valid = sorted(order[:n_valid])
+    valid_set = set(valid)
+    return [p for i, p in enumerate(pieces) if i not in valid_set], [pieces[i] for i in valid]
+
+
+def corpus_hash(pieces: list[Piece]) -> str:
+    h = hashlib.sha256()
+    for p in pieces:
+        h.update(p.text.encode("utf-8") if p.format == "abc" else (p.midi or b""))
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def _versions() -> dict[str, str]:
+    return {name: info.version for name, info in get_manager().info.items() if not info.error}
+
+
+def prepare(cfg: RunConfig):
+    """Load the corpus, split it, fit the encoder; returns (encoder, data, corpus info, components)."""
+    reg = get_registry()
+    enc_comp = reg.get("encoder", cfg.encoder)
+    model_comp = reg.get("model", cfg.model)
+    enc_cfg = enc_comp.make_config(cfg.options.get("encoder"))
+    model_cfg = model_comp.make_config(cfg.options.get("model"))
+    loaded, corpus_info = load_corpus(cfg)
+    if cfg.valid:
+        held, _ = load_corpus(cfg.model_copy(update={"corpus": cfg.valid, "options": {**cfg.options, "corpus": {}}}))
+        train_p, valid_p = loaded.pieces, held.pieces
+    else:
+        train_p, valid_p = split(loaded.pieces, cfg.train.valid_fraction)
+    encoder = enc_comp.build(enc_cfg)
+    if getattr(encoder, "format", "abc") != loaded.pieces[0].format:
+        raise MusegenError(
+            f"encoder '{enc_comp.name}' reads {encoder.format} pieces but corpus '{cfg.corpus}' holds {loaded.pieces[0].format}"
+        )
+    encoder.fit(train_p + valid_p)
+    data = TrainData(
+        train=[encoder.encode(p) for p in train_p],
+        valid=[encoder.encode(p) for p in valid_p],
+        end_id=encoder.end_id,
+        vocab_size=encoder.vocab_size,
+    )
+    corpus_info.update(
+        sha256=corpus_hash(train_p),
+        tunes_train=len(train_p),
+        tunes_valid=len(valid_p),
+        skipped=len(loaded.skipped),
+        skipped_examples=[f"{a}: {b}" for a, b in loaded.skipped[:20]],
+        tokens_train=sum(map(len, data.train)),
+        tokens_valid=sum(map(len, data.valid)),
+    )
+    components = {
+        "encoder": {"name": enc_comp.name, "plugin": enc_comp.plugin, "config": enc_cfg.model_dump()},
+        "model": {"name": model_comp.name, "plugin": model_comp.plugin, "config": model_cfg.model_dump()},
+    }
+    return encoder, data, corpus_info, components, model_comp, model_cfg
+
+
+def train(
+    cfg: RunConfig,
+    out: str | os.PathLike,
+    progress: Progress | None = None,
+    force: bool = False,
+) -> RunDir:
+    """Train a new run into ``out`` and return its run directory."""
+    progress = progress or NullProgress()
+    out = Path(out)
+    if (out / "run.json").exists() and not force:
+        raise MusegenError(f"{out} already holds a run: choose another --out, pass --force, or --resume it")
+    run = RunDir.create(out)
+    encoder, data, corpus_info, components, model_comp, model_cfg = prepare(cfg)
+    progress.log(
+        f"corpus {corpus_info['name']}: {corpus_info['tunes_train']} train / {corpus_info['tunes_valid']} valid tunes, "
+        f"{corpus_info['skipped']} skipped; vocabulary {encoder.vocab_size}"
+    )
+    manifest = {
+        "musegen": musegen_version(),
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "config": cfg.model_dump(),
+        "components": {"corpus": {k: corpus_info[k] for k in ("name", "plugin", "config")}, **components},
+        "plugins": _versions(),
+        "corpus": {k: v for k, v in corpus_info.items() if k not in ("plugin", "config")},
+        "encoder_state": encoder.state(),
+        "vocab_size": encoder.vocab_size,
+        "seed": cfg.seed,
+        "backend": cfg.backend,
+        "python": sys.version.split()[0],
+    }
+    run.write_manifest(manifest)
+    use_backend(cfg.backend)
+    model = model_comp.build(model_cfg, encoder.vocab_size)
+    return _fit(model, data, cfg, run, progress)
+
+
+def _fit(model, data, cfg: RunConfig, run: RunDir, progress: Progress) -> RunDir:
+    t0 = time.perf_counter()
+    result = model.fit(data, cfg.train.model_copy(update={"seed": cfg.seed}), run, progress)
+    run.update_manifest(
+        result={
+            "steps": result.steps,
+            "best_valid_loss": result.best_valid_loss,
+            "last_train_loss": result.last_train_loss,
+            "stopped_early": result.stopped_early,
+            "seconds": round(time.perf_counter() - t0, 2),
+        },
+        config=cfg.model_dump(),
+    )
+    return run
+
+
+def resume(run_path: str | os.PathLike, steps: int | None = None, progress: Progress | None = None) -> RunDir:
+    """Continue training a run from its last checkpoint, optionally to a new total of ``steps``."""
+    progress = progress or NullProgress()
+    run = RunDir.open(run_path)
+    manifest = run.manifest()
+    cfg = RunConfig(**manifest["config"])
+    if steps is not None:
+        cfg = cfg.model_copy(update={"train": cfg.train.model_copy(update={"steps": steps})})
+    encoder, data, corpus_info, components, model_comp, model_cfg = prepare(cfg)
+    if corpus_info["sha256"] != manifest["corpus"]["sha256"]:
+        raise MusegenError(f"the corpus of {run.path} has changed since the run started; cannot resume")
+    if encoder.state() != manifest["encoder_state"]:
+        raise MusegenError(f"the vocabulary of {run.path} does not match its corpus any more; cannot resume")
+    use_backend(cfg.backend)
+    model = model_comp.load().load(model_cfg, encoder.vocab_size, run, "last")
+    return _fit(model, data, cfg, run, progress)
+
+
+def load_run(run_path: str | os.PathLike, backend: str | None = None, tag: str = "best"):
+    """Open a run directory; return (run, config, encoder, model)."""
+    run = RunDir.open(run_path)
+    manifest = run.manifest()
+    try:
+        cfg = RunConfig(**manifest["config"])
+    except Exception as exc:
+        raise MusegenError(f"{run.file('run.json')} is corrupt: {exc}") from None
+    reg = get_registry()
+    enc_comp = reg.get("encoder", manifest["components"]["encoder"]["name"])
+    model_comp = reg.get("model", manifest["components"]["model"]["name"])
+    encoder = enc_comp.build(manifest["components"]["encoder"]["config"])
+    encoder.load_state(manifest["encoder_state"])
+    use_backend(backend or cfg.backend)
+    model_cfg = model_comp.make_config(manifest["components"]["model"]["config"])
+    model = model_comp.load().load(model_cfg, encoder.vocab_size, run, tag)
+    return run, cfg, encoder, model
+
+
+def generate(
+    run_path: str | os.PathLike,
+    sample: SampleConfig | dict | None = None,
+    backend: str | None = None,
+) -> list[Piece]:
+    """Sample new pieces from a trained run."""
+    run, cfg, encoder, model = load_run(run_path, backend)
+    options = cfg.sample.model_copy(update=dict(sample or {})) if not isinstance(sample, SampleConfig) else sample
+    options = SampleConfig(**options.model_dump())  # re-validate overrides
+    if options.seed is None:
+        options = options.model_copy(update={"seed": cfg.seed})
+    prime = encoder.encode_prime(options.prime)
+    sequences = model.sample(prime, options, encoder.end_id)
+    pieces = []
+    for i, ids in enumerate(sequences):
+        piece = encoder.decode(ids)
+        piece.meta.setdefault("index", i + 1)
+        pieces.append(piece)
+    return pieces
+
+
+def render(pieces: list[Piece], out_dir: str | os.PathLike, renderers: list[str], options: dict | None = None) -> dict[str, Rendered]:
+    """Write ``pieces`` with each named renderer; a renderer that does not apply says so and is skipped."""
+    from musegen.rundir import ensure_writable
+
+    out = ensure_writable(Path(out_dir))
+    reg = get_registry()
+    results: dict[str, Rendered] = {}
+    comps = [reg.get("renderer", name) for name in renderers]  # fail on unknown names before writing anything
+    for comp in comps:
+        renderer = comp.build((options or {}).get(comp.name))
+        usable = [p for p in pieces if p.format in renderer.formats]
+        if not usable:
+            results[comp.name] = Rendered(failed=[("*", f"renderer '{comp.name}' does not apply to {pieces[0].format if pieces else 'no'} pieces")])
+            continue
+        results[comp.name] = renderer.render(usable, out)
+    return results
+
+
+def evaluate(pieces: list[Piece], evaluators: list[str], reference: list[Piece] | None = None) -> dict[str, float]:
+    reg = get_registry()
+    out: dict[str, float] = {}
+    for name in evaluators:
+        ev = reg.get("evaluator", name).build()
+        if pieces and pieces[0].format in ev.formats:
+            out.update(ev.evaluate(pieces, reference or []))
+    return out

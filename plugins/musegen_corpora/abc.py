@@ -1,0 +1,93 @@
+"""ABC corpora: read files, split at X:, normalize, de-duplicate; skip and count what cannot be read."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+from musegen import Loaded, MusegenError, Piece
+from musegen.abctext import BadTune, body_of, normalize, read_text, split_tunes
+
+
+class AbcFilesCorpus:
+    name = "abc"
+
+    def __init__(self, config):
+        self.config = config
+
+    def files(self) -> list[Path]:
+        raise NotImplementedError
+
+    def load(self) -> Loaded:
+        cfg = self.config
+        pieces: list[Piece] = []
+        skipped: list[tuple[str, str]] = []
+        seen: set[str] = set()
+        for path in self.files():
+            try:
+                text = read_text(path.read_bytes())
+            except (OSError, BadTune) as exc:
+                skipped.append((str(path), str(exc) if isinstance(exc, BadTune) else exc.strerror or str(exc)))
+                continue
+            tunes = split_tunes(text, path.name)
+            if not tunes and text.strip():
+                skipped.append((str(path), "no X: line: not an ABC tune collection"))
+            for tune in tunes:
+                try:
+                    clean = normalize(tune.text, cfg.keep_fields, cfg.keep_comments, cfg.max_chars)
+                except BadTune as exc:
+                    skipped.append((tune.source, str(exc)))
+                    continue
+                if cfg.dedupe:
+                    body = body_of(clean)
+                    if body in seen:
+                        skipped.append((tune.source, "duplicate of an earlier tune"))
+                        continue
+                    seen.add(body)
+                pieces.append(Piece.from_abc(clean, source=tune.source))
+                if cfg.limit and len(pieces) >= cfg.limit:
+                    return Loaded(pieces, skipped, self.name)
+        return Loaded(pieces, skipped, self.name)
+
+
+class Music21Corpus(AbcFilesCorpus):
+    """A collection from music21's installed corpus, read as plain files (music21 is not imported)."""
+
+    collection = ""
+
+    def files(self) -> list[Path]:
+        spec = importlib.util.find_spec("music21")
+        if spec is None or spec.origin is None:
+            raise MusegenError(f"corpus '{self.name}' needs music21 (pip install music21)")
+        folder = Path(spec.origin).parent / "corpus" / self.collection
+        files = sorted(folder.glob("*.abc"))
+        if not files:
+            raise MusegenError(f"music21's corpus has no {self.collection} files at {folder}")
+        return files
+
+
+class OneillsCorpus(Music21Corpus):
+    name, collection = "oneills", "oneills1850"
+
+
+class RyansCorpus(Music21Corpus):
+    name, collection = "ryans", "ryansMammoth"
+
+
+class EssenCorpus(Music21Corpus):
+    name, collection = "essen", "essenFolksong"
+
+
+class PathCorpus(AbcFilesCorpus):
+    name = "path"
+
+    def files(self) -> list[Path]:
+        path = Path(self.config.path).expanduser()
+        if not self.config.path or not path.exists():
+            raise MusegenError(f"corpus path '{self.config.path}' does not exist")
+        if path.is_dir():
+            files = sorted(p for p in path.rglob("*") if p.suffix.lower() == ".abc" and p.is_file())
+            if not files:
+                raise MusegenError(f"corpus folder {path} holds no .abc files")
+            return files
+        return [path]

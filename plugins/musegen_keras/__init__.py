@@ -1,0 +1,14 @@
+"""The seed paper's model: Embedding → LSTM → Dense over the vocabulary, in Keras 3 on any backend.
+
+Keras is imported only when the model is built or loaded, never when this plugin is registered.
+"""
+
+import musegen
+
+from musegen_keras.config import LSTMConfig
+
+
+@musegen.hookimpl
+def register_models(register):
+    register("lstm", "musegen_keras.lstm:LSTMModel", config=LSTMConfig,
+             summary="Keras 3 Embedding → LSTM → Dense (JAX, TensorFlow or PyTorch backend)")

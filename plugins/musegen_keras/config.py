@@ -1,0 +1,11 @@
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class LSTMConfig(BaseModel):
+    """Architecture; defaults are the seed paper's Table 1 (Embedding 256 → LSTM 1024 → Dense)."""
+
+    model_config = ConfigDict(extra="forbid")
+    embedding_dim: int = Field(256, ge=1)
+    units: int = Field(1024, ge=1)
+    layers: int = Field(1, ge=1, le=8, description="stacked LSTM layers")
+    dropout: float = Field(0.0, ge=0, lt=1, description="dropout after each LSTM layer (keeps the cuDNN path)")

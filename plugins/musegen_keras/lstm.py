@@ -1,0 +1,184 @@
+"""``lstm``: the Keras 3 model, its training loop with held-out checkpointing, and its sampler."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from musegen import MusegenError, TrainResult
+from musegen.atomic import atomic_path, write_text
+from musegen_keras.sampling import NumpyLSTM, sample
+
+CHECKPOINTS = {"best": "model.keras", "last": "last.keras"}
+
+
+def build(config, vocab_size: int) -> keras.Model:
+    """Embedding → LSTM × layers (→ Dropout) → Dense logits over the vocabulary."""
+    tokens = keras.Input(shape=(None,), dtype="int32", name="tokens")
+    x = keras.layers.Embedding(vocab_size, config.embedding_dim, name="embedding")(tokens)
+    for i in range(config.layers):
+        x = keras.layers.LSTM(config.units, return_sequences=True, name=f"lstm_{i}")(x)
+        if config.dropout:
+            x = keras.layers.Dropout(config.dropout, name=f"dropout_{i}")(x)
+    logits = keras.layers.Dense(vocab_size, name="logits")(x)
+    return keras.Model(tokens, logits, name="musegen_lstm")
+
+
+def windows(stream: np.ndarray, length: int) -> np.ndarray:
+    """Non-overlapping (input, target) windows of ``length`` covering ``stream``."""
+    n = (len(stream) - 1) // length
+    idx = np.arange(n)[:, None] * length + np.arange(length + 1)
+    return stream[idx]
+
+
+class LSTMModel:
+    def __init__(self, config, vocab_size: int):
+        self.config = config
+        self.vocab_size = vocab_size
+        self.net: keras.Model | None = None
+        self.best: float | None = None
+        self.history: list[dict] = []
+
+    # -- building and checkpoints -------------------------------------------------------------
+    def build(self) -> keras.Model:
+        if self.net is None:
+            self.net = build(self.config, self.vocab_size)
+        return self.net
+
+    def _compile(self, train) -> None:
+        opt = keras.optimizers.Adam(learning_rate=train.learning_rate, clipnorm=train.clipnorm)
+        self.net.compile(optimizer=opt, loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+
+    def save(self, run, tag: str) -> Path:
+        target = run.file(CHECKPOINTS[tag])
+        with atomic_path(target) as tmp:
+            self.net.save(tmp)
+        return target
+
+    @classmethod
+    def load(cls, config, vocab_size: int, run, tag: str = "best") -> LSTMModel:
+        path = run.file(CHECKPOINTS[tag])
+        if not path.is_file():
+            raise MusegenError(f"{run.path} has no {path.name}: training stopped before its first checkpoint")
+        self = cls(config, vocab_size)
+        try:
+            self.net = keras.saving.load_model(path, compile=(tag == "last"), safe_mode=True)
+        except Exception as first:
+            try:  # optimizer state from another backend may not load; the weights do
+                self.net = keras.saving.load_model(path, compile=False, safe_mode=True)
+            except Exception:
+                raise MusegenError(f"{path} is corrupt or not a musegen model: {str(first).splitlines()[0]}") from None
+        out = self.net.output_shape[-1]
+        if out != vocab_size:
+            raise MusegenError(f"{path} predicts {out} tokens but the run's vocabulary has {vocab_size}")
+        self.history = _read_history(run.file("history.csv"))
+        losses = [h["valid_loss"] for h in self.history if h.get("valid_loss") is not None]
+        self.best = min(losses) if losses else None
+        return self
+
+    # -- training -----------------------------------------------------------------------------
+    def fit(self, data, train, run, progress) -> TrainResult:
+        keras.utils.set_random_seed(train.seed)
+        resumed = self.net is not None
+        self.build()
+        if not resumed or self.net.optimizer is None or not self.net.compiled:
+            self._compile(train)
+        step = int(self.net.optimizer.iterations.numpy()) if resumed and self.net.optimizer.built else 0
+        if resumed:
+            self.history = [h for h in self.history if h["step"] <= step]
+            progress.log(f"resuming at step {step} of {train.steps}")
+        stream, valid = data.stream("train"), data.stream("valid")
+        seq = min(train.seq_len, len(stream) - 1)
+        if seq < 2:
+            raise MusegenError("the training corpus is too short: fewer than 3 tokens")
+        if seq < train.seq_len:
+            progress.log(f"corpus shorter than seq_len; training on windows of {seq}")
+        valid_windows = windows(valid, min(seq, max(1, len(valid) - 1)))[: max(1, train.eval_tokens // seq)] if len(valid) > 2 else None
+        t0 = time.perf_counter()
+        progress.start(train.steps, step)
+        loss = None
+        stopped = False
+        since_best = 0
+        while step < train.steps:
+            rng = np.random.default_rng([train.seed, step])  # the batch depends on (seed, step) alone: resumable
+            starts = rng.integers(0, len(stream) - seq, size=train.batch_size)
+            batch = stream[starts[:, None] + np.arange(seq + 1)]
+            loss = float(np.asarray(self.net.train_on_batch(batch[:, :-1], batch[:, 1:])).reshape(-1)[0])
+            if not math.isfinite(loss):
+                raise MusegenError(f"training diverged at step {step + 1} (loss {loss}); lower train.learning_rate")
+            step += 1
+            progress.update(step, loss=loss)
+            if step % train.eval_every == 0 or step == train.steps:
+                vloss = self.valid_loss(valid_windows, train.batch_size) if valid_windows is not None else None
+                self.history.append({"step": step, "train_loss": round(loss, 5),
+                                     "valid_loss": None if vloss is None else round(vloss, 5),
+                                     "seconds": round(time.perf_counter() - t0, 2)})
+                score = vloss if vloss is not None else loss
+                if self.best is None or score < self.best:
+                    self.best, since_best = score, 0
+                    self.save(run, "best")
+                else:
+                    since_best += 1
+                self.save(run, "last")
+                _write_history(run.file("history.csv"), self.history)
+                progress.update(step, loss=loss, valid=score)
+                if train.patience and since_best >= train.patience:
+                    progress.log(f"stopping early at step {step}: no better held-out loss in {since_best} evaluations")
+                    stopped = True
+                    break
+        if not run.file(CHECKPOINTS["best"]).is_file():  # zero steps asked for: still leave a model
+            self.save(run, "best")
+            self.save(run, "last")
+        return TrainResult(step, self.best if valid_windows is not None else None, loss,
+                           time.perf_counter() - t0, stopped, self.history)
+
+    def valid_loss(self, wins: np.ndarray, batch_size: int) -> float:
+        total, count = 0.0, 0
+        for i in range(0, len(wins), batch_size):
+            b = wins[i:i + batch_size]
+            logits = np.asarray(self.net.predict_on_batch(b[:, :-1]), dtype=np.float64)
+            logz = np.log(np.exp(logits - logits.max(-1, keepdims=True)).sum(-1)) + logits.max(-1)
+            picked = np.take_along_axis(logits, b[:, 1:, None].astype(np.int64), -1)[..., 0]
+            total += float((logz - picked).sum())
+            count += picked.size
+        return total / count
+
+    # -- sampling -----------------------------------------------------------------------------
+    def numpy_lstm(self) -> NumpyLSTM:
+        net = self.build()
+        layers = [net.get_layer(f"lstm_{i}") for i in range(self.config.layers)]
+        emb = net.get_layer("embedding").get_weights()[0]
+        dense_w, dense_b = net.get_layer("logits").get_weights()
+        return NumpyLSTM(emb, [tuple(layer.get_weights()) for layer in layers], dense_w, dense_b)
+
+    def sample(self, prime: list[int], options, end_id: int) -> list[list[int]]:
+        return sample(self.numpy_lstm(), prime, options.tunes, options.max_len, end_id,
+                      options.temperature, options.top_k, options.top_p, options.seed)
+
+    def count_params(self) -> int:
+        return self.build().count_params()
+
+
+def _write_history(path: Path, rows: list[dict]) -> None:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=["step", "train_loss", "valid_loss", "seconds"])
+    writer.writeheader()
+    writer.writerows(rows)
+    write_text(path, buf.getvalue())
+
+
+def _read_history(path: Path) -> list[dict]:
+    if not path.is_file():
+        return []
+    rows = []
+    for r in csv.DictReader(path.read_text(encoding="utf-8").splitlines()):
+        rows.append({"step": int(r["step"]), "train_loss": float(r["train_loss"]),
+                     "valid_loss": float(r["valid_loss"]) if r["valid_loss"] else None,
+                     "seconds": float(r["seconds"])})
+    return rows

@@ -24,7 +24,8 @@ _MSG = re.compile(r"^(Error|Warning)\b.*$", re.MULTILINE)
 
 class ConversionError(MusegenError):
     def __init__(self, title: str, messages: list[str]):
-        first = messages[0] if messages else "no MIDI written"
+        errors = [m for m in messages if m.startswith("Error")]
+        first = errors[0] if errors else "no MIDI written"
         super().__init__(f"abc2midi rejected '{title}': {first}")
         self.title, self.messages = title, messages
 

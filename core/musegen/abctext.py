@@ -53,7 +53,7 @@ def normalize(text: str, keep_fields: Iterable[str] = KEEP_FIELDS, keep_comments
     header: list[str] = []
     body: list[str] = []
     in_body = False
-    has_key = False
+    has_key = has_notes = False
     for raw in text.splitlines():
         line = raw.rstrip()
         if not line.strip():
@@ -88,9 +88,10 @@ def normalize(text: str, keep_fields: Iterable[str] = KEEP_FIELDS, keep_comments
         if not in_body:
             raise BadTune("music before the K: field")
         body.append(line)
+        has_notes = has_notes or bool(NOTE.search(re.sub(r'"[^"]*"|![^!]*!', "", line)))
     if not has_key:
         raise BadTune("no K: field")
-    if not any(NOTE.search(re.sub(r'"[^"]*"|![^!]*!', "", b)) for b in body if not FIELD.match(b)):
+    if not has_notes:
         raise BadTune("no notes")
     # K: must close the header; T: must come right after X:
     titles = [h for h in header if h.startswith("T:")]

@@ -48,14 +48,15 @@ class Piece:
     def to_midi(self) -> bytes:
         """Return this piece as MIDI file bytes, converting ABC when needed.
 
-        Raises :class:`musegen.abc2midi.ConversionError` when abc2midi rejects the tune.
+        Raises :class:`musegen.abc2midi.ConversionError` when abc2midi rejects the tune: writes no
+        MIDI, or prints an ``Error`` line (its MIDI would then be damaged).
         """
         if self.midi is not None:
             return self.midi
         from musegen import abc2midi
 
         result = abc2midi.convert(self.text)
-        if result.midi is None:
+        if not result.clean:
             raise abc2midi.ConversionError(self.title or "untitled", result.messages)
         self.midi = result.midi
         return self.midi

@@ -10,6 +10,7 @@ import datetime as _dt
 import hashlib
 import os
 import random
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -85,6 +86,23 @@ def _versions() -> dict[str, str]:
     return {name: info.version for name, info in get_manager().info.items() if not info.error}
 
 
+def encoder_name(cfg: RunConfig) -> str:
+    return get_registry().get("encoder", cfg.encoder).name
+
+
+def check(cfg: RunConfig) -> None:
+    """Fail fast, before any work or output: every component exists and its options are valid."""
+    reg = get_registry()
+    comp, options = corpus_component(cfg)
+    comp.make_config(options)
+    for role in ("encoder", "model"):
+        reg.get(role, getattr(cfg, role)).make_config(cfg.options.get(role))
+    for name in cfg.renderers:
+        reg.get("renderer", name).make_config(cfg.render.get(name))
+    for name in cfg.render:
+        reg.get("renderer", name)
+
+
 def prepare(cfg: RunConfig):
     """Load the corpus, split it, fit the encoder; returns (encoder, data, corpus info, components)."""
     reg = get_registry()
@@ -134,12 +152,16 @@ def train(
 ) -> RunDir:
     """Train a new run into ``out`` and return its run directory."""
     progress = progress or NullProgress()
+    check(cfg)
     out = Path(out)
-    if (out / "run.json").exists() and not force:
-        raise MusegenError(f"{out} already holds a run: choose another --out, pass --force, or --resume it")
+    if (out / "run.json").exists():
+        if not force:
+            raise MusegenError(f"{out} already holds a run: choose another --out, pass --force, or --resume it")
+        shutil.rmtree(out)  # --force on a run directory: start it afresh, no stale checkpoints or samples
     run = RunDir.create(out)
     encoder, data, corpus_info, components, model_comp, model_cfg = prepare(cfg)
     progress.log(
+        f"musegen: training {model_comp.name} on {cfg.corpus} with {encoder_name(cfg)} ({cfg.backend} backend) into {out}\n"
         f"corpus {corpus_info['name']}: {corpus_info['tunes_train']} train / {corpus_info['tunes_valid']} valid tunes, "
         f"{corpus_info['skipped']} skipped; vocabulary {encoder.vocab_size}"
     )
@@ -230,8 +252,9 @@ def generate(
     sequences = model.sample(prime, options, encoder.end_id)
     pieces = []
     for i, ids in enumerate(sequences):
-        piece = encoder.decode(ids)
-        piece.meta.setdefault("index", i + 1)
+        complete = bool(ids) and ids[-1] == encoder.end_id  # ended by the model, not cut at max_len
+        piece = encoder.decode(prime + (ids[:-1] if complete else ids))
+        piece.meta.update(index=i + 1, complete=complete)
         pieces.append(piece)
     return pieces
 

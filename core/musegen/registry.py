@@ -48,7 +48,7 @@ class Component:
         try:
             return self.config(**(options or {}))
         except ValidationError as exc:
-            raise MusegenError(validation_message(exc, f"{self.kind} '{self.name}'")) from None
+            raise MusegenError(f"{validation_message(exc, self.kind)} ({self.kind} '{self.name}')") from None
 
     def build(self, options: dict | BaseModel | None = None, *args):
         config = options if isinstance(options, BaseModel) else self.make_config(options)

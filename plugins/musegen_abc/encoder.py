@@ -56,9 +56,8 @@ class AbcCharEncoder:
         """Ids of a prime; tunes always start ``X:1``, so a prime without it gets it added."""
         if not text:
             return []
-        if not text.startswith("X:"):
-            text = "X:1\n" + text
-        return self._ids(text, "prime")
+        ids = self._ids(text, "prime")
+        return ids if text.startswith("X:") else self._ids("X:1\n", "prime") + ids
 
     def decode(self, ids: list[int]) -> Piece:
         text = "".join(self.chars[i - 1] for i in ids if 0 < i <= len(self.chars))

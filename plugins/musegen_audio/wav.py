@@ -40,6 +40,8 @@ class WavRenderer:
         import symusic
 
         score = symusic.Score.from_midi(midi)
+        if score.note_num() == 0:
+            return np.zeros((0, 2 if self.config.stereo else 1), np.float32)
         audio = np.asarray(self.synth.render(score, stereo=self.config.stereo), dtype=np.float32).T
         peak = float(np.abs(audio).max()) if audio.size else 0.0
         if peak > 1.0:

@@ -5,11 +5,13 @@ from __future__ import annotations
 import csv
 import io
 import math
+import os
 import time
 from pathlib import Path
 
-import keras
-import numpy as np
+os.environ.setdefault("KERAS_BACKEND", "jax")  # musegen's default backend, unless one was chosen already
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
 
 from musegen import MusegenError, TrainResult
 from musegen.atomic import atomic_path, write_text

@@ -10,6 +10,7 @@ from pathlib import Path
 import typer
 
 from musegen.cli import app, friendly
+from musegen.errors import MusegenError
 
 CORPUS = typer.Option(None, "--corpus", "-c", help="Corpus name (gen components) or a path to an .abc file or folder. [default: oneills]")
 ENCODER = typer.Option(None, "--encoder", "-e", help="Encoder name. [default: abc-char]")
@@ -66,10 +67,11 @@ def _train(cfg, out, force, console):
     from musegen.cli.progress import BarProgress
     from musegen.rundir import ensure_writable
 
+    pipeline.check(cfg)
     ensure_writable(out)
+    if (Path(out) / "run.json").exists() and not force:
+        raise MusegenError(f"{out} already holds a run: choose another --out, pass --force, or --resume it")
     t0 = time.perf_counter()
-    console.print(f"[bold]musegen[/] training [cyan]{cfg.model}[/] on [cyan]{cfg.corpus}[/] with [cyan]{cfg.encoder}[/] "
-                  f"({cfg.backend} backend) into {out}")
     with BarProgress(console) as progress:
         run = pipeline.train(cfg, out, progress, force=force)
     result = run.manifest().get("result", {})

@@ -1,0 +1,63 @@
+"""The lstm model on each Keras backend, each in a fresh process (a backend is fixed per process)."""
+
+import json
+
+import pytest
+
+from tests.conftest import TUNES, run_python
+
+BACKENDS = ["jax", "torch", "tensorflow"]
+
+TRAIN = """
+import json, musegen
+cfg = musegen.resolve("tiny", flags={{"corpus": {corpus!r}, "backend": {backend!r}}}, sets={{"train.steps": 4}})
+run = musegen.train(cfg, {out!r})
+import keras
+assert keras.backend.backend() == {backend!r}, keras.backend.backend()
+pieces = musegen.generate(run.path, {{"tunes": 2, "seed": 1, "max_len": 60}})
+print(json.dumps({{"tunes": [p.text for p in pieces], "result": run.manifest()["result"]}}))
+"""
+
+SAMPLE = """
+import json, musegen
+pieces = musegen.generate({out!r}, {{"tunes": 2, "seed": 1, "max_len": 60}}, backend={backend!r})
+import keras
+assert keras.backend.backend() == {backend!r}
+print(json.dumps({{"tunes": [p.text for p in pieces]}}))
+"""
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    path = tmp_path_factory.mktemp("corpus") / "tunes.abc"
+    path.write_text("\n".join(TUNES), encoding="utf-8")
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def runs(corpus, tmp_path_factory):
+    """Train a tiny model on every backend; returns {backend: (run dir, output)}."""
+    out = {}
+    for backend in BACKENDS:
+        pytest.importorskip({"jax": "jax", "torch": "torch", "tensorflow": "tensorflow"}[backend])
+        run_dir = str(tmp_path_factory.mktemp(backend) / "run")
+        proc = run_python(TRAIN.format(corpus=corpus, backend=backend, out=run_dir), env={"KERAS_BACKEND": ""})
+        assert proc.returncode == 0, f"{backend}: {proc.stderr[-3000:]}"
+        out[backend] = (run_dir, json.loads(proc.stdout.strip().splitlines()[-1]))
+    return out
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_trains_and_samples_on_each_backend(runs, backend):
+    _, result = runs[backend]
+    assert result["result"]["steps"] == 4
+    assert result["result"]["best_valid_loss"] > 0
+    assert len(result["tunes"]) == 2 and all(t.endswith("\n") for t in result["tunes"])
+
+
+@pytest.mark.parametrize("saved,loaded", [("jax", "torch"), ("jax", "tensorflow"), ("torch", "jax"), ("tensorflow", "jax")])
+def test_model_saved_on_one_backend_samples_the_same_on_another(runs, saved, loaded):
+    run_dir, result = runs[saved]
+    proc = run_python(SAMPLE.format(out=run_dir, backend=loaded), env={"KERAS_BACKEND": ""})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert json.loads(proc.stdout.strip().splitlines()[-1])["tunes"] == result["tunes"]

@@ -1,0 +1,149 @@
+"""The ``gen`` command line through typer's CliRunner, in this process (JAX backend)."""
+
+import json
+import os
+import stat
+
+import pytest
+import soundfile
+from typer.testing import CliRunner
+
+from musegen.cli import app
+
+runner = CliRunner()
+TINY = ["--preset", "tiny", "--steps", "6"]
+
+
+def gen(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def assert_one_line_error(result, pattern):
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.output
+    assert pattern in lines[0], lines[0]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """One tiny run, trained and sampled through `gen run`, shared by the tests below."""
+    from tests.conftest import TUNES
+
+    base = tmp_path_factory.mktemp("cli")
+    corpus = base / "tunes.abc"
+    corpus.write_text("\n".join(TUNES), encoding="utf-8")
+    out = base / "run"
+    result = gen("run", "--corpus", corpus, *TINY, "--tunes", 3, "--seed", 4, "--out", out)
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_run_writes_a_complete_run_directory(trained):
+    manifest = json.loads((trained / "run.json").read_text())
+    assert manifest["components"]["model"]["name"] == "lstm"
+    assert manifest["components"]["encoder"]["plugin"] == "musegen_abc"
+    assert manifest["plugins"]["musegen_keras"]
+    assert manifest["backend"] == "jax" and manifest["seed"] == 4
+    assert manifest["corpus"]["tunes_train"] + manifest["corpus"]["tunes_valid"] == 4
+    assert len(manifest["corpus"]["sha256"]) == 64
+    assert manifest["encoder_state"]["chars"]
+    assert manifest["result"]["steps"] == 6
+    for name in ("model.keras", "last.keras", "history.csv"):
+        assert (trained / name).is_file()
+    abc = sorted((trained / "samples").glob("*.abc"))
+    assert len(abc) == 4  # three tunes and the collection
+
+
+def test_generate_is_reproducible_with_a_seed(trained, tmp_path):
+    a = gen("generate", trained, "--tunes", 2, "--seed", 9, "--out", tmp_path / "a", "--render", "abc")
+    b = gen("generate", trained, "--tunes", 2, "--seed", 9, "--out", tmp_path / "b", "--render", "abc")
+    assert a.exit_code == 0 and b.exit_code == 0, a.output + b.output
+    assert (tmp_path / "a" / "tunes.abc").read_text() == (tmp_path / "b" / "tunes.abc").read_text()
+    c = gen("generate", trained, "--tunes", 2, "--seed", 10, "--out", tmp_path / "c", "--render", "abc")
+    assert (tmp_path / "c" / "tunes.abc").read_text() != (tmp_path / "a" / "tunes.abc").read_text()
+
+
+def test_generate_with_prime_and_wav(trained, tmp_path):
+    r = gen("generate", trained, "--tunes", 1, "--prime", "T:Little Air\\nM:4/4\\nK:G\\nG", "--max-len", 80,
+            "--temperature", 0.5, "--out", tmp_path)
+    assert r.exit_code == 0, r.output
+    text = next(tmp_path.glob("01-*.abc")).read_text()
+    assert text.startswith("X:1\nT:Little Air\nM:4/4\nK:G\nG")
+    for wav in tmp_path.glob("*.wav"):
+        assert soundfile.info(wav).samplerate == 44100
+
+
+def test_resume_extends_a_run(trained, tmp_path):
+    import shutil
+
+    copy = tmp_path / "run"
+    shutil.copytree(trained, copy)
+    r = gen("train", "--resume", copy, "--steps", 8)
+    assert r.exit_code == 0, r.output
+    assert json.loads((copy / "run.json").read_text())["result"]["steps"] == 8
+
+
+def test_plugins_and_components_list_without_keras_output():
+    r = gen("plugins")
+    assert r.exit_code == 0
+    for name in ("musegen_corpora", "musegen_abc", "musegen_keras", "musegen_audio", "musegen_eval"):
+        assert name in r.output
+    r = gen("components", "--options")
+    assert r.exit_code == 0
+    assert "abc-char" in r.output and "units = 1024" in r.output and "oneills" in r.output
+
+
+def test_help():
+    r = gen("--help")
+    assert r.exit_code == 0 and "generate" in r.output and "components" in r.output
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["run", "--model", "lstn"], "unknown model 'lstn'. Did you mean 'lstm'?"),
+        (["run", "--encoder", "abc-chr"], "Did you mean 'abc-char'?"),
+        (["run", "--corpus", "oneils"], "unknown corpus 'oneils'. Did you mean 'oneills'?"),
+        (["run", "--set", "model.units=many"], "model.units"),
+        (["run", "--set", "model.unitz=5"], "unitz: unknown option"),
+        (["run", "--set", "nonsense"], "--set expects key=value"),
+        (["run", "--steps", "-3"], "train.steps"),
+        (["run", "--preset", "fast"], "unknown preset 'fast'"),
+        (["generate", "/nonexistent/run"], "does not exist"),
+        (["train", "--resume", "/nonexistent/run"], "does not exist"),
+        (["components", "modle"], "Did you mean 'model'"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2(args, message, tmp_path):
+    assert_one_line_error(gen(*args, *(["--out", tmp_path / "o"] if args[0] == "run" else [])), message)
+
+
+def test_bad_corpora_are_one_line_errors(tmp_path):
+    empty = tmp_path / "empty.abc"
+    empty.write_text("")
+    assert_one_line_error(gen("run", "--corpus", empty, *TINY, "--out", tmp_path / "o"), "no readable tunes")
+    garbage = tmp_path / "garbage.abc"
+    garbage.write_bytes(os.urandom(2000) + b"\0")
+    assert_one_line_error(gen("run", "--corpus", garbage, *TINY, "--out", tmp_path / "o"), "binary file")
+
+
+def test_unwritable_output_and_existing_run(trained, tmp_path):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(stat.S_IRUSR | stat.S_IXUSR)
+    if os.access(locked, os.W_OK):  # root ignores permission bits: use a path below a file instead
+        target = tmp_path / "afile"
+        target.write_text("x")
+        out = target / "run"
+    else:
+        out = locked / "run"
+    assert_one_line_error(gen("run", *TINY, "--out", out), "not writable")
+    assert_one_line_error(gen("run", *TINY, "--out", trained), "already holds a run")
+    assert_one_line_error(gen("generate", trained, "--out", out), "not writable")
+
+
+def test_generate_on_a_broken_run_dir(tmp_path):
+    (tmp_path / "run.json").write_text("{}")
+    assert_one_line_error(gen("generate", tmp_path), "run.json is corrupt")

@@ -1,0 +1,99 @@
+"""Third-party plugins through the ``musegen`` entry-point group (examples/musegen-markov)."""
+
+import json
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from musegen.cli import app
+from musegen.plugins import Manager
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def markov_installed():
+    pytest.importorskip("musegen_markov", reason="pip install -e examples/musegen-markov")
+
+
+def test_markov_is_found_through_its_entry_point(markov_installed):
+    manager = Manager()
+    info = manager.info["markov"]
+    assert info.source == "entry point (musegen-markov)" and not info.error
+    comp = manager.registry.get("model", "markov")
+    assert comp.plugin == "markov"
+    result = runner.invoke(app, ["plugins"])
+    assert "musegen-markov" in result.output and "model:markov" in result.output
+
+
+def test_gen_run_with_the_markov_model(markov_installed, corpus_file, tmp_path):
+    out = tmp_path / "run"
+    result = runner.invoke(app, ["run", "--model", "markov", "--corpus", str(corpus_file), "--preset", "tiny",
+                                 "--tunes", "3", "--out", str(out), "--set", "sample.max_len=400"])
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((out / "run.json").read_text())
+    assert manifest["components"]["model"] == {"name": "markov", "plugin": "markov", "config": {"order": 4}}
+    assert (out / "best-markov.json").is_file()
+    tunes = sorted((out / "samples").glob("0*.abc"))
+    assert len(tunes) == 3
+    # an order-4 model of four tunes reproduces their headers
+    assert all(t.read_text().startswith("X:1\nT:") for t in tunes)
+
+
+def _fake_dist(tmp_path, name, module_source):
+    (tmp_path / f"{name}.py").write_text(module_source)
+    info = tmp_path / f"{name}-0.0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 0.0.1\n")
+    (info / "entry_points.txt").write_text(f"[musegen]\n{name} = {name}\n")
+
+
+def test_broken_plugin_is_reported_and_others_still_load(tmp_path, monkeypatch):
+    _fake_dist(tmp_path, "musegen_broken_demo", "raise RuntimeError('boom at import')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    manager = Manager()
+    assert "boom at import" in manager.info["musegen_broken_demo"].error
+    assert manager.registry.get("model", "lstm").plugin == "musegen_keras"
+
+
+def test_plugin_adds_components_and_commands(tmp_path, monkeypatch):
+    source = '''
+import musegen, typer
+
+@musegen.hookimpl
+def register_renderers(register):
+    register("txt-demo", "musegen_demo_plugin:Txt", summary="demo")
+
+@musegen.hookimpl
+def register_commands(app):
+    @app.command("hello-demo")
+    def hello():
+        typer.echo("hello from a plugin")
+'''
+    _fake_dist(tmp_path, "musegen_demo_plugin", source)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    manager = Manager()
+    assert manager.registry.get("renderer", "txt-demo").plugin == "musegen_demo_plugin"
+    import typer
+
+    demo_app = typer.Typer()
+
+    @demo_app.command()
+    def noop():
+        pass
+
+    manager.add_commands(demo_app)
+    assert "hello from a plugin" in runner.invoke(demo_app, ["hello-demo"]).output
+    sys.modules.pop("musegen_demo_plugin", None)
+
+
+def test_registry_can_disable_a_plugin(monkeypatch):
+    import musegen.plugins as plugins
+
+    original = plugins.registry_file()
+    patched = {**original, "plugins": {**original["plugins"], "disabled": ["musegen_eval"]}}
+    monkeypatch.setattr(plugins, "registry_file", lambda: patched)
+    manager = Manager()
+    assert "musegen_eval" not in manager.info
+    assert not manager.registry.has("evaluator", "validity")

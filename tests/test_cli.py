@@ -147,3 +147,36 @@ def test_unwritable_output_and_existing_run(trained, tmp_path):
 def test_generate_on_a_broken_run_dir(tmp_path):
     (tmp_path / "run.json").write_text("{}")
     assert_one_line_error(gen("generate", tmp_path), "run.json is corrupt")
+
+
+def test_missing_soundfont_is_one_line_error(trained, tmp_path):
+    assert_one_line_error(gen("generate", trained, "--soundfont", tmp_path / "none.sf2", "--out", tmp_path / "o"),
+                          "none.sf2 does not exist")
+
+
+def test_compose_example_runs(tmp_path):
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    proc = subprocess.run([sys.executable, str(ROOT / "examples" / "compose.py"), "3"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    samples = tmp_path / "runs" / "compose-demo" / "samples"
+    assert len(list(samples.glob("0*.abc"))) == 4
+    assert "held-out loss" in proc.stdout
+
+
+def test_eval_writes_json_and_report(trained):
+    r = gen("eval", trained, "--samples", 3, "--json")
+    assert r.exit_code == 0, r.output
+    result = json.loads(r.output.strip().splitlines()[-1])
+    for key in ("nll_nats_per_char", "clean_pct", "bars_ok_pct", "copies_pct", "meter_tv", "key_tv"):
+        assert key in result, key
+    assert result["samples"] == 3 and result["tunes"] == 3
+    assert result["nll_bits_per_char"] == pytest.approx(result["nll_nats_per_char"] / 0.693147, rel=1e-3)
+    assert json.loads((trained / "eval.json").read_text())["clean_pct"] == result["clean_pct"]
+    report = (trained / "eval.md").read_text()
+    assert "| clean_pct |" in report and "eval-stats.png" in report
+    assert (trained / "eval-stats.png").read_bytes().startswith(b"\x89PNG")

@@ -48,10 +48,8 @@ def corpus_component(cfg: RunConfig):
             raise MusegenError(f"corpus path {path} does not exist")
         options["path"] = str(path)
         return reg.get("corpus", PATH_CORPUS), options
-    try:
-        reg.get("corpus", cfg.corpus)
-    except UnknownComponent as exc:
-        raise MusegenError(f"{exc} (or give a path to an .abc file or folder)") from None
+    unknown = UnknownComponent("corpus", cfg.corpus, [*reg.components["corpus"], *reg.aliases["corpus"]])
+    raise MusegenError(f"{unknown} (or give a path to an .abc file or folder)")
 
 
 def load_corpus(cfg: RunConfig) -> tuple[Loaded, dict]:
@@ -103,6 +101,16 @@ def check(cfg: RunConfig) -> None:
         reg.get("renderer", name)
 
 
+def corpus_split(cfg: RunConfig):
+    """The run's training and held-out tunes: a --valid file, else a fixed split of the corpus."""
+    loaded, corpus_info = load_corpus(cfg)
+    if cfg.valid:
+        held, _ = load_corpus(cfg.model_copy(update={"corpus": cfg.valid, "options": {**cfg.options, "corpus": {}}}))
+        return loaded.pieces, held.pieces, loaded, corpus_info
+    train_p, valid_p = split(loaded.pieces, cfg.train.valid_fraction)
+    return train_p, valid_p, loaded, corpus_info
+
+
 def prepare(cfg: RunConfig):
     """Load the corpus, split it, fit the encoder; returns (encoder, data, corpus info, components)."""
     reg = get_registry()
@@ -110,12 +118,7 @@ def prepare(cfg: RunConfig):
     model_comp = reg.get("model", cfg.model)
     enc_cfg = enc_comp.make_config(cfg.options.get("encoder"))
     model_cfg = model_comp.make_config(cfg.options.get("model"))
-    loaded, corpus_info = load_corpus(cfg)
-    if cfg.valid:
-        held, _ = load_corpus(cfg.model_copy(update={"corpus": cfg.valid, "options": {**cfg.options, "corpus": {}}}))
-        train_p, valid_p = loaded.pieces, held.pieces
-    else:
-        train_p, valid_p = split(loaded.pieces, cfg.train.valid_fraction)
+    train_p, valid_p, loaded, corpus_info = corpus_split(cfg)
     encoder = enc_comp.build(enc_cfg)
     if getattr(encoder, "format", "abc") != loaded.pieces[0].format:
         raise MusegenError(
@@ -259,21 +262,28 @@ def generate(
     return pieces
 
 
-def render(pieces: list[Piece], out_dir: str | os.PathLike, renderers: list[str], options: dict | None = None) -> dict[str, Rendered]:
-    """Write ``pieces`` with each named renderer; a renderer that does not apply says so and is skipped."""
+def make_renderers(names: list[str], options: dict | None = None) -> dict:
+    """Build renderers by name, failing on unknown names or bad options before any work is done."""
+    reg = get_registry()
+    comps = [reg.get("renderer", name) for name in names]
+    return {comp.name: comp.build((options or {}).get(comp.name)) for comp in comps}
+
+
+def render(pieces: list[Piece], out_dir: str | os.PathLike, renderers: list[str] | dict, options: dict | None = None) -> dict[str, Rendered]:
+    """Write ``pieces`` with each renderer (names, or built by :func:`make_renderers`); a renderer that
+    does not apply to the pieces' format says so and is skipped."""
     from musegen.rundir import ensure_writable
 
     out = ensure_writable(Path(out_dir))
-    reg = get_registry()
+    built = renderers if isinstance(renderers, dict) else make_renderers(renderers, options)
     results: dict[str, Rendered] = {}
-    comps = [reg.get("renderer", name) for name in renderers]  # fail on unknown names before writing anything
-    for comp in comps:
-        renderer = comp.build((options or {}).get(comp.name))
+    for name, renderer in built.items():
         usable = [p for p in pieces if p.format in renderer.formats]
         if not usable:
-            results[comp.name] = Rendered(failed=[("*", f"renderer '{comp.name}' does not apply to {pieces[0].format if pieces else 'no'} pieces")])
+            fmt = pieces[0].format if pieces else "no"
+            results[name] = Rendered(failed=[("*", f"renderer '{name}' does not apply to {fmt} pieces")])
             continue
-        results[comp.name] = renderer.render(usable, out)
+        results[name] = renderer.render(usable, out)
     return results
 
 

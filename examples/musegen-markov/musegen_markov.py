@@ -44,7 +44,11 @@ class MarkovModel:
             if i % 10000 == 0:
                 progress.update(i)
         progress.update(len(stream))
-        valid = self.nll(data.stream("valid").tolist()[:20000]) if data.valid else None
+        if data.valid:
+            total, count = self.nll(data.valid, data.end_id)
+            valid = total / count
+        else:
+            valid = None
         self.save(run, "best")
         self.save(run, "last")
         return musegen.TrainResult(steps=1, best_valid_loss=valid, last_train_loss=None, seconds=time.perf_counter() - t0)
@@ -64,9 +68,16 @@ class MarkovModel:
             p = (c + beta * p) / (c.sum() + beta)
         return p
 
-    def nll(self, stream: list[int]) -> float:
-        total = sum(-np.log(self.distribution(stream[max(0, i - self.config.order):i])[stream[i]]) for i in range(1, len(stream)))
-        return float(total / max(1, len(stream) - 1))
+    def nll(self, sequences: list[list[int]], end_id: int) -> tuple[float, int]:
+        """Total negative log-likelihood (nats) and token count, each sequence scored after ``end_id``."""
+        total, count = 0.0, 0
+        for seq in sequences:
+            ctx = [end_id]
+            for tok in seq:
+                total -= float(np.log(self.distribution(ctx[-self.config.order:])[tok]))
+                ctx.append(tok)
+            count += len(seq)
+        return total, count
 
     def sample(self, prime: list[int], options: musegen.SampleConfig, end_id: int) -> list[list[int]]:
         rng = np.random.default_rng(options.seed)

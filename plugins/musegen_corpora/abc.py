@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import importlib.util
+import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from musegen import Loaded, MusegenError, Piece
+from musegen.abc2midi import convert
 from musegen.abctext import BadTune, body_of, normalize, read_text, split_tunes
 
 
@@ -45,9 +48,28 @@ class AbcFilesCorpus:
                         continue
                     seen.add(body)
                 pieces.append(Piece.from_abc(clean, source=tune.source))
-                if cfg.limit and len(pieces) >= cfg.limit:
-                    return Loaded(pieces, skipped, self.name)
+        pieces = self._validate(pieces, skipped)
+        if cfg.limit:
+            pieces = pieces[: cfg.limit]
         return Loaded(pieces, skipped, self.name)
+
+    def _validate(self, pieces: list[Piece], skipped: list) -> list[Piece]:
+        """Keep the tunes abc2midi accepts, so that a model learns ABC that plays."""
+        if self.config.require == "off":
+            return pieces
+        if self.config.limit:  # no need to check tunes that will not be used
+            pieces = pieces[: self.config.limit * 2]
+        with ThreadPoolExecutor(max_workers=min(8, (os.cpu_count() or 1) * 2)) as pool:
+            results = list(pool.map(lambda p: convert(p.text), pieces))
+        kept = []
+        for piece, result in zip(pieces, results):
+            ok = result.bars_ok if self.config.require == "bars" else result.clean
+            if ok:
+                kept.append(piece)
+            else:
+                why = (result.errors or result.warnings or ["rejected"])[0]
+                skipped.append((piece.meta.get("source", "?"), f"abc2midi: {why}"))
+        return kept
 
 
 class Music21Corpus(AbcFilesCorpus):

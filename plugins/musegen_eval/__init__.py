@@ -1,4 +1,4 @@
-"""Evaluators that measure generated tunes."""
+"""Evaluators that measure generated tunes: validity, style statistics against a corpus, novelty."""
 
 import musegen
 
@@ -7,3 +7,7 @@ import musegen
 def register_evaluators(register):
     register("validity", "musegen_eval.validity:Validity",
              summary="share of ABC tunes abc2midi converts, converts with no Error line, and with bars matching the meter")
+    register("stats", "musegen_eval.stats:Stats",
+             summary="M: and K: total-variation distance; pitch-class, note-length and pitch-range overlap with the corpus")
+    register("novelty", "musegen_eval.novelty:Novelty",
+             summary="share of tunes at least 0.95 similar to a corpus tune; longest passage copied from the corpus")

@@ -104,6 +104,19 @@ class LSTMModel:
         valid_windows = windows(valid, min(seq, max(1, len(valid) - 1)))[: max(1, train.eval_tokens // seq)] if len(valid) > 2 else None
         t0 = time.perf_counter()
         progress.start(train.steps, step)
+        try:
+            step, loss, stopped = self._loop(data, train, run, progress, stream, seq, valid_windows, step, t0)
+        except KeyboardInterrupt:
+            self.save(run, "last")  # Ctrl-C: keep everything done so far, then let the caller report it
+            _write_history(run.file("history.csv"), self.history)
+            raise
+        if not run.file(CHECKPOINTS["best"]).is_file():  # zero steps asked for: still leave a model
+            self.save(run, "best")
+            self.save(run, "last")
+        return TrainResult(step, self.best if valid_windows is not None else None, loss,
+                           time.perf_counter() - t0, stopped, self.history)
+
+    def _loop(self, data, train, run, progress, stream, seq, valid_windows, step, t0):
         loss = None
         stopped = False
         since_best = 0
@@ -134,11 +147,7 @@ class LSTMModel:
                     progress.log(f"stopping early at step {step}: no better held-out loss in {since_best} evaluations")
                     stopped = True
                     break
-        if not run.file(CHECKPOINTS["best"]).is_file():  # zero steps asked for: still leave a model
-            self.save(run, "best")
-            self.save(run, "last")
-        return TrainResult(step, self.best if valid_windows is not None else None, loss,
-                           time.perf_counter() - t0, stopped, self.history)
+        return step, loss, stopped
 
     def valid_loss(self, wins: np.ndarray, batch_size: int) -> float:
         total, count = 0.0, 0
@@ -150,6 +159,30 @@ class LSTMModel:
             total += float((logz - picked).sum())
             count += picked.size
         return total / count
+
+    def nll(self, sequences: list[list[int]], end_id: int, batch_size: int = 16) -> tuple[float, int]:
+        """Total negative log-likelihood (nats) and token count of each sequence, each scored from a
+        fresh state after ``end_id``, as tunes are sampled."""
+        self.build()
+        total, count = 0.0, 0
+        order = sorted(range(len(sequences)), key=lambda i: len(sequences[i]))
+        for b in range(0, len(order), batch_size):
+            group = [sequences[i] for i in order[b:b + batch_size]]
+            width = -(-max(len(s) for s in group) // 256) * 256  # few distinct shapes: few compilations
+            x = np.full((len(group), width), end_id, dtype=np.int32)
+            y = np.zeros((len(group), width), dtype=np.int64)
+            mask = np.zeros((len(group), width), dtype=bool)
+            for r, seq in enumerate(group):
+                x[r, 1:len(seq)] = seq[:-1]
+                y[r, :len(seq)] = seq
+                mask[r, :len(seq)] = True
+            logits = np.asarray(self.net.predict_on_batch(x), dtype=np.float64)
+            top = logits.max(-1, keepdims=True)
+            logz = np.log(np.exp(logits - top).sum(-1)) + top[..., 0]
+            picked = np.take_along_axis(logits, y[..., None], -1)[..., 0]
+            total += float(((logz - picked) * mask).sum())
+            count += int(mask.sum())
+        return total, count
 
     # -- sampling -----------------------------------------------------------------------------
     def numpy_lstm(self) -> NumpyLSTM:

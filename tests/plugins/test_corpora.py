@@ -8,7 +8,7 @@ from musegen_corpora.config import AbcCorpusConfig, PathCorpusConfig
 
 
 def test_oneills_reads_music21s_corpus():
-    loaded = OneillsCorpus(AbcCorpusConfig()).load()
+    loaded = OneillsCorpus(AbcCorpusConfig(require="off")).load()
     assert 1900 <= len(loaded.pieces) <= 2009
     assert len(loaded.pieces) + len(loaded.skipped) == 2009
     assert all(reason == "duplicate of an earlier tune" for _, reason in loaded.skipped)
@@ -57,3 +57,28 @@ def test_split_is_by_tune_fixed_and_disjoint(corpus_file):
     assert [p.text for p in a_valid] == [p.text for p in b_valid]
     assert len(a_valid) == 20 and len(a_train) == 180
     assert not {p.text for p in a_valid} & {p.text for p in a_train}
+
+
+def test_essen_reads_european_songs():
+    from musegen_corpora.abc import EssenCorpus
+
+    loaded = EssenCorpus(AbcCorpusConfig(limit=50)).load()
+    assert len(loaded.pieces) == 50
+    assert all("\nK:" in p.text for p in loaded.pieces)
+
+
+def test_tunes_abc2midi_rejects_are_skipped_and_counted(tmp_path):
+    from musegen.abc2midi import convert
+
+    path = tmp_path / "mixed.abc"
+    path.write_text("X:1\nT:Good\nM:4/4\nL:1/4\nK:C\nCDEF|GABc|\n\n"
+                    "X:2\nT:Nested\nM:4/4\nL:1/4\nK:C\nCD[[EF|GABc|\n\n"
+                    "X:3\nT:Long Bar\nM:4/4\nL:1/4\nK:C\nCDEF|GABcd|GABc|\n")
+    clean = PathCorpus(PathCorpusConfig(path=str(path))).load()
+    assert [p.title for p in clean.pieces] == ["Good", "Long Bar"]
+    assert clean.skipped[0][1].startswith("abc2midi: Error") and "nest chords" in clean.skipped[0][1]
+    bars = PathCorpus(PathCorpusConfig(path=str(path), require="bars")).load()
+    assert [p.title for p in bars.pieces] == ["Good"]
+    off = PathCorpus(PathCorpusConfig(path=str(path), require="off")).load()
+    assert len(off.pieces) == 3 and not off.skipped
+    assert all(convert(p.text).clean for p in clean.pieces)

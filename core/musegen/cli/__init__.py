@@ -67,7 +67,7 @@ def root(
 
 
 def _register() -> None:
-    from musegen.cli import info, training  # noqa: F401  (registers commands)
+    from musegen.cli import evaluate, info, training  # noqa: F401  (registers commands)
     from musegen.plugins import get_manager
 
     try:

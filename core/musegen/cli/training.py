@@ -72,13 +72,35 @@ def _train(cfg, out, force, console):
     if (Path(out) / "run.json").exists() and not force:
         raise MusegenError(f"{out} already holds a run: choose another --out, pass --force, or --resume it")
     t0 = time.perf_counter()
-    with BarProgress(console) as progress:
-        run = pipeline.train(cfg, out, progress, force=force)
+    _sigterm_as_interrupt()
+    try:
+        with BarProgress(console) as progress:
+            run = pipeline.train(cfg, out, progress, force=force)
+    except KeyboardInterrupt:
+        _interrupted(out)
     result = run.manifest().get("result", {})
     best = result.get("best_valid_loss")
     console.print(f"trained {result.get('steps')} steps in {time.perf_counter() - t0:.0f} s"
                   + (f"; best held-out loss {best:.3f} nats/token" if best is not None else ""))
     return run
+
+
+def _sigterm_as_interrupt() -> None:
+    """SIGTERM (a scheduler stopping the job) saves the last checkpoint just as Ctrl-C does."""
+    import signal
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, handler)
+
+
+def _interrupted(out):
+    from musegen.cli import fail
+
+    if (Path(out) / "last.keras").is_file():
+        fail(f"interrupted; the last checkpoint is saved. Continue with: gen train --resume {out}", 130)
+    fail("interrupted before the first checkpoint", 130)
 
 
 def _sample_opts(tunes, seed, temperature, top_k, top_p, prime, max_len):
@@ -92,11 +114,12 @@ def _generate_and_render(run_path, sample, renderers, render_opts, out, console,
     from musegen.rundir import ensure_writable
 
     out = ensure_writable(Path(out))
+    built = pipeline.make_renderers(renderers, render_opts)
     t0 = time.perf_counter()
     with console.status("sampling tunes"):
         pieces = pipeline.generate(run_path, sample, backend=backend)
     console.print(f"sampled {len(pieces)} tunes in {time.perf_counter() - t0:.1f} s")
-    results = pipeline.render(pieces, out, renderers, render_opts)
+    results = pipeline.render(pieces, out, built)
     for name, res in results.items():
         console.print(f"  {name}: {len(res.files)} files" + (f", {len(res.failed)} failed" if res.failed else ""))
         for title, why in res.failed[:10]:
@@ -142,8 +165,12 @@ def train(
 
     console = _console()
     if resume is not None:
-        with BarProgress(console) as progress:
-            run_dir = pipeline.resume(resume, steps, progress)
+        _sigterm_as_interrupt()
+        try:
+            with BarProgress(console) as progress:
+                run_dir = pipeline.resume(resume, steps, progress)
+        except KeyboardInterrupt:
+            _interrupted(resume)
         console.print(f"[bold green]resumed[/] {run_dir.path}: {run_dir.manifest()['result']}")
         return
     cfg = _config(preset, config, corpus, encoder, model, steps, seed, sets, valid)

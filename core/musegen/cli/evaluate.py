@@ -1,0 +1,57 @@
+"""``gen eval``: measure a trained run and write eval.json, eval.md and plots into it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from musegen.cli import app, friendly
+
+
+@app.command("eval")
+@friendly
+def eval_(
+    run_dir: Path = typer.Argument(..., help="A run directory written by gen train or gen run."),
+    data: str = typer.Option(None, "--data", help="Held-out tunes (.abc file or folder). [default: the run's held-out split]"),
+    samples: int = typer.Option(200, "--samples", min=1, help="How many tunes to sample and measure."),
+    seed: int = typer.Option(None, "--seed", help="Sampling seed. [default: the run's seed]"),
+    temperature: float = typer.Option(None, "--temperature", "-t", help="Sampling temperature. [default: the run's]"),
+    top_p: float = typer.Option(None, "--top-p", help="Nucleus sampling. [default: the run's]"),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of a table."),
+):
+    """Held-out NLL, abc2midi validity, style statistics and novelty, each beside real held-out tunes."""
+    from rich.console import Console
+
+    from musegen.atomic import write_json
+    from musegen.evaluation import EVALUATORS, evaluate_run, write_report
+    from musegen.plugins import get_registry
+
+    console = Console(stderr=True)
+    sample = {k: v for k, v in {"temperature": temperature, "top_p": top_p}.items() if v is not None}
+    result, pieces, train_p = evaluate_run(run_dir, data, samples, seed, sample, log=lambda m: console.print(m))
+    run_path = Path(result["run"])
+    write_json(run_path / "eval.json", result)
+    figures = {}
+    try:
+        for name in EVALUATORS:
+            ev = get_registry().get("evaluator", name).build()
+            for fig in getattr(ev, "report", lambda *a: [])(pieces, train_p, run_path):
+                figures[name] = fig.name
+    except ImportError as exc:  # plots are a bonus: the numbers never depend on matplotlib
+        console.print(f"no plots: {exc}")
+    write_report(result, run_path, figures)
+    if as_json:
+        typer.echo(json.dumps(result))
+        return
+    from rich.table import Table
+
+    table = Table(title=f"gen eval {run_path}", title_justify="left")
+    for col in ("metric", "generated", "held-out real tunes"):
+        table.add_column(col)
+    for key, value in result.items():
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            table.add_row(key, str(value), str(result["reference"].get(key, "")))
+    Console().print(table)
+    console.print(f"wrote {run_path / 'eval.json'} and {run_path / 'eval.md'}")

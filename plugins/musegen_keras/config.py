@@ -9,3 +9,5 @@ class LSTMConfig(BaseModel):
     units: int = Field(1024, ge=1)
     layers: int = Field(1, ge=1, le=8, description="stacked LSTM layers")
     dropout: float = Field(0.0, ge=0, lt=1, description="dropout after each LSTM layer (keeps the cuDNN path)")
+    sampler: str = Field("auto", pattern="^(auto|numpy|jax)$",
+                         description="sampling loop: numpy (CPU), jax (compiled, on a GPU if there is one), auto")

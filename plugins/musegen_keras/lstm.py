@@ -15,6 +15,7 @@ import numpy as np  # noqa: E402
 
 from musegen import MusegenError, TrainResult
 from musegen.atomic import atomic_path, write_text
+from musegen_keras.jax_sampling import sample as jax_sample
 from musegen_keras.sampling import NumpyLSTM, sample
 
 CHECKPOINTS = {"best": "model.keras", "last": "last.keras"}
@@ -193,8 +194,18 @@ class LSTMModel:
         return NumpyLSTM(emb, [tuple(layer.get_weights()) for layer in layers], dense_w, dense_b)
 
     def sample(self, prime: list[int], options, end_id: int) -> list[list[int]]:
-        return sample(self.numpy_lstm(), prime, options.tunes, options.max_len, end_id,
-                      options.temperature, options.top_k, options.top_p, options.seed)
+        """Carry (h, c) token by token, never re-running the prefix; all tunes advance as one batch."""
+        fn = jax_sample if self.sampler() == "jax" else sample
+        return fn(self.numpy_lstm(), prime, options.tunes, options.max_len, end_id,
+                  options.temperature, options.top_k, options.top_p, options.seed)
+
+    def sampler(self) -> str:
+        """numpy on a CPU (as fast as compiled JAX there for one tune and many); jax on an accelerator."""
+        if self.config.sampler != "auto":
+            return self.config.sampler
+        import jax
+
+        return "jax" if any(d.platform != "cpu" for d in jax.devices()) else "numpy"
 
     def count_params(self) -> int:
         return self.build().count_params()

@@ -16,14 +16,17 @@ from musegen.pipeline import corpus_split, load_corpus, load_run
 from musegen.plugins import get_registry
 from musegen.piece import Piece
 
-EVALUATORS = ["validity", "stats", "novelty"]
+EVALUATORS = ["validity", "stats", "novelty", "midi-stats"]
 
 
 def held_out(cfg: RunConfig, data: str | None) -> tuple[list[Piece], list[Piece]]:
     """(training tunes, held-out tunes): ``data`` read as given, else the run's own held-out split."""
     train_p, valid_p, _, _ = corpus_split(cfg)
     if data:
-        path_cfg = cfg.model_copy(update={"corpus": data, "options": {**cfg.options, "corpus": {"require": "off", "dedupe": False}}})
+        from musegen.pipeline import path_corpus
+
+        as_is = {"require": "off", "dedupe": False} if path_corpus(Path(data)) == "path" else {}  # score every tune given
+        path_cfg = cfg.model_copy(update={"corpus": data, "options": {**cfg.options, "corpus": as_is}})
         valid_p = load_corpus(path_cfg)[0].pieces
     return train_p, valid_p
 
@@ -45,8 +48,9 @@ def evaluate_run(run_path: str | os.PathLike, data: str | None = None, samples: 
     if sequences and hasattr(model, "nll"):
         log(f"scoring {len(sequences)} held-out tunes")
         total, count = model.nll(sequences, encoder.end_id)
-        result["nll_nats_per_char"] = round(total / count, 4)
-        result["nll_bits_per_char"] = round(total / count / math.log(2), 4)
+        unit = "char" if encoder.format == "abc" else "event"
+        result[f"nll_nats_per_{unit}"] = round(total / count, 4)
+        result[f"nll_bits_per_{unit}"] = round(total / count / math.log(2), 4)
     # 2. sampled tunes
     options = cfg.sample.model_copy(update={**(sample or {}), "tunes": samples,
                                             "seed": cfg.seed if seed is None else seed})
@@ -56,7 +60,8 @@ def evaluate_run(run_path: str | os.PathLike, data: str | None = None, samples: 
 
     pieces = generate(run.path, options)
     log("measuring validity, style and novelty")
-    evaluators = [get_registry().get("evaluator", name).build() for name in EVALUATORS]
+    evaluators = [ev for ev in (get_registry().get("evaluator", name).build() for name in EVALUATORS if get_registry().has("evaluator", name))
+                  if encoder.format in ev.formats]
     generated, reference = {}, {}
     for ev in evaluators:  # one instance for both sets, so the corpus side is computed once
         generated.update(ev.evaluate(pieces, train_p))

@@ -22,7 +22,19 @@ from musegen.piece import Piece
 from musegen.plugins import get_manager, get_registry, musegen_version
 from musegen.rundir import RunDir
 
-PATH_CORPUS = "path"
+PATH_CORPORA = {".abc": "path", ".mid": "midi-path", ".midi": "midi-path"}
+
+
+def path_corpus(path: Path) -> str:
+    """The corpus that reads ``path``: by its suffix, or for a folder by the most common suffix inside."""
+    if path.is_dir():
+        counts = {}
+        for f in path.rglob("*"):
+            if f.suffix.lower() in PATH_CORPORA:
+                name = PATH_CORPORA[f.suffix.lower()]
+                counts[name] = counts.get(name, 0) + 1
+        return max(counts, key=counts.get) if counts else "path"
+    return PATH_CORPORA.get(path.suffix.lower(), "path")
 
 
 def use_backend(name: str) -> None:
@@ -47,7 +59,7 @@ def corpus_component(cfg: RunConfig):
         if not path.exists():
             raise MusegenError(f"corpus path {path} does not exist")
         options["path"] = str(path)
-        return reg.get("corpus", PATH_CORPUS), options
+        return reg.get("corpus", path_corpus(path)), options
     unknown = UnknownComponent("corpus", cfg.corpus, [*reg.components["corpus"], *reg.aliases["corpus"]])
     raise MusegenError(f"{unknown} (or give a path to an .abc file or folder)")
 
@@ -125,6 +137,8 @@ def prepare(cfg: RunConfig):
             f"encoder '{enc_comp.name}' reads {encoder.format} pieces but corpus '{cfg.corpus}' holds {loaded.pieces[0].format}"
         )
     encoder.fit(train_p + valid_p)
+    if hasattr(encoder, "augment"):  # e.g. transposed copies; held-out tunes stay as they are
+        train_p = encoder.augment(train_p)
     data = TrainData(
         train=[encoder.encode(p) for p in train_p],
         valid=[encoder.encode(p) for p in valid_p],

@@ -36,7 +36,11 @@ def eval_(
     figures = {}
     try:
         for name in EVALUATORS:
+            if not get_registry().has("evaluator", name):
+                continue
             ev = get_registry().get("evaluator", name).build()
+            if pieces and pieces[0].format not in ev.formats:
+                continue
             for fig in getattr(ev, "report", lambda *a: [])(pieces, train_p, run_path):
                 figures[name] = fig.name
     except ImportError as exc:  # plots are a bonus: the numbers never depend on matplotlib

@@ -125,6 +125,10 @@ def _generate_and_render(run_path, sample, renderers, render_opts, out, console,
         for title, why in res.failed[:10]:
             console.print(f"    [yellow]{title}[/]: {why}")
     scores = pipeline.evaluate(pieces, ["validity"])
+    if pieces and pieces[0].format == "midi":
+        stats = pipeline.evaluate(pieces, ["midi-stats"])
+        console.print(f"{stats['malformed_pct']:.0f}% of pieces needed repairs when decoded; mean polyphony "
+                      f"{stats['polyphony']:.2f}, up to {stats['max_polyphony']:.1f} notes at once on average")
     if scores:
         console.print(f"abc2midi: {scores['clean_pct']:.0f}% of tunes clean (no Error line), "
                       f"{scores['bars_ok_pct']:.0f}% with every bar matching the meter, "

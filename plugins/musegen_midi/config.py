@@ -1,0 +1,28 @@
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class MidiEventsConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    positions_per_beat: int = Field(24, ge=1, le=96, description="time-shift resolution in the first 4 beats")
+    velocities: int = Field(8, ge=1, le=127, description="velocity bins")
+    pitch_low: int = Field(21, ge=0, le=127)
+    pitch_high: int = Field(109, ge=1, le=128)
+    transpose: list[int] = Field(default_factory=list, description="training copies shifted by these semitones, e.g. [-2, 2]")
+    max_beats: float = Field(512, gt=0, description="decoding stops a piece at this length")
+
+
+class ChoraleConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    limit: int | None = Field(None, ge=1, description="use at most this many chorales")
+    cache_dir: str | None = Field(None, description="where converted MIDI files are kept; default ~/.cache/musegen")
+
+
+class OneillsMidiConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    limit: int | None = Field(None, ge=1)
+
+
+class MidiPathConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    path: str = ""
+    limit: int | None = Field(None, ge=1)

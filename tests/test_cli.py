@@ -204,3 +204,4 @@ def test_midi_events_on_chorales_end_to_end(tmp_path, monkeypatch):
     for key in ("malformed_pct", "polyphony", "pitch_class_entropy", "pitch_range", "notes_per_beat"):
         assert key in result and key in result["reference"], key
     assert result["reference"]["max_polyphony"] >= 3  # real chorales: four voices
+

@@ -97,3 +97,23 @@ def test_registry_can_disable_a_plugin(monkeypatch):
     manager = Manager()
     assert "musegen_eval" not in manager.info
     assert not manager.registry.has("evaluator", "validity")
+
+
+def test_valid_only_resamples_until_every_tune_is_valid(markov_installed, corpus_file, tmp_path):
+    import musegen
+    from musegen.abc2midi import convert
+
+    out = tmp_path / "run"
+    r = runner.invoke(app, ["train", "--model", "markov", "--corpus", str(corpus_file), "--preset", "tiny",
+                            "--set", "model.order=2", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    opts = {"tunes": 8, "seed": 3, "max_len": 400, "temperature": 1.5}
+    plain = musegen.generate(out, opts)
+    invalid = sum(not (p.meta["complete"] and convert(p.text).clean) for p in plain)
+    assert invalid > 0  # a loose order-2 model at temperature 1.5 writes broken tunes
+    pieces = musegen.generate(out, {**opts, "valid_only": True, "max_rounds": 30})
+    assert len(pieces) == 8
+    assert all(p.meta["complete"] and convert(p.text).clean for p in pieces)
+    stats = pieces[0].meta["valid_only"]
+    assert stats["kept"] == 8 and stats["rejected"] == stats["drawn"] - 8 >= invalid
+    assert stats["rejection_pct"] == round(100 * stats["rejected"] / stats["drawn"], 1)

@@ -37,6 +37,9 @@ class TrainConfig(_Strict):
     eval_tokens: int = Field(200_000, ge=1, description="cap on held-out tokens scored at each evaluation")
     patience: int = Field(0, ge=0, description="stop after this many evaluations without improvement (0: never)")
     clipnorm: float | None = Field(None, gt=0, description="gradient-norm clipping")
+    schedule: str = Field("constant", pattern="^(constant|cosine)$",
+                          description="learning rate: constant, or cosine decay to 10% over the steps")
+    warmup_steps: int = Field(0, ge=0, description="linear warm-up from 0 (cosine schedule only)")
     seed: int = Field(0, description="set from the run's seed")
 
 
@@ -50,6 +53,9 @@ class SampleConfig(_Strict):
     top_p: float = Field(1.0, gt=0, le=1)
     prime: str = Field("", description="text every tune starts with, e.g. 'X:1\\nM:6/8\\n'")
     seed: int | None = Field(None, description="defaults to the run's seed")
+    valid_only: bool = Field(False, description="re-sample tunes that fail the validity check (abc2midi errors, "
+                                                "MIDI repairs); the rejection rate is reported")
+    max_rounds: int = Field(10, ge=1, description="re-sampling rounds at most, with valid_only")
 
 
 class RunConfig(_Strict):

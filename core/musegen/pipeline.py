@@ -266,14 +266,52 @@ def generate(
     if options.seed is None:
         options = options.model_copy(update={"seed": cfg.seed})
     prime = encoder.encode_prime(options.prime)
-    sequences = model.sample(prime, options, encoder.end_id)
-    pieces = []
-    for i, ids in enumerate(sequences):
-        complete = bool(ids) and ids[-1] == encoder.end_id  # ended by the model, not cut at max_len
-        piece = encoder.decode(prime + (ids[:-1] if complete else ids))
-        piece.meta.update(index=i + 1, complete=complete)
-        pieces.append(piece)
+
+    def draw(opts: SampleConfig) -> list[Piece]:
+        out = []
+        for ids in model.sample(prime, opts, encoder.end_id):
+            complete = bool(ids) and ids[-1] == encoder.end_id  # ended by the model, not cut at max_len
+            piece = encoder.decode(prime + (ids[:-1] if complete else ids))
+            piece.meta["complete"] = complete
+            out.append(piece)
+        return out
+
+    pieces = draw(options)
+    if options.valid_only:
+        pieces, stats = _resample_invalid(pieces, options, draw)
+        for p in pieces:
+            p.meta["valid_only"] = stats
+    for i, piece in enumerate(pieces):
+        piece.meta["index"] = i + 1
     return pieces
+
+
+def is_valid(piece: Piece) -> bool:
+    """ABC: abc2midi converts it with no Error line. MIDI: decoding needed no repairs. Both: it ended."""
+    if not piece.meta.get("complete", True):
+        return False
+    if piece.format == "abc":
+        from musegen.abc2midi import convert
+
+        return convert(piece.text).clean
+    return not any(piece.meta.get("repairs", {}).values())
+
+
+def _resample_invalid(pieces: list[Piece], options: SampleConfig, draw) -> tuple[list[Piece], dict]:
+    """Keep valid pieces, re-sample the rest (new seeds) for up to ``max_rounds`` rounds."""
+    kept = [p for p in pieces if is_valid(p)]
+    drawn, rounds = len(pieces), 1
+    while len(kept) < options.tunes and rounds < options.max_rounds:
+        missing = options.tunes - len(kept)
+        more = draw(options.model_copy(update={"tunes": missing, "seed": (options.seed or 0) + 1000 * rounds}))
+        drawn += len(more)
+        kept += [p for p in more if is_valid(p)]
+        rounds += 1
+    stats = {"drawn": drawn, "kept": len(kept), "rejected": drawn - len(kept), "rounds": rounds,
+             "rejection_pct": round(100.0 * (drawn - len(kept)) / drawn, 1)}
+    if len(kept) < options.tunes:
+        stats["short_by"] = options.tunes - len(kept)
+    return kept[: options.tunes], stats
 
 
 def make_renderers(names: list[str], options: dict | None = None) -> dict:

@@ -11,7 +11,6 @@ import json
 import time
 from collections import Counter, defaultdict
 
-import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 import musegen
@@ -53,9 +52,11 @@ class MarkovModel:
         self.save(run, "last")
         return musegen.TrainResult(steps=1, best_valid_loss=valid, last_train_loss=None, seconds=time.perf_counter() - t0)
 
-    def distribution(self, context: list[int]) -> np.ndarray:
+    def distribution(self, context: list[int]):
         """Next-token probabilities, interpolated from the empty context up to the longest one seen:
         p_k = (counts_k + beta * p_{k-1}) / (total_k + beta), starting from a near-uniform p_0."""
+        import numpy as np  # imported when used: `gen --help` stays fast
+
         p = np.full(self.vocab_size, 1.0 / self.vocab_size)
         beta = 0.1
         for k in range(0, min(self.config.order, len(context)) + 1):
@@ -70,6 +71,8 @@ class MarkovModel:
 
     def nll(self, sequences: list[list[int]], end_id: int) -> tuple[float, int]:
         """Total negative log-likelihood (nats) and token count, each sequence scored after ``end_id``."""
+        import numpy as np  # imported when used: `gen --help` stays fast
+
         total, count = 0.0, 0
         for seq in sequences:
             ctx = [end_id]
@@ -80,6 +83,8 @@ class MarkovModel:
         return total, count
 
     def sample(self, prime: list[int], options: musegen.SampleConfig, end_id: int) -> list[list[int]]:
+        import numpy as np  # imported when used: `gen --help` stays fast
+
         rng = np.random.default_rng(options.seed)
         out = []
         for _ in range(options.tunes):

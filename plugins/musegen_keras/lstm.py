@@ -55,7 +55,13 @@ class LSTMModel:
         return self.net
 
     def _compile(self, train) -> None:
-        opt = keras.optimizers.Adam(learning_rate=train.learning_rate, clipnorm=train.clipnorm)
+        lr = train.learning_rate
+        if train.schedule == "cosine":
+            warm = min(train.warmup_steps, max(0, train.steps - 1))
+            lr = keras.optimizers.schedules.CosineDecay(
+                0.0 if warm else lr, max(1, train.steps - warm), alpha=0.1,
+                warmup_target=lr if warm else None, warmup_steps=warm)
+        opt = keras.optimizers.Adam(learning_rate=lr, clipnorm=train.clipnorm)
         self.net.compile(optimizer=opt, loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
 
     def save(self, run, tag: str) -> Path:

@@ -105,3 +105,12 @@ def test_vocab_mismatch_and_missing_checkpoint(tmp_path):
     run.file("model.keras").write_bytes(b"PK\x03\x04 truncated")
     with pytest.raises(MusegenError, match="model.keras is corrupt"):
         LSTMModel.load(LSTMConfig(embedding_dim=4, units=8), 6, run)
+
+
+def test_cosine_schedule_decays_to_a_tenth(tmp_path):
+    run = RunDir.create(tmp_path)
+    m = LSTMModel(LSTMConfig(embedding_dim=4, units=8), 6)
+    m.fit(pattern_data(), TrainConfig(steps=12, batch_size=4, seq_len=12, eval_every=6, learning_rate=0.01,
+                                      schedule="cosine", warmup_steps=2), run, NullProgress())
+    lr = m.net.optimizer.learning_rate
+    assert float(np.asarray(lr)) == pytest.approx(0.001, rel=0.05)

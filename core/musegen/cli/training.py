@@ -28,6 +28,7 @@ TOP_K = typer.Option(None, "--top-k", help="Sample only from the k most likely s
 TOP_P = typer.Option(None, "--top-p", help="Nucleus sampling: the smallest set of symbols with this much probability.")
 PRIME = typer.Option(None, "--prime", help="Text every tune starts with; \\n is a new line, e.g. 'M:6/8\\nK:D'.")
 MAX_LEN = typer.Option(None, "--max-len", help="Longest tune, in tokens.")
+VALID_ONLY = typer.Option(None, "--valid-only", help="Re-sample tunes abc2midi rejects (rejection rate reported).")
 RENDER = typer.Option(None, "--render", "-r", help="Renderers, comma-separated. [default: abc,midi,wav]")
 SOUNDFONT = typer.Option(None, "--soundfont", help="A .sf2/.sf3 SoundFont for WAV output.")
 
@@ -103,9 +104,10 @@ def _interrupted(out):
     fail("interrupted before the first checkpoint", 130)
 
 
-def _sample_opts(tunes, seed, temperature, top_k, top_p, prime, max_len):
+def _sample_opts(tunes, seed, temperature, top_k, top_p, prime, max_len, valid_only=None):
     opts = {"tunes": tunes, "seed": seed, "temperature": temperature, "top_k": top_k, "top_p": top_p,
-            "prime": prime.replace("\\n", "\n") if prime is not None else None, "max_len": max_len}
+            "prime": prime.replace("\\n", "\n") if prime is not None else None, "max_len": max_len,
+            "valid_only": valid_only}
     return {k: v for k, v in opts.items() if v is not None}
 
 
@@ -119,6 +121,10 @@ def _generate_and_render(run_path, sample, renderers, render_opts, out, console,
     with console.status("sampling tunes"):
         pieces = pipeline.generate(run_path, sample, backend=backend)
     console.print(f"sampled {len(pieces)} tunes in {time.perf_counter() - t0:.1f} s")
+    if pieces and "valid_only" in pieces[0].meta:
+        v = pieces[0].meta["valid_only"]
+        console.print(f"valid-only: drew {v['drawn']} tunes, rejected {v['rejected']} ({v['rejection_pct']}%), "
+                      f"kept {v['kept']}" + (f"; {v['short_by']} short after {v['rounds']} rounds" if "short_by" in v else ""))
     results = pipeline.render(pieces, out, built)
     for name, res in results.items():
         console.print(f"  {name}: {len(res.files)} files" + (f", {len(res.failed)} failed" if res.failed else ""))
@@ -142,11 +148,12 @@ def _generate_and_render(run_path, sample, renderers, render_opts, out, console,
 def run(
     corpus: str = CORPUS, encoder: str = ENCODER, model: str = MODEL, preset: str = PRESET, config: Path = CONFIG,
     steps: int = STEPS, tunes: int = TUNES, seed: int = SEED, temperature: float = TEMP, valid: str = VALID,
+    valid_only: bool = VALID_ONLY,
     out: Path = typer.Option(None, "--out", "-o", help="Run directory. [default: runs/<time>-<corpus>-<model>]"),
     render: str = RENDER, soundfont: str = SOUNDFONT, force: bool = FORCE, sets: list[str] = SETS,
 ):
     """Train on a corpus, then write new tunes as ABC, MIDI and WAV into OUT/samples."""
-    sample = _sample_opts(tunes, seed, temperature, None, None, None, None)
+    sample = _sample_opts(tunes, seed, temperature, None, None, None, None, valid_only)
     cfg = _config(preset, config, corpus, encoder, model, steps, seed, sets, valid, sample, render, soundfont)
     out = out or _default_out(cfg)
     console = _console()
@@ -186,7 +193,7 @@ def train(
 def generate(
     run_dir: Path = typer.Argument(..., help="A run directory written by gen train or gen run."),
     tunes: int = TUNES, seed: int = SEED, temperature: float = TEMP, top_k: int = TOP_K, top_p: float = TOP_P,
-    prime: str = PRIME, max_len: int = MAX_LEN,
+    prime: str = PRIME, max_len: int = MAX_LEN, valid_only: bool = VALID_ONLY,
     out: Path = typer.Option(None, "--out", "-o", help="Where to write tunes. [default: RUN_DIR/samples]"),
     render: str = RENDER, soundfont: str = SOUNDFONT,
 ):
@@ -199,5 +206,5 @@ def generate(
     render_opts = dict(cfg.get("render", {}))
     if soundfont:
         render_opts["wav"] = {**render_opts.get("wav", {}), "soundfont": soundfont}
-    sample = _sample_opts(tunes, seed, temperature, top_k, top_p, prime, max_len)
+    sample = _sample_opts(tunes, seed, temperature, top_k, top_p, prime, max_len, valid_only)
     _generate_and_render(run_.path, sample, renderers, render_opts, out or run_.path / "samples", _console(), _backend())

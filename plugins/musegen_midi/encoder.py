@@ -99,7 +99,8 @@ class MidiEventsEncoder:
         tpb = self.config.positions_per_beat
         limit = self.config.max_beats * tpb
         out: list[int] = []
-        sounding: set[str] = set()
+        sounding: dict[str, list[float]] = {}  # pitch -> onsets of its sounding notes (voices may share a pitch)
+        longest = self.config.max_note_beats * tpb
         now = 0.0
         velocity_due = False
         velocities = sorted((t for t in vocab if t.startswith("Velocity_")), key=lambda t: int(t.split("_")[1]))
@@ -118,16 +119,16 @@ class MidiEventsEncoder:
                 fixes["special_token"] += 1 if name != "EOS_None" else 0
                 continue
             if kind == "NoteOn":
-                if value in sounding:
-                    fixes["repeated_note_on"] += 1
+                if len(sounding.get(value, ())) >= 4:
+                    fixes["repeated_note_on"] += 1  # more unisons than voices: a stuck model
                     continue
-                sounding.add(value)
+                sounding.setdefault(value, []).append(now)
                 velocity_due = True
             elif kind == "NoteOff":
-                if value not in sounding:
+                if not sounding.get(value):
                     fixes["orphan_note_off"] += 1
                     continue
-                sounding.discard(value)
+                sounding[value].pop(0)
             elif kind == "Velocity":
                 if not out or not self.id_to_token[out[-1]].startswith("NoteOn_"):
                     fixes["orphan_velocity"] += 1
@@ -138,14 +139,20 @@ class MidiEventsEncoder:
                 if now > limit:
                     fixes["past_time_limit"] += 1
                     break
+                for pitch, onsets in sounding.items():  # release notes the model forgot, before time moves on
+                    while onsets and now - onsets[0] > longest:
+                        onsets.pop(0)
+                        out.append(vocab[f"NoteOff_{pitch}"])
+                        fixes["held_too_long"] += 1
             out.append(int(i))
         if velocity_due:
             out.append(vocab[default_velocity])
             fixes["missing_velocity"] += 1
-        if sounding:
-            fixes["unreleased_note"] += len(sounding)
+        left = sorted((p for p, onsets in sounding.items() for _ in onsets), key=int)
+        if left:
+            fixes["unreleased_note"] += len(left)
             out.append(vocab[f"TimeShift_1.0.{tpb}"])
-            out.extend(vocab[f"NoteOff_{p}"] for p in sorted(sounding, key=int))
+            out.extend(vocab[f"NoteOff_{p}"] for p in left)
         return out, fixes
 
     def decode(self, ids: list[int]) -> Piece:

@@ -1,0 +1,68 @@
+"""Train and evaluate presets side by side on irish.abc (the MIT 6.S191 lab's corpus, split by tune).
+
+    python benchmarks/quality.py                       # quality, paper and the 5-gram markov model
+    python benchmarks/quality.py --only quality --steps 400 --samples 50
+
+Uses ../shared/data/irish-train.abc for training and irish-valid.abc for validation and evaluation
+(the same calls as `gen train --valid ... --preset P` then `gen eval --data ... --samples N --json`),
+and prints one table and, last, one JSON line with every number.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data"
+TARGETS = {"nll_nats_per_char": ("<=", 0.85), "clean_pct": (">=", 95), "bars_ok_pct": (">=", 92),
+           "copies_pct": ("<=", 0), "meter_tv": ("<=", 0.10), "key_tv": ("<=", 0.10)}
+SYSTEMS = {"quality": ("quality", "lstm"), "paper": ("paper", "lstm"), "markov": ("default", "markov")}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--only", default="quality,paper,markov", help="comma-separated: quality, paper, markov")
+    ap.add_argument("--steps", type=int, default=None, help="override the presets' training steps (quick runs)")
+    ap.add_argument("--samples", type=int, default=200)
+    ap.add_argument("--out", default=str(ROOT / "runs" / "bench-quality"))
+    ap.add_argument("--backend", default="jax")
+    args = ap.parse_args()
+    if not (DATA / "irish-train.abc").is_file():
+        print(f"error: {DATA}/irish-train.abc not found (the benchmark needs ../shared/data)", file=sys.stderr)
+        return 2
+    import musegen
+    from musegen.evaluation import evaluate_run
+
+    rows = {}
+    for name in args.only.split(","):
+        preset, model = SYSTEMS[name]
+        sets = {"train.steps": args.steps} if args.steps is not None and model != "markov" else {}
+        if model == "markov":
+            sets["model.order"] = 4  # a character 5-gram
+        cfg = musegen.resolve(preset, flags={"corpus": str(DATA / "irish-train.abc"), "valid": str(DATA / "irish-valid.abc"),
+                                             "model": model, "backend": args.backend}, sets=sets)
+        t0 = time.perf_counter()
+        run = musegen.train(cfg, Path(args.out) / name, force=True)
+        train_s = time.perf_counter() - t0
+        result, _, _ = evaluate_run(run.path, str(DATA / "irish-valid.abc"), args.samples, log=lambda m: None)
+        result["train_seconds"] = round(train_s, 1)
+        result["steps"] = run.manifest()["result"]["steps"]
+        rows[name] = result
+        print(f"{name}: trained {result['steps']} steps in {train_s:.0f} s", file=sys.stderr, flush=True)
+    metrics = list(TARGETS) + ["train_seconds", "steps"]
+    print("| metric | target | " + " | ".join(rows) + " | real held-out tunes |")
+    print("|---|---|" + "---|" * len(rows) + "---|")
+    for m in metrics:
+        target = " ".join(map(str, TARGETS[m])) if m in TARGETS else ""
+        ref = next(iter(rows.values()))["reference"].get(m, "") if rows else ""
+        print(f"| {m} | {target} | " + " | ".join(str(r.get(m, "")) for r in rows.values()) + f" | {ref} |")
+    print(json.dumps({name: {m: r.get(m) for m in metrics} for name, r in rows.items()}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -119,7 +119,7 @@ class MidiEventsEncoder:
                 fixes["special_token"] += 1 if name != "EOS_None" else 0
                 continue
             if kind == "NoteOn":
-                if len(sounding.get(value, ())) >= 4:
+                if len(sounding.get(value, ())) >= 8:
                     fixes["repeated_note_on"] += 1  # more unisons than voices: a stuck model
                     continue
                 sounding.setdefault(value, []).append(now)

@@ -54,21 +54,24 @@ class AbcFilesCorpus:
         return Loaded(pieces, skipped, self.name)
 
     def _validate(self, pieces: list[Piece], skipped: list) -> list[Piece]:
-        """Keep the tunes abc2midi accepts, so that a model learns ABC that plays."""
+        """Keep the tunes abc2midi accepts, so that a model learns ABC that plays; with a limit, check
+        only as many as it takes to reach it."""
         if self.config.require == "off":
             return pieces
-        if self.config.limit:  # no need to check tunes that will not be used
-            pieces = pieces[: self.config.limit * 2]
+        chunk = max(64, 2 * (self.config.limit or 0)) if self.config.limit else len(pieces) or 1
+        kept: list[Piece] = []
         with ThreadPoolExecutor(max_workers=min(8, (os.cpu_count() or 1) * 2)) as pool:
-            results = list(pool.map(lambda p: convert(p.text), pieces))
-        kept = []
-        for piece, result in zip(pieces, results):
-            ok = result.bars_ok if self.config.require == "bars" else result.clean
-            if ok:
-                kept.append(piece)
-            else:
-                why = (result.errors or result.warnings or ["rejected"])[0]
-                skipped.append((piece.meta.get("source", "?"), f"abc2midi: {why}"))
+            for start in range(0, len(pieces), chunk):
+                batch = pieces[start:start + chunk]
+                for piece, result in zip(batch, pool.map(lambda p: convert(p.text), batch)):
+                    ok = result.bars_ok if self.config.require == "bars" else result.clean
+                    if ok:
+                        kept.append(piece)
+                    else:
+                        why = (result.errors or result.warnings or ["rejected"])[0]
+                        skipped.append((piece.meta.get("source", "?"), f"abc2midi: {why}"))
+                if self.config.limit and len(kept) >= self.config.limit:
+                    break
         return kept
 
 

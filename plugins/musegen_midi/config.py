@@ -10,6 +10,7 @@ class MidiEventsConfig(BaseModel):
     transpose: list[int] = Field(default_factory=list, description="training copies shifted by these semitones, e.g. [-2, 2]")
     max_beats: float = Field(512, gt=0, description="decoding stops a piece at this length")
     max_note_beats: float = Field(16, gt=0, description="decoding releases a note held longer than this")
+    max_voices: int = Field(16, ge=1, le=128, description="decoding drops a note-on while this many notes sound")
 
 
 class ChoraleConfig(BaseModel):

@@ -119,8 +119,8 @@ class MidiEventsEncoder:
                 fixes["special_token"] += 1 if name != "EOS_None" else 0
                 continue
             if kind == "NoteOn":
-                if len(sounding.get(value, ())) >= 8:
-                    fixes["repeated_note_on"] += 1  # more unisons than voices: a stuck model
+                if sum(map(len, sounding.values())) >= self.config.max_voices:
+                    fixes["too_many_voices"] += 1  # a model that forgets its note-offs
                     continue
                 sounding.setdefault(value, []).append(now)
                 velocity_due = True

@@ -52,8 +52,9 @@ def test_voices_share_one_stream_and_polyphony_is_measured():
 def test_repairs_are_counted():
     v = ENC.tokenizer.vocab
     ids = [v["NoteOff_60"], v["NoteOn_62"], v["TimeShift_1.0.24"], v["NoteOn_62"], v["Velocity_79"], v["NoteOn_64"]]
-    stuck = ENC.decode([v["NoteOn_60"], v["Velocity_79"]] * 10)
-    assert stuck.meta["repairs"] == {"repeated_note_on": 2, "orphan_velocity": 2, "unreleased_note": 8}
+    stuck = ENC.decode([v["NoteOn_60"], v["Velocity_79"]] * 18)
+    assert stuck.meta["repairs"] == {"too_many_voices": 2, "orphan_velocity": 2, "unreleased_note": 16}
+    assert max(polyphony(stuck.midi)) == 16
     piece = ENC.decode(ids)
     assert piece.meta["repairs"] == {"orphan_note_off": 1, "missing_velocity": 2, "unreleased_note": 3}
     assert sorted(p for _, _, p in notes_of(piece)) == [62, 62, 64]  # two voices may sound the same pitch
@@ -129,3 +130,13 @@ def test_midi_stats_on_known_pieces():
     assert got["pitch_class_entropy"] == pytest.approx(1.5, abs=1e-3)  # C, E: 1/4 each; G: 1/2
     broken = ENC.decode([ENC.tokenizer.vocab["NoteOff_60"]])
     assert MidiStats().evaluate([chord, broken], [])["malformed_pct"] == 50.0
+
+
+def test_oneills_midi_renders_the_abc_corpus():
+    from musegen_midi.config import OneillsMidiConfig
+    from musegen_midi.corpora import OneillsMidi
+
+    loaded = OneillsMidi(OneillsMidiConfig(limit=5)).load()
+    assert len(loaded.pieces) == 5
+    assert all(p.format == "midi" and p.title for p in loaded.pieces)
+    assert all(max(polyphony(p.midi)) == 1 for p in loaded.pieces)  # one voice: a folk melody

@@ -19,6 +19,7 @@ def eval_(
     seed: int = typer.Option(None, "--seed", help="Sampling seed. [default: the run's seed]"),
     temperature: float = typer.Option(None, "--temperature", "-t", help="Sampling temperature. [default: the run's]"),
     top_p: float = typer.Option(None, "--top-p", help="Nucleus sampling. [default: the run's]"),
+    max_len: int = typer.Option(None, "--max-len", help="Longest sample, in tokens. [default: the run's]"),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of a table."),
 ):
     """Held-out NLL, abc2midi validity, style statistics and novelty, each beside real held-out tunes."""
@@ -29,7 +30,7 @@ def eval_(
     from musegen.plugins import get_registry
 
     console = Console(stderr=True)
-    sample = {k: v for k, v in {"temperature": temperature, "top_p": top_p}.items() if v is not None}
+    sample = {k: v for k, v in {"temperature": temperature, "top_p": top_p, "max_len": max_len}.items() if v is not None}
     result, pieces, train_p = evaluate_run(run_dir, data, samples, seed, sample, log=lambda m: console.print(m))
     run_path = Path(result["run"])
     write_json(run_path / "eval.json", result)

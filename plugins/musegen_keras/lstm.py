@@ -82,7 +82,7 @@ class LSTMModel:
             try:  # optimizer state from another backend may not load; the weights do
                 self.net = keras.saving.load_model(path, compile=False, safe_mode=True)
             except Exception:
-                raise MusegenError(f"{path} is corrupt or not a musegen model: {str(first).splitlines()[0]}") from None
+                raise MusegenError(f"{path} is corrupt or not a musegen model (Keras: {type(first).__name__})") from None
         out = self.net.output_shape[-1]
         if out != vocab_size:
             raise MusegenError(f"{path} predicts {out} tokens but the run's vocabulary has {vocab_size}")

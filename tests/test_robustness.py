@@ -47,6 +47,10 @@ def test_sigkill_while_writing_checkpoints_leaves_a_loadable_one(corpus_file, tm
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
     assert len(weights(out, "last")) == len(weights(out, "best")) > 0
+    (out / ".last.keras.abc123.tmp.keras").write_bytes(b"half")  # as a kill mid-write leaves it
+    r = CliRunner().invoke(app, ["train", "--resume", str(out), "--steps", "1"])
+    assert r.exit_code == 0, r.output
+    assert not list(out.glob(".*.tmp*"))
 
 
 def test_nothing_is_fetched_from_the_network(corpus_file, tmp_path, monkeypatch):

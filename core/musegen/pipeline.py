@@ -221,6 +221,8 @@ def resume(run_path: str | os.PathLike, steps: int | None = None, progress: Prog
     """Continue training a run from its last checkpoint, optionally to a new total of ``steps``."""
     progress = progress or NullProgress()
     run = RunDir.open(run_path)
+    for stale in run.remove_stale_temp_files():
+        progress.log(f"removed {stale.name}, left by an interrupted write")
     manifest = run.manifest()
     cfg = RunConfig(**manifest["config"])
     if steps is not None:

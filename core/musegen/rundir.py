@@ -77,5 +77,12 @@ class RunDir:
         data.update(fields)
         self.write_manifest(data)
 
+    def remove_stale_temp_files(self) -> list[Path]:
+        """Temp files a killed process left behind (``.<name>.<random>.tmp<suffix>``); the real files are whole."""
+        stale = [p for p in self.path.glob(".*.tmp*") if p.is_file()]
+        for p in stale:
+            p.unlink(missing_ok=True)
+        return stale
+
     def samples_dir(self) -> Path:
         return ensure_writable(self.path / "samples")

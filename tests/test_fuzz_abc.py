@@ -1,0 +1,46 @@
+"""Random and mutated ABC through corpus loading, abc2midi and every renderer: nothing escapes."""
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from musegen import Piece
+from musegen.abc2midi import convert
+from musegen.abctext import BadTune, normalize, split_tunes
+from musegen.pipeline import render
+from tests.conftest import TUNES
+
+ABC_CHARS = st.sampled_from(list("ABCDEFGabcdefgz,'^=_/|:[]()<>{}-.~!+\"0123456789 \nXTMLKQ%\\&"))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=400))
+def test_any_text_splits_and_normalizes_or_is_refused(text):
+    for tune in split_tunes("X:1\n" + text):
+        try:
+            out = normalize(tune.text)
+        except BadTune:
+            continue
+        assert out.startswith("X:1\n") and "\nK:" in out and out.endswith("\n")
+
+
+@st.composite
+def mutated_tune(draw):
+    text = draw(st.sampled_from(TUNES))
+    for _ in range(draw(st.integers(1, 12))):
+        pos = draw(st.integers(0, len(text)))
+        if draw(st.booleans()):
+            text = text[:pos] + draw(st.text(ABC_CHARS, min_size=1, max_size=6)) + text[pos:]
+        else:
+            text = text[:pos] + text[pos + draw(st.integers(1, 8)):]
+    return text
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(mutated_tune())
+def test_mutated_tunes_through_abc2midi_and_renderers(tmp_path, text):
+    result = convert(text)
+    assert result.midi is None or result.midi.startswith(b"MThd")
+    out = render([Piece.from_abc(text), Piece.from_abc(TUNES[1])], tmp_path, ["abc", "midi", "wav"])
+    for name in ("midi", "wav"):  # the good tune is always written, whatever happened to the other
+        assert any(f.name.startswith("02-") for f in out[name].files), name
+        assert len(out[name].files) + len(out[name].failed) == 2

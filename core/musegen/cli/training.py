@@ -12,7 +12,7 @@ import typer
 from musegen.cli import app, friendly
 from musegen.errors import MusegenError
 
-CORPUS = typer.Option(None, "--corpus", "-c", help="Corpus name (gen components) or a path to an .abc file or folder. [default: oneills]")
+CORPUS = typer.Option(None, "--corpus", "-c", help="Corpus name (gen components) or a path to .abc or .mid files, or a folder of them. [default: oneills]")
 ENCODER = typer.Option(None, "--encoder", "-e", help="Encoder name. [default: abc-char]")
 MODEL = typer.Option(None, "--model", "-m", help="Model name. [default: lstm]")
 PRESET = typer.Option("default", "--preset", "-p", help="Preset from registry.toml: default, paper, tiny, ...")

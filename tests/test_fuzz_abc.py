@@ -44,3 +44,27 @@ def test_mutated_tunes_through_abc2midi_and_renderers(tmp_path, text):
     for name in ("midi", "wav"):  # the good tune is always written, whatever happened to the other
         assert any(f.name.startswith("02-") for f in out[name].files), name
         assert len(out[name].files) + len(out[name].failed) == 2
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.integers(min_value=-3, max_value=120), max_size=300))
+def test_abc_char_decodes_any_token_stream(ids):
+    from musegen_abc.config import AbcCharConfig
+    from musegen_abc.encoder import AbcCharEncoder
+
+    enc = AbcCharEncoder(AbcCharConfig())
+    enc.fit([Piece.from_abc(t) for t in TUNES])
+    piece = enc.decode(ids)
+    assert piece.format == "abc" and piece.text.endswith("\n")
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.binary(max_size=400), st.booleans())
+def test_random_bytes_as_midi_files_are_skipped_and_counted(tmp_path, data, with_header):
+    from musegen_midi.config import MidiPathConfig
+    from musegen_midi.corpora import MidiPath
+
+    path = tmp_path / "x.mid"
+    path.write_bytes((b"MThd\x00\x00\x00\x06\x00\x00\x00\x01\x01\xe0" if with_header else b"") + data)
+    loaded = MidiPath(MidiPathConfig(path=str(path))).load()
+    assert len(loaded.pieces) + len(loaded.skipped) == 1

@@ -19,7 +19,27 @@ def default_soundfont() -> Path:
     return Path(spec.origin).parent / "TimGM6mb.sf2"
 
 
+_SYNTH = {}
+
+
+def synthesize(soundfont: str, sample_rate: int, stereo: bool, midi: bytes) -> np.ndarray:
+    """Samples (frames × channels, float32) for one MIDI file. Runs in a worker process."""
+    import symusic
+
+    key = (soundfont, sample_rate)
+    if key not in _SYNTH:
+        _SYNTH[key] = symusic.Synthesizer(soundfont, sample_rate, 0)
+    score = symusic.Score.from_midi(midi)
+    if score.note_num() == 0:
+        return np.zeros((0, 2 if stereo else 1), np.float32)
+    audio = np.asarray(_SYNTH[key].render(score, stereo=stereo), dtype=np.float32).T
+    peak = float(np.abs(audio).max()) if audio.size else 0.0
+    return audio / peak if peak > 1.0 else audio
+
+
 class WavRenderer:
+    """Synthesis is native code: it runs in a worker process, so a crash there fails one tune, not the run."""
+
     formats = ("abc", "midi")
 
     def __init__(self, config):
@@ -27,48 +47,49 @@ class WavRenderer:
         sf = Path(config.soundfont).expanduser() if config.soundfont else default_soundfont()
         if not sf.is_file():
             raise MusegenError(f"soundfont {sf} does not exist")
-        import symusic
-
-        try:
-            self.synth = symusic.Synthesizer(str(sf), config.sample_rate, 0)
-        except Exception as exc:
-            raise MusegenError(f"cannot load soundfont {sf}: {exc}") from None
         self.soundfont = sf
 
-    def audio(self, midi: bytes) -> np.ndarray:
-        """Samples (frames × channels, float32) for one MIDI file."""
-        import symusic
+    def _pool(self):
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
 
-        score = symusic.Score.from_midi(midi)
-        if score.note_num() == 0:
-            return np.zeros((0, 2 if self.config.stereo else 1), np.float32)
-        audio = np.asarray(self.synth.render(score, stereo=self.config.stereo), dtype=np.float32).T
-        peak = float(np.abs(audio).max()) if audio.size else 0.0
-        if peak > 1.0:
-            audio = audio / peak
-        return audio
+        return ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
 
     def render(self, pieces: list[Piece], out_dir: Path) -> Rendered:
+        from concurrent.futures.process import BrokenProcessPool
+
         import soundfile
 
         out = Rendered()
-        for i, piece in enumerate(pieces, 1):
-            title = piece.title or f"tune {i}"
-            try:
-                audio = self.audio(piece.to_midi())
-            except MusegenError as exc:
-                out.failed.append((title, str(exc)))
-                continue
-            except Exception as exc:  # a MIDI file the synthesizer cannot read
-                out.failed.append((title, f"synthesis failed: {exc}"))
-                continue
-            if audio.size == 0 or float(np.abs(audio).max()) < 1e-4:
-                out.failed.append((title, "silent: no notes to play"))
-                continue
-            target = out_dir / f"{piece.file_stem(i)}.wav"
-            buf = io.BytesIO()
-            soundfile.write(buf, audio, self.config.sample_rate, format="WAV", subtype="PCM_16")
-            with atomic_path(target) as tmp:
-                tmp.write_bytes(buf.getvalue())
-            out.files.append(target)
+        pool = self._pool()
+        try:
+            for i, piece in enumerate(pieces, 1):
+                title = piece.title or f"tune {i}"
+                try:
+                    midi = piece.to_midi()
+                except MusegenError as exc:
+                    out.failed.append((title, str(exc)))
+                    continue
+                try:
+                    audio = pool.submit(synthesize, str(self.soundfont), self.config.sample_rate,
+                                        self.config.stereo, midi).result(timeout=300)
+                except BrokenProcessPool:
+                    out.failed.append((title, "the synthesizer crashed on this tune"))
+                    pool.shutdown(cancel_futures=True)
+                    pool = self._pool()
+                    continue
+                except Exception as exc:  # a MIDI file the synthesizer cannot read, or a bad soundfont
+                    out.failed.append((title, f"synthesis failed: {' '.join(str(exc).split())[:200]}"))
+                    continue
+                if audio.size == 0 or float(np.abs(audio).max()) < 1e-4:
+                    out.failed.append((title, "silent: no notes to play"))
+                    continue
+                target = out_dir / f"{piece.file_stem(i)}.wav"
+                buf = io.BytesIO()
+                soundfile.write(buf, audio, self.config.sample_rate, format="WAV", subtype="PCM_16")
+                with atomic_path(target) as tmp:
+                    tmp.write_bytes(buf.getvalue())
+                out.files.append(target)
+        finally:
+            pool.shutdown(cancel_futures=True)
         return out

@@ -114,3 +114,15 @@ def test_cosine_schedule_decays_to_a_tenth(tmp_path):
                                       schedule="cosine", warmup_steps=2), run, NullProgress())
     lr = m.net.optimizer.learning_rate
     assert float(np.asarray(lr)) == pytest.approx(0.001, rel=0.05)
+
+
+def test_checkpoints_load_in_safe_mode_only(tmp_path):
+    """A .keras file carrying code (a Lambda layer) is refused, not run."""
+    from musegen import MusegenError
+
+    inputs = keras.Input(shape=(None,), dtype="int32")
+    x = keras.layers.Embedding(6, 4)(inputs)
+    x = keras.layers.Lambda(lambda t: t * 2)(x)
+    keras.Model(inputs, keras.layers.Dense(6)(x)).save(tmp_path / "model.keras")
+    with pytest.raises(MusegenError, match="model.keras is corrupt or not a musegen model"):
+        LSTMModel.load(LSTMConfig(embedding_dim=4, units=8), 6, RunDir(tmp_path))

@@ -48,3 +48,32 @@ def test_titles_never_escape_the_output_folder(tmp_path):
     render([evil], out, ["abc", "midi"])
     assert sorted(p.name for p in out.iterdir()) == ["01-escape.abc", "01-escape.mid", "tunes.abc"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_a_synthesizer_crash_fails_one_tune_not_the_run(tmp_path, monkeypatch):
+    import musegen_audio.wav as wav
+
+    calls = {"n": 0}
+    real = wav.WavRenderer._pool
+
+    class CrashOnce:
+        """A pool whose first job dies as a native abort would (the worker process exits)."""
+
+        def __init__(self, renderer):
+            self.inner = real(renderer)
+
+        def submit(self, fn, *args):
+            calls["n"] += 1
+            if calls["n"] == 1:
+                import os
+
+                return self.inner.submit(os._exit, 134)
+            return self.inner.submit(fn, *args)
+
+        def shutdown(self, **kw):
+            self.inner.shutdown(**kw)
+
+    monkeypatch.setattr(wav.WavRenderer, "_pool", lambda self: CrashOnce(self))
+    result = WavRenderer(WavConfig()).render([Piece.from_abc(TUNES[0]), Piece.from_abc(TUNES[2])], tmp_path)
+    assert result.failed == [("Little Jig", "the synthesizer crashed on this tune")]
+    assert [f.name for f in result.files] == ["02-short-air.wav"]

@@ -85,3 +85,6 @@ def main() -> None:
     except MusegenError as exc:
         typer.echo(f"error: {one_line(exc)}", err=True)
         sys.exit(2)
+    except KeyboardInterrupt:  # before a command started: nothing to save
+        typer.echo("error: interrupted", err=True)
+        sys.exit(130)

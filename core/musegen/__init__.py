@@ -9,6 +9,7 @@ Public API for plugin authors and scripts::
     musegen.render(pieces, run.path / "samples", ["abc", "midi", "wav"])
 """
 
+from musegen import interrupts
 from musegen.config import RunConfig, SampleConfig, TrainConfig, resolve
 from musegen.errors import MusegenError
 from musegen.hookspecs import hookimpl
@@ -33,5 +34,5 @@ from musegen.rundir import RunDir, safe_name
 __all__ = [
     "Corpus", "Encoder", "Evaluator", "Loaded", "Model", "MusegenError", "NullProgress", "Piece", "Progress",
     "Rendered", "Renderer", "RunConfig", "RunDir", "SampleConfig", "TrainConfig", "TrainData", "TrainResult",
-    "evaluate", "generate", "get_registry", "hookimpl", "load_run", "render", "resolve", "resume", "safe_name", "train",
+    "evaluate", "generate", "get_registry", "hookimpl", "interrupts", "load_run", "render", "resolve", "resume", "safe_name", "train",
 ]

@@ -13,7 +13,7 @@ os.environ.setdefault("KERAS_BACKEND", "jax")  # musegen's default backend, unle
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from musegen import MusegenError, TrainResult
+from musegen import MusegenError, TrainResult, interrupts
 from musegen.atomic import atomic_path, write_text
 from musegen_keras.jax_sampling import sample as jax_sample
 from musegen_keras.sampling import NumpyLSTM, sample
@@ -111,12 +111,12 @@ class LSTMModel:
         valid_windows = windows(valid, min(seq, max(1, len(valid) - 1)))[: max(1, train.eval_tokens // seq)] if len(valid) > 2 else None
         t0 = time.perf_counter()
         progress.start(train.steps, step)
-        try:
+        with interrupts.deferred():  # Ctrl-C/SIGTERM: finish the step, save last.keras, then stop
             step, loss, stopped = self._loop(data, train, run, progress, stream, seq, valid_windows, step, t0)
-        except KeyboardInterrupt:
-            self.save(run, "last")  # Ctrl-C: keep everything done so far, then let the caller report it
-            _write_history(run.file("history.csv"), self.history)
-            raise
+            if interrupts.requested():
+                self.save(run, "last")
+                _write_history(run.file("history.csv"), self.history)
+                progress.log(f"interrupted at step {step}; saved last.keras")
         if not run.file(CHECKPOINTS["best"]).is_file():  # zero steps asked for: still leave a model
             self.save(run, "best")
             self.save(run, "last")
@@ -136,6 +136,8 @@ class LSTMModel:
                 raise MusegenError(f"training diverged at step {step + 1} (loss {loss}); lower train.learning_rate")
             step += 1
             progress.update(step, loss=loss)
+            if interrupts.requested():
+                break
             if step % train.eval_every == 0 or step == train.steps:
                 vloss = self.valid_loss(valid_windows, train.batch_size) if valid_windows is not None else None
                 self.history.append({"step": step, "train_loss": round(loss, 5),

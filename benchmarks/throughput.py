@@ -32,8 +32,8 @@ def batches(vocab, seq, batch, steps, seed=0):
 def time_musegen(args, data):
     os.environ.setdefault("KERAS_BACKEND", args.backend)
     from musegen import SampleConfig, TrainConfig
-    from musegen_keras.config import LSTMConfig
-    from musegen_keras.lstm import LSTMModel
+    from musegen_lstm.config import LSTMConfig
+    from musegen_lstm.lstm import LSTMModel
 
     model = LSTMModel(LSTMConfig(embedding_dim=args.embedding, units=args.units), args.vocab)
     model.build()

@@ -44,7 +44,7 @@ def test_run_writes_a_complete_run_directory(trained):
     manifest = json.loads((trained / "run.json").read_text())
     assert manifest["components"]["model"]["name"] == "lstm"
     assert manifest["components"]["encoder"]["plugin"] == "musegen_abc"
-    assert manifest["plugins"]["musegen_keras"]
+    assert manifest["plugins"]["musegen_lstm"]
     assert manifest["backend"] == "jax" and manifest["seed"] == 4
     assert manifest["corpus"]["tunes_train"] + manifest["corpus"]["tunes_valid"] == 4
     assert len(manifest["corpus"]["sha256"]) == 64
@@ -88,7 +88,7 @@ def test_resume_extends_a_run(trained, tmp_path):
 def test_plugins_and_components_list_without_keras_output():
     r = gen("plugins")
     assert r.exit_code == 0
-    for name in ("musegen_corpora", "musegen_abc", "musegen_keras", "musegen_audio", "musegen_eval"):
+    for name in ("musegen_corpora", "musegen_abc", "musegen_lstm", "musegen_audio", "musegen_eval"):
         assert name in r.output
     r = gen("components", "--options")
     assert r.exit_code == 0

@@ -54,7 +54,7 @@ def test_broken_plugin_is_reported_and_others_still_load(tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(tmp_path))
     manager = Manager()
     assert "boom at import" in manager.info["musegen_broken_demo"].error
-    assert manager.registry.get("model", "lstm").plugin == "musegen_keras"
+    assert manager.registry.get("model", "lstm").plugin == "musegen_lstm"
 
 
 def test_plugin_adds_components_and_commands(tmp_path, monkeypatch):

@@ -3,9 +3,9 @@ import numpy as np
 import pytest
 
 from musegen import SampleConfig, TrainConfig, TrainData, NullProgress, RunDir
-from musegen_keras.config import LSTMConfig
-from musegen_keras.lstm import LSTMModel
-from musegen_keras.sampling import filter_logits
+from musegen_lstm.config import LSTMConfig
+from musegen_lstm.lstm import LSTMModel
+from musegen_lstm.sampling import filter_logits
 
 
 def test_paper_parameter_count():
@@ -71,8 +71,8 @@ def test_training_learns_checkpoints_and_sampling_stops_at_end(tmp_path):
 
 
 def test_jax_sampler_draws_from_the_same_distribution():
-    from musegen_keras.jax_sampling import sample as jax_sample
-    from musegen_keras.sampling import sample as np_sample
+    from musegen_lstm.jax_sampling import sample as jax_sample
+    from musegen_lstm.sampling import sample as np_sample
 
     net = tiny(vocab=5).numpy_lstm()
     a = [t for s in np_sample(net, [1], 400, 1, end_id=-1, seed=0) for t in s]

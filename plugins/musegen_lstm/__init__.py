@@ -5,10 +5,10 @@ Keras is imported only when the model is built or loaded, never when this plugin
 
 import musegen
 
-from musegen_keras.config import LSTMConfig
+from musegen_lstm.config import LSTMConfig
 
 
 @musegen.hookimpl
 def register_models(register):
-    register("lstm", "musegen_keras.lstm:LSTMModel", config=LSTMConfig,
+    register("lstm", "musegen_lstm.lstm:LSTMModel", config=LSTMConfig,
              summary="Keras 3 Embedding → LSTM → Dense (JAX, TensorFlow or PyTorch backend)")

@@ -15,8 +15,8 @@ import numpy as np  # noqa: E402
 
 from musegen import MusegenError, TrainResult, interrupts
 from musegen.atomic import atomic_path, write_text
-from musegen_keras.jax_sampling import sample as jax_sample
-from musegen_keras.sampling import NumpyLSTM, sample
+from musegen_lstm.jax_sampling import sample as jax_sample
+from musegen_lstm.sampling import NumpyLSTM, sample
 
 CHECKPOINTS = {"best": "model.keras", "last": "last.keras"}
 

@@ -81,7 +81,7 @@ def _compiled():
 
 def sample(net, prime: list[int], n: int, max_len: int, end_id: int, temperature=1.0, top_k=0, top_p=1.0,
            seed=None) -> list[list[int]]:
-    """Same contract as :func:`musegen_keras.sampling.sample`, compiled; ``net`` is a ``NumpyLSTM``."""
+    """Same contract as :func:`musegen_lstm.sampling.sample`, compiled; ``net`` is a ``NumpyLSTM``."""
     import jax
     import jax.numpy as jnp
 

@@ -10,7 +10,6 @@ from pathlib import Path
 import typer
 
 from musegen.cli import app, friendly
-from musegen.errors import MusegenError
 
 CORPUS = typer.Option(None, "--corpus", "-c", help="Corpus name (gen components) or a path to .abc or .mid files, or a folder of them. [default: oneills]")
 ENCODER = typer.Option(None, "--encoder", "-e", help="Encoder name. [default: abc-char]")
@@ -70,8 +69,6 @@ def _train(cfg, out, force, console):
 
     pipeline.check(cfg)
     ensure_writable(out)
-    if (Path(out) / "run.json").exists() and not force:
-        raise MusegenError(f"{out} already holds a run: choose another --out, pass --force, or --resume it")
     t0 = time.perf_counter()
     _sigterm_as_interrupt()
     try:

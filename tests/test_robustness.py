@@ -23,8 +23,9 @@ def weights(run_dir, tag="last"):
     return [np.asarray(w) for w in model.net.get_weights()]
 
 
-def test_interrupted_then_resumed_equals_uninterrupted(corpus_file, tmp_path):
-    sets = {"train.eval_every": 4}
+@pytest.mark.parametrize("dropout", [0.0, 0.3])
+def test_interrupted_then_resumed_equals_uninterrupted(dropout, corpus_file, tmp_path):
+    sets = {"train.eval_every": 4, "model.dropout": dropout}  # dropout: its masks must continue where they stopped
     straight = musegen.train(musegen.resolve("tiny", flags={"corpus": str(corpus_file), "train.steps": 8}, sets=sets),
                              tmp_path / "straight")
     half = musegen.train(musegen.resolve("tiny", flags={"corpus": str(corpus_file), "train.steps": 4}, sets=sets),

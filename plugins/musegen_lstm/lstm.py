@@ -28,7 +28,7 @@ def build(config, vocab_size: int) -> keras.Model:
     for i in range(config.layers):
         x = keras.layers.LSTM(config.units, return_sequences=True, name=f"lstm_{i}")(x)
         if config.dropout:
-            x = keras.layers.Dropout(config.dropout, name=f"dropout_{i}")(x)
+            x = keras.layers.Dropout(config.dropout, seed=i + 1, name=f"dropout_{i}")(x)  # seeded: masks follow (seed, step)
     logits = keras.layers.Dense(vocab_size, name="logits")(x)
     return keras.Model(tokens, logits, name="musegen_lstm")
 
@@ -131,6 +131,7 @@ class LSTMModel:
             rng = np.random.default_rng([train.seed, step])  # the batch depends on (seed, step) alone: resumable
             starts = rng.integers(0, len(stream) - seq, size=train.batch_size)
             batch = stream[starts[:, None] + np.arange(seq + 1)]
+            self._seed_dropout(train.seed, step)
             loss = float(np.asarray(self.net.train_on_batch(batch[:, :-1], batch[:, 1:])).reshape(-1)[0])
             if not math.isfinite(loss):
                 raise MusegenError(f"training diverged at step {step + 1} (loss {loss}); lower train.learning_rate")
@@ -157,6 +158,14 @@ class LSTMModel:
                     stopped = True
                     break
         return step, loss, stopped
+
+    def _seed_dropout(self, seed: int, step: int) -> None:
+        """Dropout masks depend on (seed, step, layer) alone, like the batches: a resumed run draws the
+        same masks as one never interrupted (Keras does not save its seed generators' counters)."""
+        for i, layer in enumerate(self.net.layers):
+            gen = getattr(layer, "seed_generator", None)
+            if gen is not None:
+                gen.state.assign(np.asarray([(seed * 7919 + i) % 2**31, step], dtype=gen.state.dtype))
 
     def valid_loss(self, wins: np.ndarray, batch_size: int) -> float:
         total, count = 0.0, 0

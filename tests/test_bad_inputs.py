@@ -1,6 +1,10 @@
 """Every row of the README's bad-input table: one line on stderr, exit code 2, no traceback."""
 
+import json
+import os
 import shutil
+import subprocess
+from contextlib import contextmanager
 
 import pytest
 from typer.testing import CliRunner
@@ -86,9 +90,29 @@ def case_existing_run(tmp, run):
     return ["train", *TINY, "--out", str(run)], "already holds a run"
 
 
+def case_resume_with_other_settings(tmp, run):
+    return ["train", "--resume", str(run), "--set", "model.units=64"], "only --steps can change (remove --set)"
+
+
+def case_run_from_another_encoder(tmp, run):
+    manifest = json.loads((run / "run.json").read_text())
+    manifest["components"]["encoder"] = {"name": "midi-events", "plugin": "musegen_midi", "config": {}}
+    (run / "run.json").write_text(json.dumps(manifest))
+    return ["generate", str(run)], "the saved vocabulary does not fit encoder 'midi-events'"
+
+
+def case_eval_data_of_another_format(tmp, run):
+    from tests.plugins.test_midi import chord_piece
+
+    (tmp / "midi").mkdir()
+    (tmp / "midi" / "a.mid").write_bytes(chord_piece().midi)
+    return ["eval", str(run), "--data", str(tmp / "midi"), "--samples", "1"], "holds midi pieces but this run's encoder reads abc"
+
+
 CASES = [case_empty, case_binary, case_long_line, case_unknown_component, case_invalid_set, case_negative_steps,
          case_missing_out_parent, case_missing_run, case_not_a_run]
-RUN_CASES = [case_corrupt_manifest, case_corrupt_model, case_bad_prime, case_missing_soundfont, case_existing_run]
+RUN_CASES = [case_corrupt_manifest, case_corrupt_model, case_bad_prime, case_missing_soundfont, case_existing_run,
+             case_resume_with_other_settings, case_run_from_another_encoder, case_eval_data_of_another_format]
 
 
 def check(args, message):
@@ -113,3 +137,34 @@ def test_bad_input_on_a_run(case, good_run, tmp_path):
     run = tmp_path / "run"
     shutil.copytree(good_run, run)
     check(*case(tmp_path, run))
+
+
+@contextmanager
+def mounted_tmpfs(path, options):
+    """A tmpfs of our own (read-only, or tiny to fill up); skips where this machine forbids mounting."""
+    path.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)],
+                                           capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a tmpfs here (needs root in a machine that allows it)")
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], capture_output=True)
+
+
+def test_read_only_output_directory(tmp_path, corpus_file):
+    with mounted_tmpfs(tmp_path / "ro", "ro,size=64k") as ro:
+        check(["run", "--corpus", str(corpus_file), *TINY, "--out", str(ro / "run")], "Read-only file system")
+
+
+def test_disk_full_while_writing_a_checkpoint(tmp_path, corpus_file):
+    with mounted_tmpfs(tmp_path / "small", "size=160k") as small:
+        out = small / "run"
+        # 96 units: run.json fits, a checkpoint of about 200 kB does not
+        result = runner.invoke(app, ["train", "--corpus", str(corpus_file), *TINY, "--set", "model.units=96",
+                                     "--out", str(out)])
+        assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+        errors = [line for line in result.output.splitlines() if line.startswith("error: ")]
+        assert len(errors) == 1 and f"cannot write {out / 'model.keras'}: No space left on device" in errors[0]
+        assert not list(out.glob(".*.tmp*")), "a half-written temp file was left behind"
+        assert json.loads((out / "run.json").read_text())["config"]  # what was written before is whole

@@ -121,7 +121,12 @@ def field(text: str, name: str) -> str | None:
 
 
 def read_text(data: bytes) -> str:
-    """Decode a file's bytes as UTF-8, else Latin-1; reject binary data."""
+    """Decode a file's bytes: UTF-16 with its byte-order mark, UTF-8, else Latin-1; reject binary data."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            raise BadTune("not valid UTF-16 despite its byte-order mark") from None
     if b"\0" in data[:65536]:
         raise BadTune("binary file (NUL bytes)")
     try:

@@ -9,6 +9,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from musegen.errors import MusegenError
+
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[Path]:
@@ -28,6 +30,8 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
+    except OSError as exc:  # disk full, quota, permissions: say which file, keep the old one whole
+        raise MusegenError(f"cannot write {path}: {exc.strerror or exc}; the previous {path.name}, if any, is unchanged") from None
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()

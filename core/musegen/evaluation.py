@@ -36,6 +36,10 @@ def evaluate_run(run_path: str | os.PathLike, data: str | None = None, samples: 
     """Measure a run; returns (result, the sampled tunes, the training tunes)."""
     run, cfg, encoder, model = load_run(run_path)
     train_p, valid_p = held_out(cfg, data)
+    formats = {p.format for p in valid_p}
+    if data and formats != {encoder.format}:
+        raise MusegenError(f"--data {data} holds {' and '.join(sorted(formats))} pieces but this run's encoder "
+                           f"reads {encoder.format}")
     # 1. held-out likelihood
     sequences, oov = [], 0
     for p in valid_p:

@@ -237,6 +237,24 @@ def resume(run_path: str | os.PathLike, steps: int | None = None, progress: Prog
     return _fit(model, data, cfg, run, progress)
 
 
+def load_encoder(enc_comp, manifest: dict, where: Path):
+    """The run's encoder with its saved vocabulary; a state written by another encoder fails clearly."""
+    problem = ""
+    try:
+        encoder = enc_comp.build(manifest["components"]["encoder"]["config"])
+        encoder.load_state(manifest["encoder_state"])
+        if encoder.vocab_size != manifest.get("vocab_size", encoder.vocab_size):
+            problem = f"{encoder.vocab_size} symbols where the run had {manifest['vocab_size']}"
+    except MusegenError as exc:
+        problem = str(exc)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        problem = f"{type(exc).__name__}: {exc}"
+    if problem:
+        raise MusegenError(f"{where}: the saved vocabulary does not fit encoder '{enc_comp.name}' ({problem}); "
+                           "is it a run directory from another encoder?")
+    return encoder
+
+
 def load_run(run_path: str | os.PathLike, backend: str | None = None, tag: str = "best"):
     """Open a run directory; return (run, config, encoder, model)."""
     run = RunDir.open(run_path)
@@ -248,8 +266,7 @@ def load_run(run_path: str | os.PathLike, backend: str | None = None, tag: str =
     reg = get_registry()
     enc_comp = reg.get("encoder", manifest["components"]["encoder"]["name"])
     model_comp = reg.get("model", manifest["components"]["model"]["name"])
-    encoder = enc_comp.build(manifest["components"]["encoder"]["config"])
-    encoder.load_state(manifest["encoder_state"])
+    encoder = load_encoder(enc_comp, manifest, run.file("run.json"))
     use_backend(backend or cfg.backend)
     model_cfg = model_comp.make_config(manifest["components"]["model"]["config"])
     model = model_comp.load().load(model_cfg, encoder.vocab_size, run, tag)

@@ -10,6 +10,10 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("KERAS_BACKEND", "jax")  # musegen's default backend, unless one was chosen already
+if os.environ["KERAS_BACKEND"] != "tensorflow":
+    # Keras imports TensorFlow whenever it is installed (to seed it, to serialize), whatever the backend;
+    # with its oneDNN setting left alone it prints log lines on import. It computes nothing here.
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 

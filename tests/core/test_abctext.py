@@ -41,5 +41,8 @@ def test_body_and_field():
 def test_read_text_encodings_and_binary():
     assert read_text("é".encode("latin-1")) == "é"
     assert read_text("é".encode()) == "é"
+    assert read_text("X:1\nT:Sé\n".encode("utf-16")) == "X:1\nT:Sé\n"  # Windows editors' "Unicode"
+    with pytest.raises(BadTune, match="UTF-16"):
+        read_text(b"\xff\xfe\x00\xd8")  # a lone surrogate
     with pytest.raises(BadTune, match="binary"):
         read_text(b"MThd\x00\x00\x00\x06")

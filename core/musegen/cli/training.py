@@ -10,6 +10,7 @@ from pathlib import Path
 import typer
 
 from musegen.cli import app, friendly
+from musegen.errors import MusegenError
 
 CORPUS = typer.Option(None, "--corpus", "-c", help="Corpus name (gen components) or a path to .abc or .mid files, or a folder of them. [default: oneills]")
 ENCODER = typer.Option(None, "--encoder", "-e", help="Encoder name. [default: abc-char]")
@@ -173,6 +174,13 @@ def train(
 
     console = _console()
     if resume is not None:
+        given = {"--corpus": corpus, "--encoder": encoder, "--model": model, "--config": config, "--seed": seed,
+                 "--valid": valid, "--out": out, "--set": sets, "--force": force or None,
+                 "--preset": None if preset == "default" else preset}
+        extra = [flag for flag, value in given.items() if value]
+        if extra:
+            raise MusegenError(f"--resume continues {resume} with the settings saved in its run.json; only --steps "
+                               f"can change (remove {', '.join(extra)})")
         _sigterm_as_interrupt()
         try:
             with BarProgress(console) as progress:

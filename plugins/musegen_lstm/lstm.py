@@ -20,6 +20,7 @@ import numpy as np  # noqa: E402
 from musegen import MusegenError, TrainResult, interrupts
 from musegen.atomic import atomic_path, write_text
 from musegen_lstm.jax_sampling import sample as jax_sample
+from musegen_lstm.layer import LSTM
 from musegen_lstm.sampling import NumpyLSTM, sample
 
 CHECKPOINTS = {"best": "model.keras", "last": "last.keras"}
@@ -30,7 +31,7 @@ def build(config, vocab_size: int) -> keras.Model:
     tokens = keras.Input(shape=(None,), dtype="int32", name="tokens")
     x = keras.layers.Embedding(vocab_size, config.embedding_dim, name="embedding")(tokens)
     for i in range(config.layers):
-        x = keras.layers.LSTM(config.units, return_sequences=True, name=f"lstm_{i}")(x)
+        x = LSTM(config.units, return_sequences=True, name=f"lstm_{i}")(x)
         if config.dropout:
             x = keras.layers.Dropout(config.dropout, seed=i + 1, name=f"dropout_{i}")(x)  # seeded: masks follow (seed, step)
     logits = keras.layers.Dense(vocab_size, name="logits")(x)

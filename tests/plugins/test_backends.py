@@ -82,3 +82,48 @@ def test_resumed_run_with_dropout_equals_uninterrupted_on_each_backend(corpus, b
     proc = run_python(RESUME.format(corpus=corpus, backend=backend, out=str(tmp_path)), env={"KERAS_BACKEND": ""})
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert float(proc.stdout.strip().splitlines()[-1]) == 0.0  # same batches, same dropout masks, same weights
+
+
+FUSED = """
+import numpy as np, keras
+from musegen_lstm.layer import LSTM
+rng = np.random.default_rng(0)
+x = rng.normal(size=(3, 9, 5)).astype("float32")
+target = rng.normal(size=(3, 9, 6)).astype("float32")
+ours, theirs = LSTM(6, return_sequences=True), keras.layers.LSTM(6, return_sequences=True)
+ours.build(x.shape)
+theirs.build(x.shape)
+theirs.set_weights([w + rng.normal(size=w.shape).astype("float32") * 0.5 for w in ours.get_weights()])
+ours.set_weights(theirs.get_weights())
+backend = keras.backend.backend()
+if backend == "jax":
+    import jax
+    def grads(layer):
+        def loss(tv):
+            y, _ = layer.stateless_call(tv, [v.value for v in layer.non_trainable_variables], x)
+            return (y * target).sum()
+        return [np.asarray(g) for g in jax.grad(loss)([v.value for v in layer.trainable_variables])]
+elif backend == "torch":
+    import torch
+    def grads(layer):
+        (layer(torch.tensor(x)) * torch.tensor(target)).sum().backward()
+        return [v.value.grad.numpy() for v in layer.trainable_variables]
+else:
+    import tensorflow as tf
+    def grads(layer):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(layer(x) * target)
+        return [np.asarray(g) for g in tape.gradient(loss, [v.value for v in layer.trainable_variables])]
+out = max(float(np.abs(keras.ops.convert_to_numpy(ours(x)) - keras.ops.convert_to_numpy(theirs(x))).max()), 0.0)
+grad = max(float(np.abs(a - b).max()) for a, b in zip(grads(ours), grads(theirs)))
+print(ours.fused_path(), out, grad)
+"""
+
+
+@pytest.mark.parametrize("backend,path", [("jax", "musegen-jax-scan"), ("torch", "torch-native"), ("tensorflow", "keras")])
+def test_fused_cpu_lstm_equals_keras_lstm_forward_and_backward(backend, path):
+    proc = run_python(FUSED, env={"KERAS_BACKEND": backend, "CUDA_VISIBLE_DEVICES": ""})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    ran, out, grad = proc.stdout.split()
+    assert ran == path
+    assert float(out) < 1e-5 and float(grad) < 1e-4

@@ -3,6 +3,16 @@
 Weights are read once from the trained Keras model (gate order i, f, c, o, as Keras stores them).
 Each new token costs one step of the recurrence; the prefix is never run again. All tunes of a call
 advance together as one batch.
+
+:class:`FastStep` is what the sampling loop runs. It folds as much as possible into the weights once,
+so that a step is a few NumPy calls on preallocated arrays (on a CPU, per-call overhead, not
+arithmetic, is what a step of a small LSTM costs):
+
+- the first layer's input product is a table lookup: ``embedding @ kernel + bias``, one row a token;
+- gates are reordered (i, f, o, c) and the sigmoid gates' columns halved, so that one ``tanh`` over
+  all gates gives every activation: ``sigmoid(x) = (1 + tanh(x / 2)) / 2``;
+- a layer above the first multiplies ``[x, h]`` by its stacked kernels in one product;
+- the temperature divides the output layer's weights, not the logits of every step.
 """
 
 from __future__ import annotations
@@ -25,7 +35,8 @@ class NumpyLSTM:
         return [(np.zeros((n, r.shape[0]), np.float32), np.zeros((n, r.shape[0]), np.float32)) for _, r, _ in self.layers]
 
     def step(self, tokens: np.ndarray, state):
-        """One time step for a batch of tokens; returns (logits, new state)."""
+        """One time step for a batch of tokens; returns (logits, new state). The reference that
+        :class:`FastStep` is tested against."""
         x = self.embedding[tokens]
         new = []
         for (w, r, b), (h, c) in zip(self.layers, state):
@@ -37,6 +48,69 @@ class NumpyLSTM:
             new.append((h, c))
             x = h
         return x @ self.dense_w + self.dense_b, new
+
+
+class FastStep:
+    """The recurrence of a :class:`NumpyLSTM` for ``n`` sequences at a time, at ``temperature``.
+
+    ``step(tokens)`` advances every sequence by one token and returns the tempered logits ``(n, V)``,
+    a buffer that the next step overwrites.
+    """
+
+    def __init__(self, net: NumpyLSTM, n: int, temperature: float = 1.0):
+        self.n = n
+        self.units = []
+        self.weights = []  # per layer: (input table or stacked kernel, recurrent kernel, bias)
+        for k, (w, r, b) in enumerate(net.layers):
+            u = r.shape[0]
+            order = np.concatenate([np.arange(0, 2 * u), np.arange(3 * u, 4 * u), np.arange(2 * u, 3 * u)])
+            scale = np.concatenate([np.full(3 * u, 0.5, np.float32), np.ones(u, np.float32)])
+            w, r, b = w[:, order] * scale, r[:, order] * scale, b[order] * scale
+            if k == 0:
+                self.weights.append((np.ascontiguousarray(net.embedding @ w + b, np.float32), np.ascontiguousarray(r), None))
+            else:
+                self.weights.append((np.ascontiguousarray(np.concatenate([w, r]), np.float32), None, b.astype(np.float32)))
+            self.units.append(u)
+        self.dense_w = np.ascontiguousarray(net.dense_w / temperature, np.float32)
+        self.dense_b = (net.dense_b / temperature).astype(np.float32)
+        self.h = [np.zeros((n, u), np.float32) for u in self.units]
+        self.c = [np.zeros((n, u), np.float32) for u in self.units]
+        self.z = [np.empty((n, 4 * u), np.float32) for u in self.units]
+        self.xh = [None] + [np.empty((n, self.units[k - 1] + u), np.float32) for k, u in enumerate(self.units) if k]
+        self.tmp = [np.empty((n, u), np.float32) for u in self.units]
+        self.logits = np.empty((n, self.dense_w.shape[1]), np.float32)
+        # views of each layer's gate buffer: sigmoid gates (i, f, o), then i, f, o, c one by one
+        self.views = [(z[:, :3 * u], z[:, :u], z[:, u:2 * u], z[:, 2 * u:3 * u], z[:, 3 * u:])
+                      for z, u in zip(self.z, self.units)]
+
+    def step(self, tokens) -> np.ndarray:
+        """``tokens``: an array of ``n`` ids, or one int when ``n`` is 1."""
+        x = None
+        for k in range(len(self.units)):
+            h, c, z, tmp = self.h[k], self.c[k], self.z[k], self.tmp[k]
+            table, r, b = self.weights[k]
+            sig, i, f, o, g = self.views[k]
+            if k == 0:
+                np.dot(h, r, out=z)
+                z += table[tokens]
+            else:
+                xh = self.xh[k]
+                xh[:, :x.shape[1]] = x
+                xh[:, x.shape[1]:] = h
+                np.dot(xh, table, out=z)
+                z += b
+            np.tanh(z, out=z)
+            sig += 1.0
+            sig *= 0.5
+            c *= f
+            np.multiply(i, g, out=tmp)
+            c += tmp
+            np.tanh(c, out=h)
+            h *= o
+            x = h
+        np.dot(x, self.dense_w, out=self.logits)
+        self.logits += self.dense_b
+        return self.logits
 
 
 def filter_logits(logits: np.ndarray, temperature: float, top_k: int, top_p: float) -> np.ndarray:
@@ -59,24 +133,79 @@ def filter_logits(logits: np.ndarray, temperature: float, top_k: int, top_p: flo
     return p
 
 
+def draw(logits: np.ndarray, u: np.ndarray, top_k: int, top_p: float) -> np.ndarray:
+    """One token per row from tempered ``logits`` (overwritten), by inverse CDF with uniforms ``u``.
+
+    The same filtering as :func:`filter_logits`, cheaper: no normalization, and rows are sorted only
+    when top-k or top-p asks for it.
+    """
+    if logits.shape[0] == 1:
+        return np.array([_draw_one(logits[0], float(u[0]), top_k, top_p)])
+    logits -= logits.max(axis=-1, keepdims=True)
+    p = np.exp(logits, out=logits)
+    vocab = p.shape[-1]
+    if (top_k and top_k < vocab) or top_p < 1.0:
+        order = np.argsort(-p, axis=-1)
+        sorted_p = np.take_along_axis(p, order, axis=-1)
+        cum = np.cumsum(sorted_p, axis=-1)
+        keep = cum - sorted_p < top_p * cum[:, -1:]  # the most likely token is always kept
+        if top_k and top_k < vocab:
+            keep[:, top_k:] = False
+        cum = np.cumsum(np.where(keep, sorted_p, 0.0), axis=-1)
+        idx = (cum < u[:, None] * cum[:, -1:]).sum(axis=-1)
+        return np.take_along_axis(order, np.minimum(idx, vocab - 1)[:, None], axis=-1)[:, 0]
+    cum = np.cumsum(p, axis=-1)
+    return np.minimum((cum < u[:, None] * cum[:, -1:]).sum(axis=-1), vocab - 1)
+
+
+def _draw_one(logits: np.ndarray, u: float, top_k: int, top_p: float) -> int:
+    """:func:`draw` for one sequence, in fewer and cheaper NumPy calls (this is the 1-tune hot path)."""
+    logits -= logits.max()
+    p = np.exp(logits, out=logits)
+    vocab = p.shape[0]
+    if (top_k and top_k < vocab) or top_p < 1.0:
+        order = np.argsort(p)[::-1]
+        desc = p[order]
+        cum = np.cumsum(desc)
+        kept = int(np.searchsorted(cum - desc, top_p * cum[-1]))  # mass before a token < top_p: kept
+        kept = max(1, min(kept, top_k or vocab))
+        pick = int(np.searchsorted(cum, u * cum[kept - 1], side="right"))
+        return int(order[min(pick, kept - 1)])
+    cum = np.cumsum(p)
+    return min(int(np.searchsorted(cum, u * cum[-1], side="right")), vocab - 1)
+
+
 def sample(net: NumpyLSTM, prime: list[int], n: int, max_len: int, end_id: int,
            temperature=1.0, top_k=0, top_p=1.0, seed=None) -> list[list[int]]:
     """``n`` sequences continuing ``[end_id] + prime``; each ends with ``end_id`` if the tune finished."""
     rng = np.random.default_rng(seed)
-    state = net.zero_state(n)
+    fast = FastStep(net, n, temperature)
     logits = None
     for tok in [end_id, *prime]:
-        logits, state = net.step(np.full(n, tok, dtype=np.int64), state)
-    out: list[list[int]] = [[] for _ in range(n)]
+        logits = fast.step(np.full(n, tok, dtype=np.int64))
+    uniforms = rng.random((max_len, n))
+    if n == 1:  # one tune: Python scalars, no batch bookkeeping
+        one: list[int] = []
+        for t in range(max_len):
+            tok = _draw_one(logits[0], float(uniforms[t, 0]), top_k, top_p)
+            one.append(tok)
+            if tok == end_id:
+                break
+            logits = fast.step(tok)
+        return [one]
+    out = np.empty((max_len, n), np.int64)
     done = np.zeros(n, dtype=bool)
-    for _ in range(max_len):
-        p = filter_logits(logits, temperature, top_k, top_p)
-        u = rng.random((n, 1))
-        nxt = np.minimum((np.cumsum(p, axis=-1) < u).sum(axis=-1), p.shape[-1] - 1)
-        for i in np.flatnonzero(~done):
-            out[i].append(int(nxt[i]))
-        done |= nxt == end_id
-        if done.all():
-            break
-        logits, state = net.step(nxt, state)
-    return out
+    length = np.full(n, max_len)
+    steps = 0
+    for t in range(max_len):
+        nxt = draw(logits, uniforms[t], top_k, top_p)
+        out[t] = nxt
+        steps = t + 1
+        ended = ~done & (nxt == end_id)
+        if ended.any():
+            length[ended] = t + 1
+            done |= ended
+            if done.all():
+                break
+        logits = fast.step(nxt)
+    return [out[: min(length[i], steps), i].tolist() for i in range(n)]

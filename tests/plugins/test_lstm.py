@@ -5,7 +5,7 @@ import pytest
 from musegen import SampleConfig, TrainConfig, TrainData, NullProgress, RunDir
 from musegen_lstm.config import LSTMConfig
 from musegen_lstm.lstm import LSTMModel
-from musegen_lstm.sampling import filter_logits
+from musegen_lstm.sampling import FastStep, NumpyLSTM, draw, filter_logits
 
 
 def test_paper_parameter_count():
@@ -32,6 +32,33 @@ def test_numpy_sampler_matches_keras_step_by_step(layers):
         logits, state = net.step(np.array([t]), state)
         got.append(logits[0])
     np.testing.assert_allclose(np.stack(got), expected, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("units", [[16], [16, 8]])
+def test_fast_step_equals_the_reference_recurrence(units):
+    rng = np.random.default_rng(0)
+    sizes = [6, *units]
+    net = NumpyLSTM(rng.normal(size=(11, 6)),
+                    [(rng.normal(size=(i, 4 * u)) * 0.4, rng.normal(size=(u, 4 * u)) * 0.4, rng.normal(size=4 * u) * 0.4)
+                     for i, u in zip(sizes, units)],
+                    rng.normal(size=(units[-1], 11)), rng.normal(size=11))
+    fast, state = FastStep(net, 3, temperature=0.7), net.zero_state(3)
+    for _ in range(25):
+        tokens = rng.integers(0, 11, size=3)
+        logits, state = net.step(tokens, state)
+        np.testing.assert_allclose(fast.step(tokens), logits / 0.7, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("top_k,top_p", [(0, 1.0), (2, 1.0), (0, 0.7), (0, 0.1), (3, 0.95)])
+@pytest.mark.parametrize("rows", [1, 4])
+def test_draw_follows_the_filtered_distribution(top_k, top_p, rows):
+    """Evenly spaced uniforms through the inverse CDF give each token its filtered probability."""
+    probs = np.array([0.5, 0.25, 0.15, 0.07, 0.03])
+    expected = filter_logits(np.log(probs)[None], 1.0, top_k, top_p)[0]
+    grid = (np.arange(2000) + 0.5) / 2000
+    drawn = [int(draw(np.tile(np.log(probs), (rows, 1)).astype(np.float32), np.full(rows, u), top_k, top_p)[-1])
+             for u in grid]
+    np.testing.assert_allclose(np.bincount(drawn, minlength=5) / len(grid), expected, atol=2e-3)
 
 
 def test_filters():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from musegen import MusegenError, Piece, Rendered
@@ -15,12 +17,18 @@ class MidiRenderer:
         self.config = config
 
     def render(self, pieces: list[Piece], out_dir: Path) -> Rendered:
-        out = Rendered()
-        for i, piece in enumerate(pieces, 1):
+        def one(piece: Piece):
             try:
-                data = piece.to_midi()
+                return piece.to_midi(), None
             except MusegenError as exc:
-                out.failed.append((piece.title or f"tune {i}", str(exc)))
-                continue
-            out.files.append(write_bytes(out_dir / f"{piece.file_stem(i)}.mid", data))
+                return None, str(exc)
+
+        out = Rendered()
+        # abc2midi runs in a process per tune: threads keep every core busy
+        with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+            for i, (piece, (data, why)) in enumerate(zip(pieces, pool.map(one, pieces)), 1):
+                if data is None:
+                    out.failed.append((piece.title or f"tune {i}", why))
+                else:
+                    out.files.append(write_bytes(out_dir / f"{piece.file_stem(i)}.mid", data, durable=False))
         return out

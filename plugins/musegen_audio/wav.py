@@ -1,15 +1,17 @@
-"""Synthesize each piece to a WAV file with a SoundFont (symusic's synthesizer, soundfile writer)."""
+"""Synthesize each piece to a WAV file with a SoundFont, in worker processes (see ``synth.py``)."""
 
 from __future__ import annotations
 
 import importlib.util
-import io
+import json
+import os
+import queue
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import numpy as np
-
 from musegen import MusegenError, Piece, Rendered
-from musegen.atomic import atomic_path
 
 
 def default_soundfont() -> Path:
@@ -19,26 +21,51 @@ def default_soundfont() -> Path:
     return Path(spec.origin).parent / "TimGM6mb.sf2"
 
 
-_SYNTH = {}
+class Worker:
+    """One synthesis process; a job that kills it fails that job, and the next job starts a new one."""
 
+    def __init__(self, command, timeout: float):
+        self.command, self.timeout = command, timeout  # command(): the argv that starts a worker
+        self.proc: subprocess.Popen | None = None
 
-def synthesize(soundfont: str, sample_rate: int, stereo: bool, midi: bytes) -> np.ndarray:
-    """Samples (frames × channels, float32) for one MIDI file. Runs in a worker process."""
-    import symusic
+    def run(self, midi: bytes, target: Path) -> dict:
+        if self.proc is None or self.proc.poll() is not None:
+            self.proc = subprocess.Popen(self.command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                         stderr=subprocess.DEVNULL)
+        try:
+            self.proc.stdin.write(json.dumps({"target": str(target), "size": len(midi)}).encode() + b"\n" + midi)
+            self.proc.stdin.flush()
+            line = self._readline()
+        except (BrokenPipeError, OSError):
+            line = b""
+        if not line:
+            self.close()
+            return {"ok": False, "why": "the synthesizer crashed on this tune"}
+        return json.loads(line)
 
-    key = (soundfont, sample_rate)
-    if key not in _SYNTH:
-        _SYNTH[key] = symusic.Synthesizer(soundfont, sample_rate, 0)
-    score = symusic.Score.from_midi(midi)
-    if score.note_num() == 0:
-        return np.zeros((0, 2 if stereo else 1), np.float32)
-    audio = np.asarray(_SYNTH[key].render(score, stereo=stereo), dtype=np.float32).T
-    peak = float(np.abs(audio).max()) if audio.size else 0.0
-    return audio / peak if peak > 1.0 else audio
+    def _readline(self) -> bytes:
+        import select
+
+        ready, _, _ = select.select([self.proc.stdout], [], [], self.timeout)
+        if not ready:  # hung: stop it, fail this tune
+            self.proc.kill()
+            return b""
+        return self.proc.stdout.readline()
+
+    def close(self) -> None:
+        if self.proc is not None:
+            if self.proc.poll() is None:
+                self.proc.stdin.close()
+                try:
+                    self.proc.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    self.proc.kill()
+                    self.proc.wait()
+            self.proc = None
 
 
 class WavRenderer:
-    """Synthesis is native code: it runs in a worker process, so a crash there fails one tune, not the run."""
+    """Tunes are synthesized by ``config.jobs`` worker processes at once (default: one per CPU core)."""
 
     formats = ("abc", "midi")
 
@@ -49,47 +76,40 @@ class WavRenderer:
             raise MusegenError(f"soundfont {sf} does not exist")
         self.soundfont = sf
 
-    def _pool(self):
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-
-        return ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+    def worker_command(self) -> list[str]:
+        return [sys.executable, "-m", "musegen_audio.synth", str(self.soundfont), str(self.config.sample_rate),
+                "1" if self.config.stereo else "0"]
 
     def render(self, pieces: list[Piece], out_dir: Path) -> Rendered:
-        from concurrent.futures.process import BrokenProcessPool
+        jobs = max(1, min(len(pieces), self.config.jobs or os.cpu_count() or 1))
+        idle: queue.SimpleQueue[Worker] = queue.SimpleQueue()
+        workers = [Worker(self.worker_command, self.config.timeout) for _ in range(jobs)]
+        for w in workers:
+            idle.put(w)
 
-        import soundfile
+        def one(i: int, piece: Piece):
+            title = piece.title or f"tune {i}"
+            try:
+                midi = piece.to_midi()  # abc2midi, in a process of its own too
+            except MusegenError as exc:
+                return title, None, str(exc)
+            target = out_dir / f"{piece.file_stem(i)}.wav"
+            worker = idle.get()
+            try:
+                reply = worker.run(midi, target)
+            finally:
+                idle.put(worker)
+            return title, target if reply["ok"] else None, reply.get("why", "")
 
         out = Rendered()
-        pool = self._pool()
         try:
-            for i, piece in enumerate(pieces, 1):
-                title = piece.title or f"tune {i}"
-                try:
-                    midi = piece.to_midi()
-                except MusegenError as exc:
-                    out.failed.append((title, str(exc)))
-                    continue
-                try:
-                    audio = pool.submit(synthesize, str(self.soundfont), self.config.sample_rate,
-                                        self.config.stereo, midi).result(timeout=300)
-                except BrokenProcessPool:
-                    out.failed.append((title, "the synthesizer crashed on this tune"))
-                    pool.shutdown(cancel_futures=True)
-                    pool = self._pool()
-                    continue
-                except Exception as exc:  # a MIDI file the synthesizer cannot read, or a bad soundfont
-                    out.failed.append((title, f"synthesis failed: {' '.join(str(exc).split())[:200]}"))
-                    continue
-                if audio.size == 0 or float(np.abs(audio).max()) < 1e-4:
-                    out.failed.append((title, "silent: no notes to play"))
-                    continue
-                target = out_dir / f"{piece.file_stem(i)}.wav"
-                buf = io.BytesIO()
-                soundfile.write(buf, audio, self.config.sample_rate, format="WAV", subtype="PCM_16")
-                with atomic_path(target) as tmp:
-                    tmp.write_bytes(buf.getvalue())
-                out.files.append(target)
+            with ThreadPoolExecutor(max_workers=2 * jobs) as pool:  # abc2midi for the next tunes meanwhile
+                for title, target, why in pool.map(one, range(1, len(pieces) + 1), pieces):
+                    if target is not None:
+                        out.files.append(target)
+                    else:
+                        out.failed.append((title, why))
         finally:
-            pool.shutdown(cancel_futures=True)
+            for w in workers:
+                w.close()
         return out

@@ -51,29 +51,51 @@ def test_titles_never_escape_the_output_folder(tmp_path):
 
 
 def test_a_synthesizer_crash_fails_one_tune_not_the_run(tmp_path, monkeypatch):
-    import musegen_audio.wav as wav
+    """The first worker dies on its first job as a native abort would (exit 134, no reply)."""
+    import sys
 
-    calls = {"n": 0}
-    real = wav.WavRenderer._pool
+    real = WavRenderer.worker_command
+    started = []
 
-    class CrashOnce:
-        """A pool whose first job dies as a native abort would (the worker process exits)."""
+    def command(self):
+        started.append(1)
+        if len(started) == 1:
+            return [sys.executable, "-c", "import os, sys; sys.stdin.buffer.readline(); os._exit(134)"]
+        return real(self)
 
-        def __init__(self, renderer):
-            self.inner = real(renderer)
+    monkeypatch.setattr(WavRenderer, "worker_command", command)
+    result = WavRenderer(WavConfig(jobs=1)).render([Piece.from_abc(TUNES[0]), Piece.from_abc(TUNES[2])], tmp_path)
+    # whichever tune reached the worker first crashed with it; the other one is written
+    assert [why for _, why in result.failed] == ["the synthesizer crashed on this tune"]
+    crashed = result.failed[0][0]
+    assert [f.name for f in result.files] == ["02-short-air.wav" if crashed == "Little Jig" else "01-little-jig.wav"]
+    assert not list(tmp_path.glob(".*.tmp*"))
 
-        def submit(self, fn, *args):
-            calls["n"] += 1
-            if calls["n"] == 1:
-                import os
 
-                return self.inner.submit(os._exit, 134)
-            return self.inner.submit(fn, *args)
+def test_a_hung_synthesizer_is_stopped_after_its_timeout(tmp_path, monkeypatch):
+    import sys
 
-        def shutdown(self, **kw):
-            self.inner.shutdown(**kw)
-
-    monkeypatch.setattr(wav.WavRenderer, "_pool", lambda self: CrashOnce(self))
-    result = WavRenderer(WavConfig()).render([Piece.from_abc(TUNES[0]), Piece.from_abc(TUNES[2])], tmp_path)
+    monkeypatch.setattr(WavRenderer, "worker_command",
+                        lambda self: [sys.executable, "-c", "import time; time.sleep(60)"])
+    result = WavRenderer(WavConfig(jobs=1, timeout=1)).render([Piece.from_abc(TUNES[0])], tmp_path)
     assert result.failed == [("Little Jig", "the synthesizer crashed on this tune")]
-    assert [f.name for f in result.files] == ["02-short-air.wav"]
+
+
+def test_scripts_without_a_main_guard_can_render_wav(tmp_path):
+    """Workers are programs of their own, not multiprocessing children that re-run the caller's script."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    script = tmp_path / "script.py"
+    script.write_text(f"""
+import musegen
+from tests.conftest import TUNES
+result = musegen.render([musegen.Piece.from_abc(t) for t in TUNES], {str(tmp_path / 'out')!r}, ["wav"])
+print(len(result["wav"].files), len(result["wav"].failed))
+""")
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, cwd=ROOT, timeout=300,
+                          env={**__import__("os").environ, "PYTHONPATH": str(ROOT)})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.split() == ["4", "0"]

@@ -1,0 +1,71 @@
+"""The synthesis worker: a process of its own that turns MIDI into WAV files with a SoundFont.
+
+    python -m musegen_audio.synth SOUNDFONT SAMPLE_RATE STEREO(0|1)
+
+Synthesis is native code (symusic): run here, a crash or an abort in it fails one tune, never the
+caller. The worker is a plain program reading jobs on stdin — not a ``multiprocessing`` child, which
+would import the caller's ``__main__`` again (a script without an ``if __name__ == "__main__"``
+guard would then start over inside every worker).
+
+Protocol, one job at a time: the caller writes a JSON line ``{"target": PATH, "size": N}`` then
+``N`` bytes of a MIDI file; the worker writes the WAV file atomically at ``PATH`` and answers one
+JSON line: ``{"ok": true, "seconds": S}`` or ``{"ok": false, "why": "..."}``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import wave
+from pathlib import Path
+
+import numpy as np
+
+SILENT = 1e-4  # peak below this (full scale 1.0): nothing audible was played
+
+
+def render_wav(synth, midi: bytes, target: Path, sample_rate: int, stereo: bool) -> dict:
+    import symusic
+
+    from musegen.atomic import atomic_path
+
+    score = symusic.Score.from_midi(midi)
+    if score.note_num() == 0:
+        return {"ok": False, "why": "silent: no notes to play"}
+    audio = np.asarray(synth.render(score, stereo=stereo), dtype=np.float32)  # (channels, frames)
+    peak = max(float(audio.max(initial=0.0)), -float(audio.min(initial=0.0)))
+    if peak < SILENT:
+        return {"ok": False, "why": "silent: no notes to play"}
+    audio *= 32767.0 / max(peak, 1.0)  # full scale, never clipped
+    pcm = audio.T.astype("<i2")  # interleaved frames
+    with atomic_path(target, durable=False) as tmp:  # samples can be drawn again: no fsync (25 ms a tune)
+        with wave.open(str(tmp), "wb") as out:
+            out.setnchannels(pcm.shape[1])
+            out.setsampwidth(2)
+            out.setframerate(sample_rate)
+            out.writeframes(pcm.data)
+    return {"ok": True, "seconds": round(pcm.shape[0] / sample_rate, 2)}
+
+
+def main(argv: list[str]) -> int:
+    import symusic
+
+    soundfont, sample_rate, stereo = argv[0], int(argv[1]), argv[2] == "1"
+    synth = symusic.Synthesizer(soundfont, sample_rate, 0)
+    jobs, replies = sys.stdin.buffer, sys.stdout
+    while True:
+        header = jobs.readline()
+        if not header:
+            return 0
+        job = json.loads(header)
+        midi = jobs.read(job["size"])
+        try:
+            reply = render_wav(synth, midi, Path(job["target"]), sample_rate, stereo)
+        except Exception as exc:  # a MIDI file the synthesizer cannot read, a full disk, ...
+            reply = {"ok": False, "why": f"synthesis failed: {' '.join(str(exc).split())[:200]}"}
+        replies.write(json.dumps(reply) + "\n")
+        replies.flush()
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -9,30 +9,35 @@ Public API for plugin authors and scripts::
     musegen.render(pieces, run.path / "samples", ["abc", "midi", "wav"])
 """
 
-from musegen import interrupts
-from musegen.config import RunConfig, SampleConfig, TrainConfig, resolve
+import importlib
+
 from musegen.errors import MusegenError
 from musegen.hookspecs import hookimpl
-from musegen.interfaces import (
-    Corpus,
-    Encoder,
-    Evaluator,
-    Loaded,
-    Model,
-    NullProgress,
-    Progress,
-    Rendered,
-    Renderer,
-    TrainData,
-    TrainResult,
-)
-from musegen.piece import Piece
-from musegen.pipeline import evaluate, generate, load_run, render, resume, train
-from musegen.plugins import get_registry
-from musegen.rundir import RunDir, safe_name
 
-__all__ = [
-    "Corpus", "Encoder", "Evaluator", "Loaded", "Model", "MusegenError", "NullProgress", "Piece", "Progress",
-    "Rendered", "Renderer", "RunConfig", "RunDir", "SampleConfig", "TrainConfig", "TrainData", "TrainResult",
-    "evaluate", "generate", "get_registry", "hookimpl", "interrupts", "load_run", "render", "resolve", "resume", "safe_name", "train",
-]
+# Everything else is imported on first use (PEP 562): a plugin module or a worker process that only
+# needs ``hookimpl`` does not pay for pydantic and the pipeline.
+_LAZY = {
+    "interrupts": "musegen.interrupts",
+    **dict.fromkeys(["RunConfig", "SampleConfig", "TrainConfig", "resolve"], "musegen.config"),
+    **dict.fromkeys(["Corpus", "Encoder", "Evaluator", "Loaded", "Model", "NullProgress", "Progress", "Rendered",
+                     "Renderer", "TrainData", "TrainResult"], "musegen.interfaces"),
+    "Piece": "musegen.piece",
+    **dict.fromkeys(["evaluate", "generate", "load_run", "render", "resume", "train"], "musegen.pipeline"),
+    "get_registry": "musegen.plugins",
+    **dict.fromkeys(["RunDir", "safe_name"], "musegen.rundir"),
+}
+
+__all__ = sorted(["MusegenError", "hookimpl", *_LAZY])
+
+
+def __getattr__(name: str):
+    if name not in _LAZY:
+        raise AttributeError(f"module 'musegen' has no attribute {name!r}")
+    module = importlib.import_module(_LAZY[name])
+    value = module if name == "interrupts" else getattr(module, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return __all__

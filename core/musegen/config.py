@@ -28,7 +28,8 @@ class _Strict(BaseModel):
 class TrainConfig(_Strict):
     """How a model is trained. Defaults are the seed paper's Table 1."""
 
-    steps: int = Field(2000, ge=0, description="optimizer steps (the paper's 'iterations')")
+    steps: int = Field(2000, ge=0, description="optimizer steps (the paper's 'iterations') on the corpus")
+    pretrain_steps: int = Field(0, ge=0, description="steps on the run's pretrain corpora before those on the corpus")
     batch_size: int = Field(32, ge=1)
     seq_len: int = Field(400, ge=2, description="tokens per training window")
     learning_rate: float = Field(1e-3, gt=0)
@@ -41,6 +42,10 @@ class TrainConfig(_Strict):
                           description="learning rate: constant, or cosine decay to 10% over the steps")
     warmup_steps: int = Field(0, ge=0, description="linear warm-up from 0 (cosine schedule only)")
     seed: int = Field(0, description="set from the run's seed")
+
+    @property
+    def total_steps(self) -> int:
+        return self.pretrain_steps + self.steps
 
 
 class SampleConfig(_Strict):
@@ -56,6 +61,9 @@ class SampleConfig(_Strict):
     valid_only: bool = Field(False, description="re-sample tunes that fail the validity check (abc2midi errors, "
                                                 "MIDI repairs); the rejection rate is reported")
     max_rounds: int = Field(10, ge=1, description="re-sampling rounds at most, with valid_only")
+    check_bars: bool = Field(True, description="draw again each bar that abc2midi finds too long or too short "
+                                               "(ABC encoders; the share of bars drawn again is reported)")
+    bar_retries: int = Field(8, ge=0, description="draws of one bar at most before it is kept as it is")
 
 
 class RunConfig(_Strict):
@@ -66,6 +74,8 @@ class RunConfig(_Strict):
     seed: int = 0
     backend: str = "jax"
     valid: str | None = Field(None, description="a file of held-out tunes; default: split from the corpus")
+    pretrain: list[str] = Field(default_factory=list, description="corpora (names or paths) to train on first, "
+                                "for train.pretrain_steps, before fine-tuning on the corpus")
     options: dict[str, dict[str, Any]] = Field(default_factory=dict, description="per-role component options")
     render: dict[str, dict[str, Any]] = Field(default_factory=dict, description="options per renderer name")
     train: TrainConfig = Field(default_factory=TrainConfig)

@@ -71,6 +71,10 @@ def evaluate_run(run_path: str | os.PathLike, data: str | None = None, samples: 
         generated.update(ev.evaluate(pieces, train_p))
         reference.update(ev.evaluate(valid_p, train_p))
     reference.pop("complete_pct", None)
+    checked = pieces[0].meta.get("bar_check") if pieces else None
+    if checked:  # how much the bar check had to do: never hidden
+        generated["bars_redrawn_pct"] = round(100.0 * checked["redraws"] / max(1, checked["bars"]), 1)
+        generated["bars_kept_wrong"] = checked["kept_wrong"]
     result.update(samples=samples, sample=options.model_dump(), **generated, reference=reference)
     return result, pieces, train_p
 

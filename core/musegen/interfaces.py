@@ -39,20 +39,45 @@ class Encoder(Protocol):
     def load_state(self, state: dict) -> None: ...
 
 
+class Checker(Protocol):
+    """Checks a sequence unit by unit while a model samples it, so that the model can draw a refused
+    unit again (each bar of an ABC tune, say). Encoders may make one: ``encoder.checker(prime)``;
+    models may accept one: ``model.sample(prime, options, end_id, checker=...)``.
+
+    ``check`` gets ``(row, token ids so far)`` for each sequence that just drew a boundary token and
+    answers, for each, whether the unit it closes is acceptable. After ``retries`` refusals in a row
+    the model keeps the unit and calls ``give_up(row)``. ``stats`` counts what happened.
+    """
+
+    retries: int
+    stats: dict
+
+    def boundary(self, token: int) -> bool: ...
+    def check(self, items: list[tuple[int, list[int]]]) -> list[bool]: ...
+    def give_up(self, row: int) -> None: ...
+    def close(self) -> None: ...
+
+
 @dataclass
 class TrainData:
-    """Token ids for a model: one list per piece, each already ending with the encoder's ``end_id``."""
+    """Token ids for a model: one list per piece, each already ending with the encoder's ``end_id``.
+
+    ``pretrain`` holds pieces of other corpora that a model trains on first, for
+    ``TrainConfig.pretrain_steps`` steps, before ``train`` (fine-tuning); it may be empty, and a
+    model that cannot pre-train may ignore it.
+    """
 
     train: list[list[int]]
     valid: list[list[int]]
     end_id: int
     vocab_size: int
+    pretrain: list[list[int]] = field(default_factory=list)
 
     def stream(self, which: str = "train"):
-        """All pieces of a split as one contiguous array, starting with ``end_id``."""
+        """All pieces of a split ("train", "valid" or "pretrain") as one array, starting with ``end_id``."""
         import numpy as np
 
-        pieces = self.train if which == "train" else self.valid
+        pieces = {"train": self.train, "valid": self.valid, "pretrain": self.pretrain}[which]
         out = [self.end_id]
         for p in pieces:
             out.extend(p)

@@ -10,6 +10,7 @@ import datetime as _dt
 import hashlib
 import os
 import random
+import re
 import shutil
 import sys
 import time
@@ -105,6 +106,10 @@ def check(cfg: RunConfig) -> None:
     reg = get_registry()
     comp, options = corpus_component(cfg)
     comp.make_config(options)
+    for name in cfg.pretrain:
+        corpus_component(cfg.model_copy(update={"corpus": name, "options": {**cfg.options, "corpus": {}}}))
+    if bool(cfg.pretrain) != bool(cfg.train.pretrain_steps):
+        raise MusegenError("pre-training needs both pretrain corpora (pretrain = [...]) and train.pretrain_steps > 0")
     for role in ("encoder", "model"):
         reg.get(role, getattr(cfg, role)).make_config(cfg.options.get(role))
     for name in cfg.renderers:
@@ -123,6 +128,29 @@ def corpus_split(cfg: RunConfig):
     return train_p, valid_p, loaded, corpus_info
 
 
+def _title_key(title: str) -> str:
+    return re.sub(r"^the", "", re.sub(r"[^a-z]", "", title.lower()))
+
+
+def pretrain_pieces(cfg: RunConfig, held_out: list[Piece], fmt: str) -> tuple[list[Piece], dict]:
+    """The pieces of the run's ``pretrain`` corpora, less any titled like a held-out tune (the same
+    tune in another transcription would flatter the held-out loss)."""
+    if not cfg.pretrain:
+        return [], {}
+    titles = {_title_key(p.title) for p in held_out} - {""}
+    pieces: list[Piece] = []
+    info: dict = {"corpora": [], "dropped_same_title_as_held_out": 0}
+    for name in cfg.pretrain:
+        loaded, ci = load_corpus(cfg.model_copy(update={"corpus": name, "options": {**cfg.options, "corpus": {}}}))
+        if loaded.pieces[0].format != fmt:
+            raise MusegenError(f"pretrain corpus '{name}' holds {loaded.pieces[0].format} pieces, the corpus {fmt}")
+        kept = [p for p in loaded.pieces if _title_key(p.title) not in titles]
+        info["dropped_same_title_as_held_out"] += len(loaded.pieces) - len(kept)
+        info["corpora"].append({"name": ci["name"], "tunes": len(kept), "skipped": len(loaded.skipped)})
+        pieces += kept
+    return pieces, info
+
+
 def prepare(cfg: RunConfig):
     """Load the corpus, split it, fit the encoder; returns (encoder, data, corpus info, components)."""
     reg = get_registry()
@@ -136,14 +164,17 @@ def prepare(cfg: RunConfig):
         raise MusegenError(
             f"encoder '{enc_comp.name}' reads {encoder.format} pieces but corpus '{cfg.corpus}' holds {loaded.pieces[0].format}"
         )
-    encoder.fit(train_p + valid_p)
+    pre_p, pre_info = pretrain_pieces(cfg, valid_p, loaded.pieces[0].format)
     if hasattr(encoder, "augment"):  # e.g. transposed copies; held-out tunes stay as they are
         train_p = encoder.augment(train_p)
+        pre_p = encoder.augment(pre_p)
+    encoder.fit(pre_p + train_p + valid_p)
     data = TrainData(
         train=[encoder.encode(p) for p in train_p],
         valid=[encoder.encode(p) for p in valid_p],
         end_id=encoder.end_id,
         vocab_size=encoder.vocab_size,
+        pretrain=[encoder.encode(p) for p in pre_p],
     )
     corpus_info.update(
         sha256=corpus_hash(train_p),
@@ -154,6 +185,8 @@ def prepare(cfg: RunConfig):
         tokens_train=sum(map(len, data.train)),
         tokens_valid=sum(map(len, data.valid)),
     )
+    if pre_info:
+        corpus_info["pretrain"] = {**pre_info, "tunes_with_copies": len(pre_p), "tokens": sum(map(len, data.pretrain))}
     components = {
         "encoder": {"name": enc_comp.name, "plugin": enc_comp.plugin, "config": enc_cfg.model_dump()},
         "model": {"name": model_comp.name, "plugin": model_comp.plugin, "config": model_cfg.model_dump()},
@@ -287,11 +320,19 @@ def generate(
     prime = encoder.encode_prime(options.prime)
 
     def draw(opts: SampleConfig) -> list[Piece]:
+        checker = encoder.checker(opts) if hasattr(encoder, "checker") and _takes_checker(model) else None
+        try:
+            sequences = model.sample(prime, opts, encoder.end_id, **({"checker": checker} if checker else {}))
+        finally:
+            if checker is not None:
+                checker.close()
         out = []
-        for ids in model.sample(prime, opts, encoder.end_id):
+        for ids in sequences:
             complete = bool(ids) and ids[-1] == encoder.end_id  # ended by the model, not cut at max_len
             piece = encoder.decode(prime + (ids[:-1] if complete else ids))
             piece.meta["complete"] = complete
+            if checker is not None:
+                piece.meta["bar_check"] = checker.stats
             out.append(piece)
         return out
 
@@ -303,6 +344,12 @@ def generate(
     for i, piece in enumerate(pieces):
         piece.meta["index"] = i + 1
     return pieces
+
+
+def _takes_checker(model) -> bool:
+    import inspect
+
+    return "checker" in inspect.signature(model.sample).parameters
 
 
 def is_valid(piece: Piece) -> bool:

@@ -5,6 +5,11 @@ class AbcCharConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     unknown: str = Field("error", pattern="^(error|skip)$",
                          description="characters outside the vocabulary when encoding: 'error' or 'skip'")
+    transpose: list[int] = Field(default_factory=list,
+                                 description="training copies of each tune moved by these semitones, e.g. [-2, 2, 5]")
+    transpose_max_accidentals: int = Field(4, ge=0, le=7,
+                                           description="keep a transposed copy only if its key has at most this many "
+                                                       "sharps or flats")
 
 
 class AbcRendererConfig(BaseModel):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from musegen import MusegenError, Piece
+from musegen.abctext import field
 
 END = "<end>"
 
@@ -53,11 +54,37 @@ class AbcCharEncoder:
         return self._ids(piece.text, "tune") + [self.end_id]
 
     def encode_prime(self, text: str) -> list[int]:
-        """Ids of a prime; tunes always start ``X:1``, so a prime without it gets it added."""
+        """Ids of a prime; tunes always start ``X:1`` (corpora are normalized so), so every prime
+        starts so, the empty one included: a sample can never miss the line abc2midi needs."""
         if not text:
-            return []
+            return self._ids("X:1\n", "prime") if "X" in self._index else []
         ids = self._ids(text, "prime")
         return ids if text.startswith("X:") else self._ids("X:1\n", "prime") + ids
+
+    def augment(self, pieces: list[Piece]) -> list[Piece]:
+        """The pieces, then copies transposed by each of ``config.transpose`` semitones (a copy whose key
+        would have more than ``transpose_max_accidentals`` sharps or flats, or that cannot be
+        transposed faithfully, is left out)."""
+        from musegen_abc.transpose import parse_key, transpose
+
+        out = list(pieces)
+        for shift in self.config.transpose:
+            for p in pieces:
+                moved = transpose(p.text, shift)
+                key = parse_key(field(moved, "K") or "") if moved else None
+                if key and abs(key[0].sharps) <= self.config.transpose_max_accidentals:
+                    out.append(Piece.from_abc(moved, source=f"{p.meta.get('source', '?')} {shift:+d}"))
+        return out
+
+    def checker(self, options):
+        """Bar checking while sampling (``options.check_bars``): see :mod:`musegen_abc.barcheck`."""
+        if not options.check_bars or "|" not in self._index:
+            return None
+        from musegen_abc.barcheck import BarChecker
+
+        chars = self.chars
+        return BarChecker(lambda ids: "".join(chars[i - 1] for i in ids if 0 < i <= len(chars)),
+                          self._index["|"], options.bar_retries)
 
     def decode(self, ids: list[int]) -> Piece:
         text = "".join(self.chars[i - 1] for i in ids if 0 < i <= len(self.chars))

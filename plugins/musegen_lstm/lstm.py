@@ -62,9 +62,9 @@ class LSTMModel:
     def _compile(self, train) -> None:
         lr = train.learning_rate
         if train.schedule == "cosine":
-            warm = min(train.warmup_steps, max(0, train.steps - 1))
+            warm = min(train.warmup_steps, max(0, train.total_steps - 1))
             lr = keras.optimizers.schedules.CosineDecay(
-                0.0 if warm else lr, max(1, train.steps - warm), alpha=0.1,
+                0.0 if warm else lr, max(1, train.total_steps - warm), alpha=0.1,
                 warmup_target=lr if warm else None, warmup_steps=warm)
         opt = keras.optimizers.Adam(learning_rate=lr, clipnorm=train.clipnorm)
         self.net.compile(optimizer=opt, loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
@@ -106,18 +106,23 @@ class LSTMModel:
         step = int(self.net.optimizer.iterations.numpy()) if resumed and self.net.optimizer.built else 0
         if resumed:
             self.history = [h for h in self.history if h["step"] <= step]
-            progress.log(f"resuming at step {step} of {train.steps}")
-        stream, valid = data.stream("train"), data.stream("valid")
-        seq = min(train.seq_len, len(stream) - 1)
+            progress.log(f"resuming at step {step} of {train.total_steps}")
+        streams = [data.stream("train")]
+        if train.pretrain_steps and data.pretrain:
+            streams.insert(0, data.stream("pretrain"))
+            progress.log(f"pre-training {train.pretrain_steps} steps on {len(data.pretrain)} pieces, "
+                         f"then {train.steps} steps on the corpus")
+        seq = min(train.seq_len, *(len(s) - 1 for s in streams))
         if seq < 2:
             raise MusegenError("the training corpus is too short: fewer than 3 tokens")
         if seq < train.seq_len:
             progress.log(f"corpus shorter than seq_len; training on windows of {seq}")
+        valid = data.stream("valid")
         valid_windows = windows(valid, min(seq, max(1, len(valid) - 1)))[: max(1, train.eval_tokens // seq)] if len(valid) > 2 else None
         t0 = time.perf_counter()
-        progress.start(train.steps, step)
+        progress.start(train.total_steps, step)
         with interrupts.deferred():  # Ctrl-C/SIGTERM: finish the step, save last.keras, then stop
-            step, loss, stopped = self._loop(data, train, run, progress, stream, seq, valid_windows, step, t0)
+            step, loss, stopped = self._loop(train, run, progress, streams, seq, valid_windows, step, t0)
             if interrupts.requested():
                 self.save(run, "last")
                 _write_history(run.file("history.csv"), self.history)
@@ -128,11 +133,15 @@ class LSTMModel:
         return TrainResult(step, self.best if valid_windows is not None else None, loss,
                            time.perf_counter() - t0, stopped, self.history)
 
-    def _loop(self, data, train, run, progress, stream, seq, valid_windows, step, t0):
+    def _loop(self, train, run, progress, streams, seq, valid_windows, step, t0):
+        """Steps until ``train.total_steps``: the first ``pretrain_steps`` on ``streams[0]`` when there are
+        two streams, the rest on the corpus (``streams[-1]``); early stopping only counts on the corpus."""
         loss = None
         stopped = False
-        since_best = 0
-        while step < train.steps:
+        scores = [h["valid_loss"] if h["valid_loss"] is not None else h["train_loss"] for h in self.history]
+        since_best = len(scores) - 1 - scores.index(min(scores)) if scores else 0  # resumed runs keep counting
+        while step < train.total_steps:
+            stream = streams[0] if step < train.pretrain_steps else streams[-1]
             rng = np.random.default_rng([train.seed, step])  # the batch depends on (seed, step) alone: resumable
             starts = rng.integers(0, len(stream) - seq, size=train.batch_size)
             batch = stream[starts[:, None] + np.arange(seq + 1)]
@@ -144,7 +153,7 @@ class LSTMModel:
             progress.update(step, loss=loss)
             if interrupts.requested():
                 break
-            if step % train.eval_every == 0 or step == train.steps:
+            if step % train.eval_every == 0 or step == train.total_steps:
                 vloss = self.valid_loss(valid_windows, train.batch_size) if valid_windows is not None else None
                 self.history.append({"step": step, "train_loss": round(loss, 5),
                                      "valid_loss": None if vloss is None else round(vloss, 5),
@@ -158,7 +167,7 @@ class LSTMModel:
                 self.save(run, "last")
                 _write_history(run.file("history.csv"), self.history)
                 progress.update(step, loss=loss, valid=score)
-                if train.patience and since_best >= train.patience:
+                if train.patience and since_best >= train.patience and step > train.pretrain_steps:
                     progress.log(f"stopping early at step {step}: no better held-out loss in {since_best} evaluations")
                     stopped = True
                     break
@@ -215,11 +224,14 @@ class LSTMModel:
         dense_w, dense_b = net.get_layer("logits").get_weights()
         return NumpyLSTM(emb, [tuple(layer.get_weights()) for layer in layers], dense_w, dense_b)
 
-    def sample(self, prime: list[int], options, end_id: int) -> list[list[int]]:
-        """Carry (h, c) token by token, never re-running the prefix; all tunes advance as one batch."""
-        fn = jax_sample if self.sampler() == "jax" else sample
-        return fn(self.numpy_lstm(), prime, options.tunes, options.max_len, end_id,
-                  options.temperature, options.top_k, options.top_p, options.seed)
+    def sample(self, prime: list[int], options, end_id: int, checker=None) -> list[list[int]]:
+        """Carry (h, c) token by token, never re-running the prefix; all tunes advance as one batch.
+        With a ``checker`` (bars, say), refused units are drawn again: that needs the NumPy sampler."""
+        args = (self.numpy_lstm(), prime, options.tunes, options.max_len, end_id,
+                options.temperature, options.top_k, options.top_p, options.seed)
+        if checker is not None:
+            return sample(*args, checker=checker)
+        return (jax_sample if self.sampler() == "jax" else sample)(*args)
 
     def sampler(self) -> str:
         """numpy on a CPU (as fast as compiled JAX there for one tune and many); jax on an accelerator."""

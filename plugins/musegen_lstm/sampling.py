@@ -176,13 +176,19 @@ def _draw_one(logits: np.ndarray, u: float, top_k: int, top_p: float) -> int:
 
 
 def sample(net: NumpyLSTM, prime: list[int], n: int, max_len: int, end_id: int,
-           temperature=1.0, top_k=0, top_p=1.0, seed=None) -> list[list[int]]:
-    """``n`` sequences continuing ``[end_id] + prime``; each ends with ``end_id`` if the tune finished."""
+           temperature=1.0, top_k=0, top_p=1.0, seed=None, checker=None) -> list[list[int]]:
+    """``n`` sequences continuing ``[end_id] + prime``; each ends with ``end_id`` if the tune finished.
+
+    ``checker`` (see ``musegen.Checker``): each unit it checks (a bar of ABC, say) that it refuses is
+    drawn again from the state before it, up to ``checker.retries`` times.
+    """
     rng = np.random.default_rng(seed)
     fast = FastStep(net, n, temperature)
     logits = None
     for tok in [end_id, *prime]:
         logits = fast.step(np.full(n, tok, dtype=np.int64))
+    if checker is not None:
+        return _sample_checked(fast, logits, rng, prime, n, max_len, end_id, top_k, top_p, checker)
     uniforms = rng.random((max_len, n))
     if n == 1:  # one tune: Python scalars, no batch bookkeeping
         one: list[int] = []
@@ -209,3 +215,48 @@ def sample(net: NumpyLSTM, prime: list[int], n: int, max_len: int, end_id: int,
                 break
         logits = fast.step(nxt)
     return [out[: min(length[i], steps), i].tolist() for i in range(n)]
+
+
+def _sample_checked(fast: FastStep, logits, rng, prime, n, max_len, end_id, top_k, top_p, checker):
+    """Sampling where a refused unit is drawn again: each sequence keeps a snapshot of its state
+    (h, c and logits of every layer) at its last accepted boundary and returns to it."""
+    out: list[list[int]] = [[] for _ in range(n)]
+    snap = [(0, [h[r].copy() for h in fast.h], [c[r].copy() for c in fast.c], logits[r].copy()) for r in range(n)]
+    tries = [0] * n
+    done = np.zeros(n, dtype=bool)
+    for _ in range(max_len * (checker.retries + 2)):  # a bound on the work, whatever the checker says
+        nxt = draw(logits, rng.random(n), top_k, top_p)
+        due = []
+        for r in np.flatnonzero(~done):
+            tok = int(nxt[r])
+            out[r].append(tok)
+            if tok == end_id or len(out[r]) >= max_len:
+                done[r] = True
+            elif checker.boundary(tok):
+                due.append(r)
+        back = []
+        if due:
+            for r, ok in zip(due, checker.check([(r, prime + out[r]) for r in due])):
+                if ok or tries[r] >= checker.retries:
+                    if not ok:
+                        checker.give_up(r)
+                    tries[r] = 0
+                    back.append((r, None))
+                else:
+                    tries[r] += 1
+                    back.append((r, snap[r]))
+        if done.all():
+            break
+        logits = fast.step(nxt)
+        for r, old in back:
+            if old is None:  # accepted: this is the new place to come back to
+                snap[r] = (len(out[r]), [h[r].copy() for h in fast.h], [c[r].copy() for c in fast.c], logits[r].copy())
+                continue
+            length, hs, cs, lg = old
+            del out[r][length:]
+            for h, saved in zip(fast.h, hs):
+                h[r] = saved
+            for c, saved in zip(fast.c, cs):
+                c[r] = saved
+            logits[r] = lg
+    return out

@@ -31,7 +31,7 @@ def test_state_round_trip():
 def test_prime_gets_x_line_and_rejects_unknown_characters():
     enc = make()
     assert enc.decode(enc.encode_prime("M:6/8\nK:D\n")).text == "X:1\nM:6/8\nK:D\n"
-    assert enc.encode_prime("") == []
+    assert enc.decode(enc.encode_prime("")).text == "X:1\n"  # every tune starts so: even unprimed samples do
     with pytest.raises(MusegenError, match=r"prime has character '@' at position 5"):
         enc.encode_prime("X:1\nT@")
     with pytest.raises(MusegenError, match=r"prime has character '@' at position 1"):

@@ -153,3 +153,52 @@ def test_checkpoints_load_in_safe_mode_only(tmp_path):
     keras.Model(inputs, keras.layers.Dense(6)(x)).save(tmp_path / "model.keras")
     with pytest.raises(MusegenError, match="model.keras is corrupt or not a musegen model"):
         LSTMModel.load(LSTMConfig(embedding_dim=4, units=8), 6, RunDir(tmp_path))
+
+
+class EvenUnits:
+    """A checker for tests: token 2 closes a unit, which must hold an even number of 1s."""
+
+    def __init__(self, retries):
+        self.retries, self.stats, self.given_up = retries, {"checked": 0}, []
+
+    def boundary(self, token):
+        return token == 2
+
+    def check(self, items):
+        self.stats["checked"] += len(items)
+        return [units(ids)[-1].count(1) % 2 == 0 for _, ids in items]
+
+    def give_up(self, row):
+        self.given_up.append(row)
+
+    def close(self):
+        pass
+
+
+def units(ids):
+    """The units of ``ids`` closed by token 2."""
+    out, current = [], []
+    for t in ids:
+        if t == 2:
+            out.append(current)
+            current = []
+        else:
+            current.append(t)
+    return out
+
+
+def test_checked_sampling_draws_refused_units_again():
+    from musegen_lstm.sampling import sample
+
+    rng = np.random.default_rng(1)
+    net = NumpyLSTM(rng.normal(size=(4, 3)), [(rng.normal(size=(3, 32)), rng.normal(size=(8, 32)) * 0.5,
+                                               rng.normal(size=32))], rng.normal(size=(8, 4)) * 0.3,
+                    np.array([0.0, 1.0, 1.0, -3.0]))  # tokens: 0, 1, 2 closes a unit, 3 ends
+    checker = EvenUnits(retries=50)
+    out = sample(net, [], 6, 200, end_id=3, seed=0, checker=checker)
+    drawn = [u for seq in out for u in units(seq)]
+    assert len(drawn) > 20 and checker.stats["checked"] > len(drawn)  # some units were drawn again
+    assert all(u.count(1) % 2 == 0 for u in drawn) and not checker.given_up
+    strict = EvenUnits(retries=0)  # no second draws: whatever is drawn first is kept
+    kept = sample(net, [], 6, 200, end_id=3, seed=0, checker=strict)
+    assert len(strict.given_up) > 0 and any(u.count(1) % 2 for seq in kept for u in units(seq))

@@ -20,6 +20,8 @@ def eval_(
     temperature: float = typer.Option(None, "--temperature", "-t", help="Sampling temperature. [default: the run's]"),
     top_p: float = typer.Option(None, "--top-p", help="Nucleus sampling. [default: the run's]"),
     max_len: int = typer.Option(None, "--max-len", help="Longest sample, in tokens. [default: the run's]"),
+    check_bars: bool = typer.Option(None, "--check-bars/--no-check-bars",
+                                    help="Draw again bars abc2midi finds the wrong length. [default: the run's, on]"),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of a table."),
 ):
     """Held-out NLL, abc2midi validity, style statistics and novelty, each beside real held-out tunes."""
@@ -30,7 +32,8 @@ def eval_(
     from musegen.plugins import get_registry
 
     console = Console(stderr=True)
-    sample = {k: v for k, v in {"temperature": temperature, "top_p": top_p, "max_len": max_len}.items() if v is not None}
+    sample = {k: v for k, v in {"temperature": temperature, "top_p": top_p, "max_len": max_len,
+                                "check_bars": check_bars}.items() if v is not None}
     result, pieces, train_p = evaluate_run(run_dir, data, samples, seed, sample, log=lambda m: console.print(m))
     run_path = Path(result["run"])
     write_json(run_path / "eval.json", result)

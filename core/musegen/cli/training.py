@@ -21,6 +21,8 @@ STEPS = typer.Option(None, "--steps", help="Training steps (the paper's iteratio
 SEED = typer.Option(None, "--seed", help="Random seed for training and sampling. [default: 0]")
 SETS = typer.Option(None, "--set", "-s", help="Override any setting: model.units=512, train.batch_size=16, sample.top_p=0.9 (repeatable).")
 VALID = typer.Option(None, "--valid", help="A file of held-out tunes for validation, instead of a split of the corpus.")
+PRETRAIN = typer.Option(None, "--pretrain", help="Corpora to train on first, comma-separated (e.g. oneills,ryans); needs --pretrain-steps.")
+PRETRAIN_STEPS = typer.Option(None, "--pretrain-steps", help="Steps on the --pretrain corpora before the --steps on the corpus.")
 FORCE = typer.Option(False, "--force", help="Overwrite a run already in --out.")
 TUNES = typer.Option(None, "--tunes", "-n", help="How many tunes to write.")
 TEMP = typer.Option(None, "--temperature", "-t", help="Sampling temperature (lower: safer, higher: wilder).")
@@ -29,6 +31,8 @@ TOP_P = typer.Option(None, "--top-p", help="Nucleus sampling: the smallest set o
 PRIME = typer.Option(None, "--prime", help="Text every tune starts with; \\n is a new line, e.g. 'M:6/8\\nK:D'.")
 MAX_LEN = typer.Option(None, "--max-len", help="Longest tune, in tokens.")
 VALID_ONLY = typer.Option(None, "--valid-only", help="Re-sample tunes abc2midi rejects (rejection rate reported).")
+CHECK_BARS = typer.Option(None, "--check-bars/--no-check-bars",
+                          help="Draw again each bar abc2midi finds the wrong length (share reported). [default: on]")
 RENDER = typer.Option(None, "--render", "-r", help="Renderers, comma-separated. [default: abc,midi,wav]")
 SOUNDFONT = typer.Option(None, "--soundfont", help="A .sf2/.sf3 SoundFont for WAV output.")
 
@@ -43,11 +47,13 @@ def _backend(cfg_backend: str | None = None) -> str | None:
     return os.environ.get("MUSEGEN_BACKEND") or cfg_backend
 
 
-def _config(preset, config, corpus, encoder, model, steps, seed, sets, valid=None, sample=None, render=None, soundfont=None):
+def _config(preset, config, corpus, encoder, model, steps, seed, sets, valid=None, sample=None, render=None, soundfont=None,
+            pretrain=None, pretrain_steps=None):
     from musegen.config import parse_sets, resolve
 
     flags = {"corpus": corpus, "encoder": encoder, "model": model, "train.steps": steps, "seed": seed,
-             "valid": valid, "backend": _backend()}
+             "valid": valid, "backend": _backend(), "train.pretrain_steps": pretrain_steps,
+             "pretrain": [c.strip() for c in pretrain.split(",") if c.strip()] if pretrain else None}
     for key, value in (sample or {}).items():
         flags[f"sample.{key}"] = value
     if render:
@@ -102,10 +108,10 @@ def _interrupted(out):
     fail("interrupted before the first checkpoint", 130)
 
 
-def _sample_opts(tunes, seed, temperature, top_k, top_p, prime, max_len, valid_only=None):
+def _sample_opts(tunes, seed, temperature, top_k, top_p, prime, max_len, valid_only=None, check_bars=None):
     opts = {"tunes": tunes, "seed": seed, "temperature": temperature, "top_k": top_k, "top_p": top_p,
             "prime": prime.replace("\\n", "\n") if prime is not None else None, "max_len": max_len,
-            "valid_only": valid_only}
+            "valid_only": valid_only, "check_bars": check_bars}
     return {k: v for k, v in opts.items() if v is not None}
 
 
@@ -119,6 +125,11 @@ def _generate_and_render(run_path, sample, renderers, render_opts, out, console,
     with console.status("sampling tunes"):
         pieces = pipeline.generate(run_path, sample, backend=backend)
     console.print(f"sampled {len(pieces)} tunes in {time.perf_counter() - t0:.1f} s")
+    if pieces and pieces[0].meta.get("bar_check"):
+        b = pieces[0].meta["bar_check"]
+        console.print(f"bar check: {b['bars']} bars, {b['redraws']} drawn again "
+                      f"({100 * b['redraws'] / max(1, b['bars']):.1f}%), {b['kept_wrong']} kept wrong after "
+                      "every retry")
     if pieces and "valid_only" in pieces[0].meta:
         v = pieces[0].meta["valid_only"]
         console.print(f"valid-only: drew {v['drawn']} tunes, rejected {v['rejected']} ({v['rejection_pct']}%), "
@@ -146,13 +157,14 @@ def _generate_and_render(run_path, sample, renderers, render_opts, out, console,
 def run(
     corpus: str = CORPUS, encoder: str = ENCODER, model: str = MODEL, preset: str = PRESET, config: Path = CONFIG,
     steps: int = STEPS, tunes: int = TUNES, seed: int = SEED, temperature: float = TEMP, valid: str = VALID,
-    valid_only: bool = VALID_ONLY,
+    valid_only: bool = VALID_ONLY, pretrain: str = PRETRAIN, pretrain_steps: int = PRETRAIN_STEPS,
     out: Path = typer.Option(None, "--out", "-o", help="Run directory. [default: runs/<time>-<corpus>-<model>]"),
     render: str = RENDER, soundfont: str = SOUNDFONT, force: bool = FORCE, sets: list[str] = SETS,
 ):
     """Train on a corpus, then write new tunes as ABC, MIDI and WAV into OUT/samples."""
     sample = _sample_opts(tunes, seed, temperature, None, None, None, None, valid_only)
-    cfg = _config(preset, config, corpus, encoder, model, steps, seed, sets, valid, sample, render, soundfont)
+    cfg = _config(preset, config, corpus, encoder, model, steps, seed, sets, valid, sample, render, soundfont,
+                  pretrain, pretrain_steps)
     out = out or _default_out(cfg)
     console = _console()
     run_dir = _train(cfg, out, force, console)
@@ -163,7 +175,7 @@ def run(
 @friendly
 def train(
     corpus: str = CORPUS, encoder: str = ENCODER, model: str = MODEL, preset: str = PRESET, config: Path = CONFIG,
-    steps: int = STEPS, seed: int = SEED, valid: str = VALID,
+    steps: int = STEPS, seed: int = SEED, valid: str = VALID, pretrain: str = PRETRAIN, pretrain_steps: int = PRETRAIN_STEPS,
     out: Path = typer.Option(None, "--out", "-o", help="Run directory. [default: runs/<time>-<corpus>-<model>]"),
     resume: Path = typer.Option(None, "--resume", help="Continue this run from its last checkpoint (with --steps: a new total)."),
     force: bool = FORCE, sets: list[str] = SETS,
@@ -175,7 +187,7 @@ def train(
     console = _console()
     if resume is not None:
         given = {"--corpus": corpus, "--encoder": encoder, "--model": model, "--config": config, "--seed": seed,
-                 "--valid": valid, "--out": out, "--set": sets, "--force": force or None,
+                 "--valid": valid, "--out": out, "--pretrain": pretrain, "--pretrain-steps": pretrain_steps, "--set": sets, "--force": force or None,
                  "--preset": None if preset == "default" else preset}
         extra = [flag for flag, value in given.items() if value]
         if extra:
@@ -189,7 +201,8 @@ def train(
             _interrupted(resume)
         console.print(f"[bold green]resumed[/] {run_dir.path}: {run_dir.manifest()['result']}")
         return
-    cfg = _config(preset, config, corpus, encoder, model, steps, seed, sets, valid)
+    cfg = _config(preset, config, corpus, encoder, model, steps, seed, sets, valid, pretrain=pretrain,
+                  pretrain_steps=pretrain_steps)
     _train(cfg, out or _default_out(cfg), force, console)
 
 
@@ -198,7 +211,7 @@ def train(
 def generate(
     run_dir: Path = typer.Argument(..., help="A run directory written by gen train or gen run."),
     tunes: int = TUNES, seed: int = SEED, temperature: float = TEMP, top_k: int = TOP_K, top_p: float = TOP_P,
-    prime: str = PRIME, max_len: int = MAX_LEN, valid_only: bool = VALID_ONLY,
+    prime: str = PRIME, max_len: int = MAX_LEN, valid_only: bool = VALID_ONLY, check_bars: bool = CHECK_BARS,
     out: Path = typer.Option(None, "--out", "-o", help="Where to write tunes. [default: RUN_DIR/samples]"),
     render: str = RENDER, soundfont: str = SOUNDFONT,
 ):
@@ -211,5 +224,5 @@ def generate(
     render_opts = dict(cfg.get("render", {}))
     if soundfont:
         render_opts["wav"] = {**render_opts.get("wav", {}), "soundfont": soundfont}
-    sample = _sample_opts(tunes, seed, temperature, top_k, top_p, prime, max_len, valid_only)
+    sample = _sample_opts(tunes, seed, temperature, top_k, top_p, prime, max_len, valid_only, check_bars)
     _generate_and_render(run_.path, sample, renderers, render_opts, out or run_.path / "samples", _console(), _backend())

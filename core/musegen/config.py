@@ -41,6 +41,9 @@ class TrainConfig(_Strict):
     schedule: str = Field("constant", pattern="^(constant|cosine)$",
                           description="learning rate: constant, or cosine decay to 10% over the steps")
     warmup_steps: int = Field(0, ge=0, description="linear warm-up from 0 (cosine schedule only)")
+    distribute: str = Field("none", pattern="^(none|data-parallel)$",
+                            description="data-parallel: each batch split over every accelerator (or XLA host "
+                                        "device) through keras.distribution; jax backend only")
     seed: int = Field(0, description="set from the run's seed")
 
     @property
@@ -174,4 +177,7 @@ def resolve(
         raise MusegenError(validation_message(exc)) from None
     if cfg.backend not in BACKENDS:
         raise MusegenError(f"unknown backend '{cfg.backend}'. Known backends: {', '.join(BACKENDS)}")
+    if cfg.train.distribute != "none" and cfg.backend != "jax":
+        raise MusegenError(f"--distribute {cfg.train.distribute} needs the jax backend (keras.distribution), "
+                           f"not {cfg.backend}")
     return cfg

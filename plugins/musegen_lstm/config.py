@@ -9,5 +9,8 @@ class LSTMConfig(BaseModel):
     units: int = Field(1024, ge=1)
     layers: int = Field(1, ge=1, le=8, description="stacked LSTM layers")
     dropout: float = Field(0.0, ge=0, lt=1, description="dropout after each LSTM layer (keeps the cuDNN path)")
+    precision: str = Field("float32", pattern="^(float32|mixed_bfloat16|mixed_float16)$",
+                           description="compute precision (weights stay float32): mixed_bfloat16/mixed_float16 "
+                                       "speed up GPUs with tensor cores; on CPUs they use Keras's generic LSTM loop")
     sampler: str = Field("auto", pattern="^(auto|numpy|jax)$",
                          description="sampling loop: numpy (CPU), jax (compiled, on a GPU if there is one), auto")

@@ -28,13 +28,14 @@ CHECKPOINTS = {"best": "model.keras", "last": "last.keras"}
 
 def build(config, vocab_size: int) -> keras.Model:
     """Embedding → LSTM × layers (→ Dropout) → Dense logits over the vocabulary."""
+    policy = config.precision
     tokens = keras.Input(shape=(None,), dtype="int32", name="tokens")
-    x = keras.layers.Embedding(vocab_size, config.embedding_dim, name="embedding")(tokens)
+    x = keras.layers.Embedding(vocab_size, config.embedding_dim, dtype=policy, name="embedding")(tokens)
     for i in range(config.layers):
-        x = LSTM(config.units, return_sequences=True, name=f"lstm_{i}")(x)
+        x = LSTM(config.units, return_sequences=True, dtype=policy, name=f"lstm_{i}")(x)
         if config.dropout:
             x = keras.layers.Dropout(config.dropout, seed=i + 1, name=f"dropout_{i}")(x)  # seeded: masks follow (seed, step)
-    logits = keras.layers.Dense(vocab_size, name="logits")(x)
+    logits = keras.layers.Dense(vocab_size, dtype="float32", name="logits")(x)  # softmax and loss in float32
     return keras.Model(tokens, logits, name="musegen_lstm")
 
 
@@ -100,6 +101,8 @@ class LSTMModel:
     def fit(self, data, train, run, progress) -> TrainResult:
         keras.utils.set_random_seed(train.seed)
         resumed = self.net is not None
+        if train.distribute == "data-parallel":
+            self._distribute(train, run, progress, resumed)
         self.build()
         if not resumed or self.net.optimizer is None or not self.net.compiled:
             self._compile(train)
@@ -172,6 +175,17 @@ class LSTMModel:
                     stopped = True
                     break
         return step, loss, stopped
+
+    def _distribute(self, train, run, progress, resumed: bool) -> None:
+        """Data parallelism through keras.distribution: variables replicated on every device, each batch
+        split across them. A resumed model is loaded again so that its variables are replicated too."""
+        devices = keras.distribution.list_devices()
+        if train.batch_size % len(devices):
+            raise MusegenError(f"train.batch_size {train.batch_size} does not split over {len(devices)} devices")
+        keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
+        progress.log(f"data-parallel over {len(devices)} devices: {', '.join(map(str, devices))}")
+        if resumed:
+            self.net = keras.saving.load_model(run.file(CHECKPOINTS["last"]), safe_mode=True)
 
     def _seed_dropout(self, seed: int, step: int) -> None:
         """Dropout masks depend on (seed, step, layer) alone, like the batches: a resumed run draws the

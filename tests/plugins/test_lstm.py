@@ -202,3 +202,16 @@ def test_checked_sampling_draws_refused_units_again():
     strict = EvenUnits(retries=0)  # no second draws: whatever is drawn first is kept
     kept = sample(net, [], 6, 200, end_id=3, seed=0, checker=strict)
     assert len(strict.given_up) > 0 and any(u.count(1) % 2 for seq in kept for u in units(seq))
+
+
+def test_mixed_precision_trains_and_samples(tmp_path):
+    run = RunDir.create(tmp_path)
+    m = LSTMModel(LSTMConfig(embedding_dim=8, units=16, precision="mixed_bfloat16"), 6)
+    result = m.fit(pattern_data(), TrainConfig(steps=40, batch_size=8, seq_len=24, learning_rate=1e-2, eval_every=20),
+                   run, NullProgress())
+    lstm = m.net.get_layer("lstm_0")
+    assert lstm.compute_dtype == "bfloat16" and lstm.variable_dtype == "float32"
+    assert m.net.get_layer("logits").compute_dtype == "float32"
+    assert result.best_valid_loss < 1.0  # it learns (log 6 = 1.79 at the start)
+    loaded = LSTMModel.load(LSTMConfig(embedding_dim=8, units=16, precision="mixed_bfloat16"), 6, run, "best")
+    assert all(len(s) <= 30 for s in loaded.sample([], SampleConfig(tunes=2, max_len=30, seed=1), end_id=0))

@@ -21,6 +21,7 @@ STEPS = typer.Option(None, "--steps", help="Training steps (the paper's iteratio
 SEED = typer.Option(None, "--seed", help="Random seed for training and sampling. [default: 0]")
 SETS = typer.Option(None, "--set", "-s", help="Override any setting: model.units=512, train.batch_size=16, sample.top_p=0.9 (repeatable).")
 VALID = typer.Option(None, "--valid", help="A file of held-out tunes for validation, instead of a split of the corpus.")
+DISTRIBUTE = typer.Option(None, "--distribute", help="data-parallel: split each batch over every GPU (jax backend). [default: none]")
 PRETRAIN = typer.Option(None, "--pretrain", help="Corpora to train on first, comma-separated (e.g. oneills,ryans); needs --pretrain-steps.")
 PRETRAIN_STEPS = typer.Option(None, "--pretrain-steps", help="Steps on the --pretrain corpora before the --steps on the corpus.")
 FORCE = typer.Option(False, "--force", help="Overwrite a run already in --out.")
@@ -48,10 +49,10 @@ def _backend(cfg_backend: str | None = None) -> str | None:
 
 
 def _config(preset, config, corpus, encoder, model, steps, seed, sets, valid=None, sample=None, render=None, soundfont=None,
-            pretrain=None, pretrain_steps=None):
+            pretrain=None, pretrain_steps=None, distribute=None):
     from musegen.config import parse_sets, resolve
 
-    flags = {"corpus": corpus, "encoder": encoder, "model": model, "train.steps": steps, "seed": seed,
+    flags = {"train.distribute": distribute, "corpus": corpus, "encoder": encoder, "model": model, "train.steps": steps, "seed": seed,
              "valid": valid, "backend": _backend(), "train.pretrain_steps": pretrain_steps,
              "pretrain": [c.strip() for c in pretrain.split(",") if c.strip()] if pretrain else None}
     for key, value in (sample or {}).items():
@@ -176,6 +177,7 @@ def run(
 def train(
     corpus: str = CORPUS, encoder: str = ENCODER, model: str = MODEL, preset: str = PRESET, config: Path = CONFIG,
     steps: int = STEPS, seed: int = SEED, valid: str = VALID, pretrain: str = PRETRAIN, pretrain_steps: int = PRETRAIN_STEPS,
+    distribute: str = DISTRIBUTE,
     out: Path = typer.Option(None, "--out", "-o", help="Run directory. [default: runs/<time>-<corpus>-<model>]"),
     resume: Path = typer.Option(None, "--resume", help="Continue this run from its last checkpoint (with --steps: a new total)."),
     force: bool = FORCE, sets: list[str] = SETS,
@@ -187,7 +189,8 @@ def train(
     console = _console()
     if resume is not None:
         given = {"--corpus": corpus, "--encoder": encoder, "--model": model, "--config": config, "--seed": seed,
-                 "--valid": valid, "--out": out, "--pretrain": pretrain, "--pretrain-steps": pretrain_steps, "--set": sets, "--force": force or None,
+                 "--valid": valid, "--out": out, "--pretrain": pretrain, "--pretrain-steps": pretrain_steps,
+                 "--distribute": distribute, "--set": sets, "--force": force or None,
                  "--preset": None if preset == "default" else preset}
         extra = [flag for flag, value in given.items() if value]
         if extra:
@@ -202,7 +205,7 @@ def train(
         console.print(f"[bold green]resumed[/] {run_dir.path}: {run_dir.manifest()['result']}")
         return
     cfg = _config(preset, config, corpus, encoder, model, steps, seed, sets, valid, pretrain=pretrain,
-                  pretrain_steps=pretrain_steps)
+                  pretrain_steps=pretrain_steps, distribute=distribute)
     _train(cfg, out or _default_out(cfg), force, console)
 
 

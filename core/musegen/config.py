@@ -67,6 +67,9 @@ class SampleConfig(_Strict):
     check_bars: bool = Field(True, description="draw again each bar that abc2midi finds too long or too short "
                                                "(ABC encoders; the share of bars drawn again is reported)")
     bar_retries: int = Field(8, ge=0, description="draws of one bar at most before it is kept as it is")
+    header_temperature: float = Field(1.0, gt=0, description="temperature for a tune's header (meter, key; "
+                                      "no top-k/top-p): 1.0 draws them as often as the model learned them; "
+                                      "equal to temperature: no difference")
 
 
 class RunConfig(_Strict):

@@ -331,7 +331,7 @@ def generate(
             complete = bool(ids) and ids[-1] == encoder.end_id  # ended by the model, not cut at max_len
             piece = encoder.decode(prime + (ids[:-1] if complete else ids))
             piece.meta["complete"] = complete
-            if checker is not None:
+            if checker is not None and opts.check_bars:
                 piece.meta["bar_check"] = checker.stats
             out.append(piece)
         return out

@@ -24,8 +24,12 @@ def bar_warnings(text: str) -> int:
 
 
 class BarChecker:
-    def __init__(self, decode, bar_token: int | None, retries: int):
+    """Checks bars (``bar_token`` closes one; ``None``: no bar checks) and says where the header of a
+    tune ends (its ``K:`` line) for sampling it at ``header_temperature``."""
+
+    def __init__(self, decode, bar_token: int | None, retries: int, header_temperature: float | None = None):
         self.decode, self.bar_token, self.retries = decode, bar_token, retries
+        self.header_temperature = header_temperature
         self.accepted: dict[int, int] = {}
         self.pending: dict[int, int] = {}
         self.stats = {"bars": 0, "redraws": 0, "kept_wrong": 0}
@@ -33,6 +37,11 @@ class BarChecker:
 
     def boundary(self, token: int) -> bool:
         return token == self.bar_token
+
+    def header_done(self, ids: list[int]) -> bool:
+        """True once the tune has a complete ``K:`` line: its meter and key are chosen."""
+        text = self.decode(ids)
+        return text.endswith("\n") and ("\n" + text).rstrip("\n").rsplit("\n", 1)[-1].startswith("K:")
 
     def check(self, items: list[tuple[int, list[int]]]) -> list[bool]:
         counts = list(self._pool.map(lambda item: bar_warnings(self.decode(item[1])), items))

@@ -77,14 +77,17 @@ class AbcCharEncoder:
         return out
 
     def checker(self, options):
-        """Bar checking while sampling (``options.check_bars``): see :mod:`musegen_abc.barcheck`."""
-        if not options.check_bars or "|" not in self._index:
+        """Bar checking (``options.check_bars``) and the header temperature (``options.header_temperature``)
+        while sampling: see :mod:`musegen_abc.barcheck`."""
+        bars = options.check_bars and "|" in self._index
+        header = options.header_temperature if options.header_temperature != options.temperature else None
+        if not bars and header is None:
             return None
         from musegen_abc.barcheck import BarChecker
 
         chars = self.chars
         return BarChecker(lambda ids: "".join(chars[i - 1] for i in ids if 0 < i <= len(chars)),
-                          self._index["|"], options.bar_retries)
+                          self._index["|"] if bars else None, options.bar_retries, header)
 
     def decode(self, ids: list[int]) -> Piece:
         text = "".join(self.chars[i - 1] for i in ids if 0 < i <= len(self.chars))

@@ -180,7 +180,9 @@ def sample(net: NumpyLSTM, prime: list[int], n: int, max_len: int, end_id: int,
     """``n`` sequences continuing ``[end_id] + prime``; each ends with ``end_id`` if the tune finished.
 
     ``checker`` (see ``musegen.Checker``): each unit it checks (a bar of ABC, say) that it refuses is
-    drawn again from the state before it, up to ``checker.retries`` times.
+    drawn again from the state before it, up to ``checker.retries`` times; and while a sequence is in
+    its header (until ``checker.header_done``), it is drawn at ``checker.header_temperature`` with
+    neither top-k nor top-p, so that meters and keys come as often as the model learned them.
     """
     rng = np.random.default_rng(seed)
     fast = FastStep(net, n, temperature)
@@ -188,7 +190,7 @@ def sample(net: NumpyLSTM, prime: list[int], n: int, max_len: int, end_id: int,
     for tok in [end_id, *prime]:
         logits = fast.step(np.full(n, tok, dtype=np.int64))
     if checker is not None:
-        return _sample_checked(fast, logits, rng, prime, n, max_len, end_id, top_k, top_p, checker)
+        return _sample_checked(fast, logits, rng, prime, n, max_len, end_id, temperature, top_k, top_p, checker)
     uniforms = rng.random((max_len, n))
     if n == 1:  # one tune: Python scalars, no batch bookkeeping
         one: list[int] = []
@@ -217,15 +219,27 @@ def sample(net: NumpyLSTM, prime: list[int], n: int, max_len: int, end_id: int,
     return [out[: min(length[i], steps), i].tolist() for i in range(n)]
 
 
-def _sample_checked(fast: FastStep, logits, rng, prime, n, max_len, end_id, top_k, top_p, checker):
+def _sample_checked(fast: FastStep, logits, rng, prime, n, max_len, end_id, temperature, top_k, top_p, checker):
     """Sampling where a refused unit is drawn again: each sequence keeps a snapshot of its state
-    (h, c and logits of every layer) at its last accepted boundary and returns to it."""
+    (h, c and logits of every layer) at its last accepted boundary and returns to it. Sequences still
+    in their header are drawn at the header temperature, unfiltered."""
     out: list[list[int]] = [[] for _ in range(n)]
     snap = [(0, [h[r].copy() for h in fast.h], [c[r].copy() for c in fast.c], logits[r].copy()) for r in range(n)]
     tries = [0] * n
     done = np.zeros(n, dtype=bool)
+    header_t = getattr(checker, "header_temperature", None)
+    header = np.full(n, header_t is not None and not checker.header_done(prime))
     for _ in range(max_len * (checker.retries + 2)):  # a bound on the work, whatever the checker says
-        nxt = draw(logits, rng.random(n), top_k, top_p)
+        u = rng.random(n)
+        if header.any():
+            nxt = np.empty(n, np.int64)
+            rows = np.flatnonzero(header)
+            nxt[rows] = draw(logits[rows] * (temperature / header_t), u[rows], 0, 1.0)
+            rows = np.flatnonzero(~header)
+            if len(rows):
+                nxt[rows] = draw(logits[rows], u[rows], top_k, top_p)
+        else:
+            nxt = draw(logits, u, top_k, top_p)
         due = []
         for r in np.flatnonzero(~done):
             tok = int(nxt[r])
@@ -234,6 +248,8 @@ def _sample_checked(fast: FastStep, logits, rng, prime, n, max_len, end_id, top_
                 done[r] = True
             elif checker.boundary(tok):
                 due.append(r)
+            elif header[r] and checker.header_done(prime + out[r]):
+                header[r] = False
         back = []
         if due:
             for r, ok in zip(due, checker.check([(r, prime + out[r]) for r in due])):

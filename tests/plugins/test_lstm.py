@@ -215,3 +215,24 @@ def test_mixed_precision_trains_and_samples(tmp_path):
     assert result.best_valid_loss < 1.0  # it learns (log 6 = 1.79 at the start)
     loaded = LSTMModel.load(LSTMConfig(embedding_dim=8, units=16, precision="mixed_bfloat16"), 6, run, "best")
     assert all(len(s) <= 30 for s in loaded.sample([], SampleConfig(tunes=2, max_len=30, seed=1), end_id=0))
+
+
+def test_header_is_drawn_at_its_own_temperature():
+    from musegen_lstm.sampling import sample
+
+    class FirstTokenIsHeader(EvenUnits):
+        header_temperature = 50.0  # nearly uniform
+
+        def boundary(self, token):
+            return False
+
+        def header_done(self, ids):
+            return len(ids) >= 1
+
+    rng = np.random.default_rng(2)
+    net = NumpyLSTM(rng.normal(size=(4, 3)), [(rng.normal(size=(3, 8)) * 0.1, rng.normal(size=(2, 8)) * 0.1,
+                                               np.zeros(8))], np.zeros((2, 4)), np.array([0.0, 4.0, 0.0, -9.0]))
+    out = sample(net, [], 300, 5, end_id=3, temperature=0.1, seed=0, checker=FirstTokenIsHeader(0))
+    firsts = np.bincount([s[0] for s in out], minlength=4)
+    assert firsts[0] > 50 and firsts[2] > 50  # the header: drawn almost uniformly
+    assert all(t == 1 for s in out for t in s[1:])  # the body: at temperature 0.1, always the likeliest

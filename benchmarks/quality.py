@@ -2,10 +2,13 @@
 
     python benchmarks/quality.py                       # quality, paper and the 5-gram markov model
     python benchmarks/quality.py --only quality --steps 400 --samples 50
+    python benchmarks/quality.py --only paper --reuse   # evaluate runs already trained into --out
 
 Uses ../shared/data/irish-train.abc for training and irish-valid.abc for validation and evaluation
-(the same calls as `gen train --valid ... --preset P` then `gen eval --data ... --samples N --json`),
-and prints one table and, last, one JSON line with every number.
+(the same calls as `gen train --valid ... --preset P` then `gen eval --data ... --samples N --json`).
+Each LSTM run is evaluated as musegen samples by default (bar checking on) and from the model alone
+(`--no-check-bars`), so that what the bar check adds is plain. Prints one table and, last, one JSON
+line with every number.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
 TARGETS = {"nll_nats_per_char": ("<=", 0.85), "clean_pct": (">=", 95), "bars_ok_pct": (">=", 92),
            "copies_pct": ("<=", 0), "meter_tv": ("<=", 0.10), "key_tv": ("<=", 0.10)}
+EXTRA = ["bars_redrawn_pct", "bars_kept_wrong", "complete_pct", "pitch_class_overlap", "note_length_overlap",
+         "longest_copy_chars", "train_seconds", "steps"]
 SYSTEMS = {"quality": ("quality", "lstm"), "paper": ("paper", "lstm"), "markov": ("default", "markov")}
 
 
@@ -28,8 +33,10 @@ def main() -> int:
     ap.add_argument("--only", default="quality,paper,markov", help="comma-separated: quality, paper, markov")
     ap.add_argument("--steps", type=int, default=None, help="override the presets' training steps (quick runs)")
     ap.add_argument("--samples", type=int, default=200)
+    ap.add_argument("--seed", type=int, default=11, help="sampling seed")
     ap.add_argument("--out", default=str(ROOT / "runs" / "bench-quality"))
     ap.add_argument("--backend", default="jax")
+    ap.add_argument("--reuse", action="store_true", help="evaluate runs already in --out instead of training")
     args = ap.parse_args()
     if not (DATA / "irish-train.abc").is_file():
         print(f"error: {DATA}/irish-train.abc not found (the benchmark needs ../shared/data)", file=sys.stderr)
@@ -38,22 +45,31 @@ def main() -> int:
     from musegen.evaluation import evaluate_run
 
     rows = {}
+    valid = str(DATA / "irish-valid.abc")
     for name in args.only.split(","):
         preset, model = SYSTEMS[name]
-        sets = {"train.steps": args.steps} if args.steps is not None and model != "markov" else {}
-        if model == "markov":
-            sets["model.order"] = 4  # a character 5-gram
-        cfg = musegen.resolve(preset, flags={"corpus": str(DATA / "irish-train.abc"), "valid": str(DATA / "irish-valid.abc"),
-                                             "model": model, "backend": args.backend}, sets=sets)
-        t0 = time.perf_counter()
-        run = musegen.train(cfg, Path(args.out) / name, force=True)
-        train_s = time.perf_counter() - t0
-        result, _, _ = evaluate_run(run.path, str(DATA / "irish-valid.abc"), args.samples, log=lambda m: None)
-        result["train_seconds"] = round(train_s, 1)
-        result["steps"] = run.manifest()["result"]["steps"]
-        rows[name] = result
-        print(f"{name}: trained {result['steps']} steps in {train_s:.0f} s", file=sys.stderr, flush=True)
-    metrics = list(TARGETS) + ["train_seconds", "steps"]
+        run_dir = Path(args.out) / name
+        if args.reuse:
+            run = musegen.RunDir.open(run_dir)
+            train_s = run.manifest()["result"]["seconds"]
+        else:
+            sets = {"train.steps": args.steps} if args.steps is not None and model != "markov" else {}
+            if model == "markov":
+                sets["model.order"] = 4  # a character 5-gram
+            cfg = musegen.resolve(preset, flags={"corpus": str(DATA / "irish-train.abc"), "valid": valid,
+                                                 "model": model, "backend": args.backend}, sets=sets)
+            t0 = time.perf_counter()
+            run = musegen.train(cfg, run_dir, force=True)
+            train_s = time.perf_counter() - t0
+            print(f"{name}: trained {run.manifest()['result']['steps']} steps in {train_s:.0f} s", file=sys.stderr, flush=True)
+        for label, sample in ((name, {}), (f"{name} (model alone)", {"check_bars": False})):
+            if model == "markov" and sample:
+                continue  # the markov example takes no bar checker: it is the model alone already
+            result, _, _ = evaluate_run(run.path, valid, args.samples, seed=args.seed, sample=sample, log=lambda m: None)
+            result["train_seconds"] = round(train_s, 1)
+            result["steps"] = run.manifest()["result"]["steps"]
+            rows[label] = result
+    metrics = list(TARGETS) + EXTRA
     print("| metric | target | " + " | ".join(rows) + " | real held-out tunes |")
     print("|---|---|" + "---|" * len(rows) + "---|")
     for m in metrics:

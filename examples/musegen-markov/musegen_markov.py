@@ -53,12 +53,12 @@ class MarkovModel:
         return musegen.TrainResult(steps=1, best_valid_loss=valid, last_train_loss=None, seconds=time.perf_counter() - t0)
 
     def distribution(self, context: list[int]):
-        """Next-token probabilities, interpolated from the empty context up to the longest one seen:
-        p_k = (counts_k + beta * p_{k-1}) / (total_k + beta), starting from a near-uniform p_0."""
+        """Next-token probabilities, interpolated from the empty context up to the longest one seen
+        (Witten-Bell): p_k = (counts_k + u_k * p_{k-1}) / (total_k + u_k), where u_k is how many
+        different tokens followed that context, starting from a uniform p."""
         import numpy as np  # imported when used: `gen --help` stays fast
 
         p = np.full(self.vocab_size, 1.0 / self.vocab_size)
-        beta = 0.1
         for k in range(0, min(self.config.order, len(context)) + 1):
             counter = self.counts[k].get(tuple(context[len(context) - k:]))
             if not counter:
@@ -66,7 +66,7 @@ class MarkovModel:
             c = np.zeros(self.vocab_size)
             for tok, n in counter.items():
                 c[tok] = n
-            p = (c + beta * p) / (c.sum() + beta)
+            p = (c + len(counter) * p) / (c.sum() + len(counter))
         return p
 
     def nll(self, sequences: list[list[int]], end_id: int) -> tuple[float, int]:

@@ -107,10 +107,10 @@ def test_valid_only_resamples_until_every_tune_is_valid(markov_installed, corpus
     r = runner.invoke(app, ["train", "--model", "markov", "--corpus", str(corpus_file), "--preset", "tiny",
                             "--set", "model.order=2", "--out", str(out)])
     assert r.exit_code == 0, r.output
-    opts = {"tunes": 8, "seed": 3, "max_len": 400, "temperature": 1.5}
+    opts = {"tunes": 8, "seed": 3, "max_len": 400, "temperature": 0.8}
     plain = musegen.generate(out, opts)
     invalid = sum(not (p.meta["complete"] and convert(p.text).clean) for p in plain)
-    assert invalid > 0  # a loose order-2 model at temperature 1.5 writes broken tunes
+    assert invalid > 0  # a loose order-2 model at temperature 0.8 writes broken tunes
     pieces = musegen.generate(out, {**opts, "valid_only": True, "max_rounds": 30})
     assert len(pieces) == 8
     assert all(p.meta["complete"] and convert(p.text).clean for p in pieces)

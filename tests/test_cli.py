@@ -180,6 +180,9 @@ def test_eval_writes_json_and_report(trained):
     report = (trained / "eval.md").read_text()
     assert "| clean_pct |" in report and "eval-stats.png" in report
     assert (trained / "eval-stats.png").read_bytes().startswith(b"\x89PNG")
+    assert 0 <= result["bars_redrawn_pct"] and result["bars_kept_wrong"] >= 0  # the bar check's work is reported
+    alone = json.loads(gen("eval", trained, "--samples", 3, "--json", "--no-check-bars").output.strip().splitlines()[-1])
+    assert "bars_redrawn_pct" not in alone and alone["sample"]["check_bars"] is False
 
 
 def test_midi_events_on_chorales_end_to_end(tmp_path, monkeypatch):

@@ -73,7 +73,8 @@ def evaluate_run(run_path: str | os.PathLike, data: str | None = None, samples: 
     reference.pop("complete_pct", None)
     checked = pieces[0].meta.get("bar_check") if pieces else None
     if checked:  # how much the bar check had to do: never hidden
-        generated["bars_redrawn_pct"] = round(100.0 * checked["redraws"] / max(1, checked["bars"]), 1)
+        generated["bars_redrawn_pct"] = round(100.0 * checked["redraws"] / max(1, checked["units"]), 1)  # bars and headers
+        generated["bars_backtracks"] = checked["backtracks"]
         generated["bars_kept_wrong"] = checked["kept_wrong"]
     result.update(samples=samples, sample=options.model_dump(), **generated, reference=reference)
     return result, pieces, train_p

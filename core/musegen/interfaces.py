@@ -41,20 +41,28 @@ class Encoder(Protocol):
 
 class Checker(Protocol):
     """Checks a sequence unit by unit while a model samples it, so that the model can draw a refused
-    unit again (each bar of an ABC tune, say). Encoders may make one: ``encoder.checker(prime)``;
-    models may accept one: ``model.sample(prime, options, end_id, checker=...)``.
+    unit again (each bar of an ABC tune, say). Encoders may make one: ``encoder.checker(options)``;
+    models may take one: ``model.sample(prime, options, end_id, checker=...)``.
 
-    ``check`` gets ``(row, token ids so far)`` for each sequence that just drew a boundary token and
-    answers, for each, whether the unit it closes is acceptable. After ``retries`` refusals in a row
-    the model keeps the unit and calls ``give_up(row)``. ``stats`` counts what happened.
+    The model calls ``check`` for the sequences that just drew a token for which ``boundary(token)``
+    is true (the end token may be one) or that just finished their header, with their ids so far (prime included) and the state ``check``
+    returned at their last accepted boundary (``initial`` at first); ``check`` answers ``(ok, state)``
+    for each. A refused unit is drawn again from the last accepted boundary; after ``retries``
+    refusals the model goes back one more boundary, and after ``give_up`` draws in all keeps what it
+    has. While a sequence is in its header (until ``header_done(ids)``) the model draws it at
+    ``header_temperature`` without top-k or top-p (``None``: no header). The model counts what it
+    did in ``stats``: ``units``, ``redraws``, ``backtracks``, ``kept_wrong``.
     """
 
     retries: int
+    give_up: int
+    initial: object
+    header_temperature: float | None
     stats: dict
 
     def boundary(self, token: int) -> bool: ...
-    def check(self, items: list[tuple[int, list[int]]]) -> list[bool]: ...
-    def give_up(self, row: int) -> None: ...
+    def check(self, items: list[tuple[list[int], object]]) -> list[tuple[bool, object]]: ...
+    def header_done(self, ids: list[int]) -> bool: ...
     def close(self) -> None: ...
 
 

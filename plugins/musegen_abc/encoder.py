@@ -87,7 +87,7 @@ class AbcCharEncoder:
 
         chars = self.chars
         return BarChecker(lambda ids: "".join(chars[i - 1] for i in ids if 0 < i <= len(chars)),
-                          self._index["|"] if bars else None, options.bar_retries, header)
+                          self._index["|"] if bars else None, self.end_id, options.bar_retries, header)
 
     def decode(self, ids: list[int]) -> Piece:
         text = "".join(self.chars[i - 1] for i in ids if 0 < i <= len(self.chars))

@@ -219,60 +219,83 @@ def sample(net: NumpyLSTM, prime: list[int], n: int, max_len: int, end_id: int,
     return [out[: min(length[i], steps), i].tolist() for i in range(n)]
 
 
+DEPTH = 8  # accepted boundaries a sequence remembers: how far back it can go
+
+
 def _sample_checked(fast: FastStep, logits, rng, prime, n, max_len, end_id, temperature, top_k, top_p, checker):
-    """Sampling where a refused unit is drawn again: each sequence keeps a snapshot of its state
-    (h, c and logits of every layer) at its last accepted boundary and returns to it. Sequences still
-    in their header are drawn at the header temperature, unfiltered."""
+    """Sampling with a checker (see ``musegen.Checker``). Each sequence keeps snapshots of its state
+    (length, h and c of every layer, logits, the checker's state) at its last accepted boundaries: a
+    refused unit is drawn again from the last one, and after ``checker.retries`` refusals from the
+    one before. Sequences still in their header are drawn at the header temperature, unfiltered; the
+    end of the header is a boundary too."""
+    stats = checker.stats
+    for key in ("units", "redraws", "backtracks", "kept_wrong"):
+        stats.setdefault(key, 0)
+
+    def snapshot(r, length, state, wrong=False):
+        return length, [h[r].copy() for h in fast.h], [c[r].copy() for c in fast.c], logits[r].copy(), state, wrong
+
     out: list[list[int]] = [[] for _ in range(n)]
-    snap = [(0, [h[r].copy() for h in fast.h], [c[r].copy() for c in fast.c], logits[r].copy()) for r in range(n)]
-    tries = [0] * n
+    stacks = [[snapshot(r, 0, checker.initial)] for r in range(n)]
+    tries, spent = [0] * n, [0] * n
     done = np.zeros(n, dtype=bool)
-    header_t = getattr(checker, "header_temperature", None)
+    header_t = checker.header_temperature
     header = np.full(n, header_t is not None and not checker.header_done(prime))
     for _ in range(max_len * (checker.retries + 2)):  # a bound on the work, whatever the checker says
         u = rng.random(n)
-        if header.any():
-            nxt = np.empty(n, np.int64)
-            rows = np.flatnonzero(header)
+        nxt = np.empty(n, np.int64)
+        rows = np.flatnonzero(header)
+        if len(rows):
             nxt[rows] = draw(logits[rows] * (temperature / header_t), u[rows], 0, 1.0)
-            rows = np.flatnonzero(~header)
-            if len(rows):
-                nxt[rows] = draw(logits[rows], u[rows], top_k, top_p)
-        else:
-            nxt = draw(logits, u, top_k, top_p)
+        rows = np.flatnonzero(~header)
+        if len(rows):
+            nxt[rows] = draw(logits[rows], u[rows], top_k, top_p)
         due = []
         for r in np.flatnonzero(~done):
             tok = int(nxt[r])
             out[r].append(tok)
-            if tok == end_id or len(out[r]) >= max_len:
+            if checker.boundary(tok) or (header[r] and checker.header_done(prime + out[r])):
+                due.append(r)  # a unit ends, or the header does: both are checked
+            elif tok == end_id or len(out[r]) >= max_len:
                 done[r] = True
-            elif checker.boundary(tok):
-                due.append(r)
-            elif header[r] and checker.header_done(prime + out[r]):
-                header[r] = False
-        back = []
+        accepted, refused = [], []
         if due:
-            for r, ok in zip(due, checker.check([(r, prime + out[r]) for r in due])):
-                if ok or tries[r] >= checker.retries:
-                    if not ok:
-                        checker.give_up(r)
-                    tries[r] = 0
-                    back.append((r, None))
+            answers = checker.check([(prime + out[r], stacks[r][-1][4]) for r in due])
+            for r, (ok, state) in zip(due, answers):
+                if not ok and spent[r] < checker.give_up:
+                    spent[r] += 1
+                    refused.append(r)
+                    continue
+                stats["units"] += 1
+                stats["kept_wrong"] += not ok
+                tries[r] = 0
+                if out[r][-1] == end_id or len(out[r]) >= max_len:
+                    done[r] = True
                 else:
-                    tries[r] += 1
-                    back.append((r, snap[r]))
+                    accepted.append((r, state, not ok))
+                    if header[r] and checker.header_done(prime + out[r]):
+                        header[r] = False
         if done.all():
             break
         logits = fast.step(nxt)
-        for r, old in back:
-            if old is None:  # accepted: this is the new place to come back to
-                snap[r] = (len(out[r]), [h[r].copy() for h in fast.h], [c[r].copy() for c in fast.c], logits[r].copy())
-                continue
-            length, hs, cs, lg = old
+        for r, state, wrong in accepted:  # the state after the boundary token: the new place to come back to
+            stacks[r] = stacks[r][-DEPTH:] + [snapshot(r, len(out[r]), state, wrong)]
+        for r in refused:
+            if tries[r] < checker.retries or len(stacks[r]) == 1:
+                tries[r] += 1
+                stats["redraws"] += 1
+            else:  # this unit will not come right: draw the one before it again too
+                dropped = stacks[r].pop()
+                tries[r] = 0
+                stats["backtracks"] += 1
+                stats["units"] -= 1
+                stats["kept_wrong"] -= dropped[5]
+            length, hs, cs, lg = stacks[r][-1][:4]
             del out[r][length:]
             for h, saved in zip(fast.h, hs):
                 h[r] = saved
             for c, saved in zip(fast.c, cs):
                 c[r] = saved
             logits[r] = lg
+            header[r] = header_t is not None and not checker.header_done(prime + out[r])
     return out

@@ -13,14 +13,16 @@ def test_bar_warnings_of_tunes_and_of_tunes_being_written():
     assert bar_warnings(HEAD + "A|dfa a2f2|") == 1
 
 
-def test_checker_refuses_only_new_mistakes_and_remembers_kept_ones():
-    texts = {1: "A|dfa afd|", 2: "A|dfa af|", 3: "A|dfa af|gfe dcB|", 4: "A|dfa af|gfe dc|"}
-    checker = BarChecker(lambda ids: HEAD + texts[ids[0]], bar_token=9, retries=2)
+def test_checker_refuses_bars_that_add_mistakes_and_headers_without_a_meter():
+    texts = {1: HEAD + "A|dfa afd|", 2: HEAD + "A|dfa af|", 3: HEAD + "A|dfa af|gfe dcB|",
+             4: HEAD + "A|dfa af|gfe dc|", 5: "X:1\nT:t\nL:1/8\nK:D\n", 6: "X:1\nT:t\nM:3/4\nK:D\n"}
+    checker = BarChecker(lambda ids: texts[ids[0]], bar_token=9, end_id=0, retries=2, header_temperature=1.0)
     try:
-        assert checker.boundary(9) and not checker.boundary(8)
-        assert checker.check([(0, [1]), (1, [2])]) == [True, False]
-        checker.give_up(1)  # row 1 keeps its short bar: the next bars are judged from there
-        assert checker.check([(1, [3]), (0, [4])]) == [True, False]
-        assert checker.stats == {"bars": 3, "redraws": 1, "kept_wrong": 1}
+        assert checker.boundary(9) and checker.boundary(0) and not checker.boundary(8)
+        assert checker.check([([1], 0), ([2], 0)]) == [(True, 0), (False, 1)]
+        # kept with its short bar (state 1), a sequence is judged from there: the next good bar passes
+        assert checker.check([([3], 1), ([4], 1)]) == [(True, 1), (False, 2)]
+        assert checker.check([([5], 0), ([6], 0)]) == [(False, 0), (True, 0)]  # no M: line, then one
+        assert checker.header_done([6])
     finally:
         checker.close()

@@ -158,18 +158,21 @@ def test_checkpoints_load_in_safe_mode_only(tmp_path):
 class EvenUnits:
     """A checker for tests: token 2 closes a unit, which must hold an even number of 1s."""
 
-    def __init__(self, retries):
-        self.retries, self.stats, self.given_up = retries, {"checked": 0}, []
+    initial = None
+    header_temperature = None
+
+    def __init__(self, retries, give_up=1000):
+        self.retries, self.give_up, self.stats, self.checked = retries, give_up, {}, 0
 
     def boundary(self, token):
         return token == 2
 
-    def check(self, items):
-        self.stats["checked"] += len(items)
-        return [units(ids)[-1].count(1) % 2 == 0 for _, ids in items]
+    def header_done(self, ids):
+        return True
 
-    def give_up(self, row):
-        self.given_up.append(row)
+    def check(self, items):
+        self.checked += len(items)
+        return [(units(ids)[-1].count(1) % 2 == 0, state) for ids, state in items]
 
     def close(self):
         pass
@@ -187,34 +190,49 @@ def units(ids):
     return out
 
 
+def toy_net(seed=1):
+    rng = np.random.default_rng(seed)
+    return NumpyLSTM(rng.normal(size=(4, 3)), [(rng.normal(size=(3, 32)), rng.normal(size=(8, 32)) * 0.5,
+                                                rng.normal(size=32))], rng.normal(size=(8, 4)) * 0.3,
+                     np.array([0.0, 1.0, 1.0, -3.0]))  # tokens: 0, 1, 2 closes a unit, 3 ends
+
+
 def test_checked_sampling_draws_refused_units_again():
     from musegen_lstm.sampling import sample
 
-    rng = np.random.default_rng(1)
-    net = NumpyLSTM(rng.normal(size=(4, 3)), [(rng.normal(size=(3, 32)), rng.normal(size=(8, 32)) * 0.5,
-                                               rng.normal(size=32))], rng.normal(size=(8, 4)) * 0.3,
-                    np.array([0.0, 1.0, 1.0, -3.0]))  # tokens: 0, 1, 2 closes a unit, 3 ends
-    checker = EvenUnits(retries=50)
-    out = sample(net, [], 6, 200, end_id=3, seed=0, checker=checker)
+    checker = EvenUnits(retries=3)
+    out = sample(toy_net(), [], 6, 200, end_id=3, seed=0, checker=checker)
     drawn = [u for seq in out for u in units(seq)]
-    assert len(drawn) > 20 and checker.stats["checked"] > len(drawn)  # some units were drawn again
-    assert all(u.count(1) % 2 == 0 for u in drawn) and not checker.given_up
-    strict = EvenUnits(retries=0)  # no second draws: whatever is drawn first is kept
-    kept = sample(net, [], 6, 200, end_id=3, seed=0, checker=strict)
-    assert len(strict.given_up) > 0 and any(u.count(1) % 2 for seq in kept for u in units(seq))
+    assert len(drawn) > 20 and checker.checked > len(drawn)  # some units were drawn again
+    assert all(u.count(1) % 2 == 0 for u in drawn)
+    assert checker.stats["units"] == len(drawn) and checker.stats["redraws"] > 0 and checker.stats["kept_wrong"] == 0
+    strict = EvenUnits(retries=0, give_up=0)  # no second draws: whatever is drawn first is kept
+    kept = sample(toy_net(), [], 6, 200, end_id=3, seed=0, checker=strict)
+    odd = sum(u.count(1) % 2 for seq in kept for u in units(seq))
+    assert odd > 0 and strict.stats["kept_wrong"] == odd and strict.stats["redraws"] == 0
 
 
-def test_mixed_precision_trains_and_samples(tmp_path):
-    run = RunDir.create(tmp_path)
-    m = LSTMModel(LSTMConfig(embedding_dim=8, units=16, precision="mixed_bfloat16"), 6)
-    result = m.fit(pattern_data(), TrainConfig(steps=40, batch_size=8, seq_len=24, learning_rate=1e-2, eval_every=20),
-                   run, NullProgress())
-    lstm = m.net.get_layer("lstm_0")
-    assert lstm.compute_dtype == "bfloat16" and lstm.variable_dtype == "float32"
-    assert m.net.get_layer("logits").compute_dtype == "float32"
-    assert result.best_valid_loss < 1.0  # it learns (log 6 = 1.79 at the start)
-    loaded = LSTMModel.load(LSTMConfig(embedding_dim=8, units=16, precision="mixed_bfloat16"), 6, run, "best")
-    assert all(len(s) <= 30 for s in loaded.sample([], SampleConfig(tunes=2, max_len=30, seed=1), end_id=0))
+def test_a_unit_that_cannot_come_right_goes_back_one_more_unit():
+    """Units must alternate even and odd counts of 1s: a unit that follows a wrong one cannot pass
+    alone, so the sampler must draw the unit before it again."""
+    from musegen_lstm.sampling import sample
+
+    class Alternating(EvenUnits):
+        initial = 1  # the parity the next unit must not have
+
+        def check(self, items):
+            out = []
+            for ids, last in items:
+                parity = units(ids)[-1].count(1) % 2
+                out.append((parity != last and (len(units(ids)) > 1 or parity == 0), parity))
+            return out
+
+    checker = Alternating(retries=2)
+    out = sample(toy_net(3), [], 4, 300, end_id=3, seed=1, checker=checker)
+    for seq in out:
+        parities = [u.count(1) % 2 for u in units(seq)]
+        assert parities == [i % 2 for i in range(len(parities))]
+    assert checker.stats["backtracks"] > 0 and checker.stats["kept_wrong"] == 0
 
 
 def test_header_is_drawn_at_its_own_temperature():
@@ -228,6 +246,9 @@ def test_header_is_drawn_at_its_own_temperature():
 
         def header_done(self, ids):
             return len(ids) >= 1
+
+        def check(self, items):  # the end of the header is checked too: any header will do
+            return [(True, state) for _, state in items]
 
     rng = np.random.default_rng(2)
     net = NumpyLSTM(rng.normal(size=(4, 3)), [(rng.normal(size=(3, 8)) * 0.1, rng.normal(size=(2, 8)) * 0.1,

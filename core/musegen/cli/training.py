@@ -128,9 +128,9 @@ def _generate_and_render(run_path, sample, renderers, render_opts, out, console,
     console.print(f"sampled {len(pieces)} tunes in {time.perf_counter() - t0:.1f} s")
     if pieces and pieces[0].meta.get("bar_check"):
         b = pieces[0].meta["bar_check"]
-        console.print(f"bar check: {b['bars']} bars, {b['redraws']} drawn again "
-                      f"({100 * b['redraws'] / max(1, b['bars']):.1f}%), {b['kept_wrong']} kept wrong after "
-                      "every retry")
+        console.print(f"bar check: {b['units']} bars and headers, {b['redraws']} drawn again "
+                      f"({100 * b['redraws'] / max(1, b['units']):.1f}%), {b['backtracks']} times one bar further "
+                      f"back, {b['kept_wrong']} kept wrong")
     if pieces and "valid_only" in pieces[0].meta:
         v = pieces[0].meta["valid_only"]
         console.print(f"valid-only: drew {v['drawn']} tunes, rejected {v['rejected']} ({v['rejection_pct']}%), "

@@ -54,3 +54,19 @@ def test_pretrain_needs_corpora_and_steps(tmp_path):
     r = runner.invoke(app, ["train", "--corpus", str(corpus), "--preset", "tiny", "--pretrain", "nonesuch",
                             "--pretrain-steps", "2", "--out", str(tmp_path / "r")])
     assert r.exit_code == 2 and "unknown corpus 'nonesuch'" in r.output
+
+
+def test_transposed_copies_for_the_pretrain_corpora_only(tmp_path):
+    corpus, other = tmp_path / "tunes.abc", tmp_path / "other.abc"
+    corpus.write_text("\n".join(TUNES))
+    other.write_text(EXTRA)
+    counts = {}
+    for augment in ("all", "pretrain"):
+        out = tmp_path / augment
+        r = runner.invoke(app, ["train", "--corpus", str(corpus), "--preset", "tiny", "--steps", "1",
+                                "--pretrain", str(other), "--pretrain-steps", "1", "--set", "encoder.transpose=[2]",
+                                "--set", f"train.augment={augment}", "--out", str(out)])
+        assert r.exit_code == 0, r.output
+        info = json.loads((out / "run.json").read_text())["corpus"]
+        counts[augment] = (info["tunes_train"], info["pretrain"]["tunes_with_copies"])
+    assert counts == {"all": (6, 2), "pretrain": (3, 2)}  # 3 training tunes (1 held out), 1 pretraining tune

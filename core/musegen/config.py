@@ -41,6 +41,9 @@ class TrainConfig(_Strict):
     schedule: str = Field("constant", pattern="^(constant|cosine)$",
                           description="learning rate: constant, or cosine decay to 10% over the steps")
     warmup_steps: int = Field(0, ge=0, description="linear warm-up from 0 (cosine schedule only)")
+    augment: str = Field("all", pattern="^(all|pretrain)$",
+                         description="which training pieces get the encoder's augmented copies (e.g. transposed): "
+                                     "all, or only the pretrain corpora (the corpus keeps its own keys)")
     distribute: str = Field("none", pattern="^(none|data-parallel)$",
                             description="data-parallel: each batch split over every accelerator (or XLA host "
                                         "device) through keras.distribution; jax backend only")

@@ -166,7 +166,8 @@ def prepare(cfg: RunConfig):
         )
     pre_p, pre_info = pretrain_pieces(cfg, valid_p, loaded.pieces[0].format)
     if hasattr(encoder, "augment"):  # e.g. transposed copies; held-out tunes stay as they are
-        train_p = encoder.augment(train_p)
+        if cfg.train.augment == "all":
+            train_p = encoder.augment(train_p)
         pre_p = encoder.augment(pre_p)
     encoder.fit(pre_p + train_p + valid_p)
     data = TrainData(

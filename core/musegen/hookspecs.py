@@ -39,7 +39,9 @@ def register_encoders(register):
     ``format`` (the ``Piece.format`` it reads and writes), ``fit(pieces)``, ``vocab_size``,
     ``end_id`` (the token that separates and ends pieces), ``encode(piece)``, ``encode_prime(text)``,
     ``decode(ids) -> Piece``, ``state() -> dict`` (JSON, saved in ``run.json``) and
-    ``load_state(state)``.
+    ``load_state(state)``. Optional: ``augment(pieces) -> pieces`` (training copies, e.g. transposed;
+    the pipeline fits the vocabulary after it) and ``checker(sample_options) -> musegen.Checker | None``
+    (units to check while sampling, e.g. ABC bars judged by abc2midi).
 
     :param register: ``register(name, target, *, config, aliases=(), summary="")``.
     """
@@ -52,7 +54,9 @@ def register_models(register):
     A model class is built as ``Model(config, vocab_size)`` and must provide, as ``musegen.Model``
     shows: ``fit(data, train, run, progress)``, ``sample(prime, options, end_id)``, ``save(run, tag)``
     and the classmethod ``load(config, vocab_size, run, tag)``. Models know nothing of music: the
-    same model serves ABC characters and MIDI events.
+    same model serves ABC characters and MIDI events. ``fit`` may pre-train on ``data.pretrain`` for
+    ``train.pretrain_steps`` first; ``sample`` may take a ``checker=`` keyword (``musegen.Checker``)
+    and draw the units it refuses again — a model without it samples without checks.
 
     :param register: ``register(name, target, *, config, aliases=(), summary="")``.
     """

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from musegen.config import RunConfig, SampleConfig
 from musegen.errors import MusegenError
-from musegen.pipeline import corpus_split, load_corpus, load_run
+from musegen.pipeline import corpus_split, load_corpus, load_run, with_corpus
 from musegen.plugins import get_registry
 from musegen.piece import Piece
 
@@ -26,8 +26,7 @@ def held_out(cfg: RunConfig, data: str | None) -> tuple[list[Piece], list[Piece]
         from musegen.pipeline import path_corpus
 
         as_is = {"require": "off", "dedupe": False} if path_corpus(Path(data)) == "path" else {}  # score every tune given
-        path_cfg = cfg.model_copy(update={"corpus": data, "options": {**cfg.options, "corpus": as_is}})
-        valid_p = load_corpus(path_cfg)[0].pieces
+        valid_p = load_corpus(with_corpus(cfg, data, as_is))[0].pieces
     return train_p, valid_p
 
 

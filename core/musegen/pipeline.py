@@ -107,7 +107,7 @@ def check(cfg: RunConfig) -> None:
     comp, options = corpus_component(cfg)
     comp.make_config(options)
     for name in cfg.pretrain:
-        corpus_component(cfg.model_copy(update={"corpus": name, "options": {**cfg.options, "corpus": {}}}))
+        corpus_component(with_corpus(cfg, name))
     if bool(cfg.pretrain) != bool(cfg.train.pretrain_steps):
         raise MusegenError("pre-training needs both pretrain corpora (pretrain = [...]) and train.pretrain_steps > 0")
     for role in ("encoder", "model"):
@@ -118,11 +118,17 @@ def check(cfg: RunConfig) -> None:
         reg.get("renderer", name)
 
 
+def with_corpus(cfg: RunConfig, corpus: str, options: dict | None = None) -> RunConfig:
+    """``cfg`` reading another corpus (held-out tunes, a pretrain corpus) with that corpus's own
+    default options, or ``options``."""
+    return cfg.model_copy(update={"corpus": corpus, "options": {**cfg.options, "corpus": options or {}}})
+
+
 def corpus_split(cfg: RunConfig):
     """The run's training and held-out tunes: a --valid file, else a fixed split of the corpus."""
     loaded, corpus_info = load_corpus(cfg)
     if cfg.valid:
-        held, _ = load_corpus(cfg.model_copy(update={"corpus": cfg.valid, "options": {**cfg.options, "corpus": {}}}))
+        held, _ = load_corpus(with_corpus(cfg, cfg.valid))
         return loaded.pieces, held.pieces, loaded, corpus_info
     train_p, valid_p = split(loaded.pieces, cfg.train.valid_fraction)
     return train_p, valid_p, loaded, corpus_info
@@ -141,7 +147,7 @@ def pretrain_pieces(cfg: RunConfig, held_out: list[Piece], fmt: str) -> tuple[li
     pieces: list[Piece] = []
     info: dict = {"corpora": [], "dropped_same_title_as_held_out": 0}
     for name in cfg.pretrain:
-        loaded, ci = load_corpus(cfg.model_copy(update={"corpus": name, "options": {**cfg.options, "corpus": {}}}))
+        loaded, ci = load_corpus(with_corpus(cfg, name))
         if loaded.pieces[0].format != fmt:
             raise MusegenError(f"pretrain corpus '{name}' holds {loaded.pieces[0].format} pieces, the corpus {fmt}")
         kept = [p for p in loaded.pieces if _title_key(p.title) not in titles]

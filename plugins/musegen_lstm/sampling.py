@@ -179,10 +179,11 @@ def sample(net: NumpyLSTM, prime: list[int], n: int, max_len: int, end_id: int,
            temperature=1.0, top_k=0, top_p=1.0, seed=None, checker=None) -> list[list[int]]:
     """``n`` sequences continuing ``[end_id] + prime``; each ends with ``end_id`` if the tune finished.
 
-    ``checker`` (see ``musegen.Checker``): each unit it checks (a bar of ABC, say) that it refuses is
-    drawn again from the state before it, up to ``checker.retries`` times; and while a sequence is in
-    its header (until ``checker.header_done``), it is drawn at ``checker.header_temperature`` with
-    neither top-k nor top-p, so that meters and keys come as often as the model learned them.
+    ``checker`` (see ``musegen.Checker``): a unit it refuses (a bar of ABC, say) is drawn again from
+    the state after the last accepted one, and after ``checker.retries`` refusals from the one before;
+    while a sequence is in its header (until ``checker.header_done``), it is drawn at
+    ``checker.header_temperature`` with neither top-k nor top-p, so that meters and keys come as
+    often as the model learned them.
     """
     rng = np.random.default_rng(seed)
     fast = FastStep(net, n, temperature)

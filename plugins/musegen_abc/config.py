@@ -7,6 +7,9 @@ class AbcCharConfig(BaseModel):
                          description="characters outside the vocabulary when encoding: 'error' or 'skip'")
     transpose: list[int] = Field(default_factory=list,
                                  description="training copies of each tune moved by these semitones, e.g. [-2, 2, 5]")
+    transpose_keys: int = Field(0, ge=0, le=8,
+                                description="copies of each tune moved to keys drawn from the corpus's own keys of "
+                                            "the same mode, so that keys keep their frequencies")
     transpose_max_accidentals: int = Field(4, ge=0, le=7,
                                            description="keep a transposed copy only if its key has at most this many "
                                                        "sharps or flats")

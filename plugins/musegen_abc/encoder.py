@@ -74,6 +74,38 @@ class AbcCharEncoder:
                 key = parse_key(field(moved, "K") or "") if moved else None
                 if key and abs(key[0].sharps) <= self.config.transpose_max_accidentals:
                     out.append(Piece.from_abc(moved, source=f"{p.meta.get('source', '?')} {shift:+d}"))
+        if self.config.transpose_keys:
+            out += self._to_corpus_keys(pieces)
+        return out
+
+    def _to_corpus_keys(self, pieces: list[Piece]) -> list[Piece]:
+        """``transpose_keys`` copies of each tune, each in a key drawn from the keys of the pieces'
+        tunes in the same mode, by their frequency (its own key included: then the copy is the tune
+        as it is). Copies therefore have the corpus's key frequencies, and the whole set keeps them."""
+        import random
+        from collections import Counter, defaultdict
+
+        from musegen_abc.transpose import LETTERS, SEMITONES, parse_key, transpose
+
+        keys = [parse_key(field(p.text, "K") or "") for p in pieces]
+        by_mode: dict[int, Counter] = defaultdict(Counter)
+        for parsed in keys:
+            if parsed:
+                by_mode[parsed[0].mode_offset][(parsed[0].letter, parsed[0].alteration)] += 1
+        rng = random.Random(0)
+        out = []
+        for p, parsed in zip(pieces, keys):
+            if not parsed:
+                continue
+            key = parsed[0]
+            tonics = by_mode[key.mode_offset]
+            for _ in range(self.config.transpose_keys):
+                letter, alteration = rng.choices(list(tonics), weights=list(tonics.values()))[0]
+                shift = (SEMITONES[LETTERS.index(letter)] + alteration
+                         - SEMITONES[LETTERS.index(key.letter)] - key.alteration + 6) % 12 - 6
+                moved = transpose(p.text, shift)
+                if moved:
+                    out.append(Piece.from_abc(moved, source=f"{p.meta.get('source', '?')} {shift:+d}"))
         return out
 
     def checker(self, options):

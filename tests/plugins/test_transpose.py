@@ -75,3 +75,22 @@ def test_encoder_augments_with_transposed_copies_in_allowed_keys():
     assert keys == ["A", "Ab", "Bm", "C", "E", "Eb", "F", "G", "Gm"]
     enc.fit(out)
     assert all(enc.decode(enc.encode(p)).text == p.text for p in out)
+
+
+def test_copies_to_corpus_keys_keep_the_key_frequencies():
+    from collections import Counter
+
+    from musegen.abctext import field
+
+    tune = "X:1\nT:t{}\nM:2/4\nL:1/8\nK:{}\nFA cA|Bd cA|\n"
+    keys = ["G"] * 6 + ["D"] * 3 + ["A"] + ["Ador"] * 2 + ["Edor"]  # majors 6:3:1, dorians 2:1
+    pieces = [Piece.from_abc(tune.format(i, k)) for i, k in enumerate(keys)]
+    enc = AbcCharEncoder(AbcCharConfig(transpose_keys=8))
+    copies = enc.augment(pieces)[len(pieces):]
+    assert len(copies) == 8 * len(pieces)
+    got = Counter(field(p.text, "K") for p in copies)
+    assert set(got) == {"G", "D", "A", "Ador", "Edor"}  # only keys of the corpus, each in its own mode
+    majors = sum(got[k] for k in "GDA")
+    assert majors == 8 * 10 and abs(got["G"] / majors - 0.6) < 0.12 and abs(got["D"] / majors - 0.3) < 0.12
+    for p in copies:  # every copy is its tune moved: the same notes relative to the key
+        assert p.text.count("|") == 2

@@ -49,9 +49,12 @@ def main() -> int:
     for name in args.only.split(","):
         preset, model = SYSTEMS[name]
         run_dir = Path(args.out) / name
-        if args.reuse:
+        if args.reuse:  # a run stopped early (Ctrl-C) has no result yet: its history says how far it went
             run = musegen.RunDir.open(run_dir)
-            train_s = run.manifest()["result"]["seconds"]
+            history = (run_dir / "history.csv").read_text().splitlines()[1:]
+            result = run.manifest().get("result") or {"seconds": float(history[-1].split(",")[3]),
+                                                      "steps": int(history[-1].split(",")[0])}
+            train_s = result["seconds"]
         else:
             sets = {"train.steps": args.steps} if args.steps is not None and model != "markov" else {}
             if model == "markov":
@@ -67,7 +70,8 @@ def main() -> int:
                 continue  # the markov example takes no bar checker: it is the model alone already
             result, _, _ = evaluate_run(run.path, valid, args.samples, seed=args.seed, sample=sample, log=lambda m: None)
             result["train_seconds"] = round(train_s, 1)
-            result["steps"] = run.manifest()["result"]["steps"]
+            result["steps"] = (run.manifest().get("result") or {}).get("steps") or int(
+                (run_dir / "history.csv").read_text().splitlines()[-1].split(",")[0])
             rows[label] = result
     metrics = list(TARGETS) + EXTRA
     print("| metric | target | " + " | ".join(rows) + " | real held-out tunes |")

@@ -28,6 +28,15 @@ EXTRA = ["bars_redrawn_pct", "bars_kept_wrong", "complete_pct", "pitch_class_ove
 SYSTEMS = {"quality": ("quality", "lstm"), "paper": ("paper", "lstm"), "markov": ("default", "markov")}
 
 
+def trained(run) -> dict:
+    """Steps and seconds of training; a run stopped early (Ctrl-C) has no result yet, its history does."""
+    result = run.manifest().get("result")
+    if result:
+        return result
+    step, _, _, seconds = run.file("history.csv").read_text().splitlines()[-1].split(",")
+    return {"steps": int(step), "seconds": float(seconds)}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--only", default="quality,paper,markov", help="comma-separated: quality, paper, markov")
@@ -49,12 +58,9 @@ def main() -> int:
     for name in args.only.split(","):
         preset, model = SYSTEMS[name]
         run_dir = Path(args.out) / name
-        if args.reuse:  # a run stopped early (Ctrl-C) has no result yet: its history says how far it went
+        if args.reuse:
             run = musegen.RunDir.open(run_dir)
-            history = (run_dir / "history.csv").read_text().splitlines()[1:]
-            result = run.manifest().get("result") or {"seconds": float(history[-1].split(",")[3]),
-                                                      "steps": int(history[-1].split(",")[0])}
-            train_s = result["seconds"]
+            train_s = trained(run)["seconds"]
         else:
             sets = {"train.steps": args.steps} if args.steps is not None and model != "markov" else {}
             if model == "markov":
@@ -70,8 +76,7 @@ def main() -> int:
                 continue  # the markov example takes no bar checker: it is the model alone already
             result, _, _ = evaluate_run(run.path, valid, args.samples, seed=args.seed, sample=sample, log=lambda m: None)
             result["train_seconds"] = round(train_s, 1)
-            result["steps"] = (run.manifest().get("result") or {}).get("steps") or int(
-                (run_dir / "history.csv").read_text().splitlines()[-1].split(",")[0])
+            result["steps"] = trained(run)["steps"]
             rows[label] = result
     metrics = list(TARGETS) + EXTRA
     print("| metric | target | " + " | ".join(rows) + " | real held-out tunes |")

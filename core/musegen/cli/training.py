@@ -15,7 +15,7 @@ from musegen.errors import MusegenError
 CORPUS = typer.Option(None, "--corpus", "-c", help="Corpus name (gen components) or a path to .abc or .mid files, or a folder of them. [default: oneills]")
 ENCODER = typer.Option(None, "--encoder", "-e", help="Encoder name. [default: abc-char]")
 MODEL = typer.Option(None, "--model", "-m", help="Model name. [default: lstm]")
-PRESET = typer.Option("default", "--preset", "-p", help="Preset from registry.toml: default, paper, tiny, ...")
+PRESET = typer.Option("default", "--preset", "-p", help="Preset from registry.toml: default, quality, paper, tiny, ...")
 CONFIG = typer.Option(None, "--config", help="A TOML file of settings (same sections as a preset).")
 STEPS = typer.Option(None, "--steps", help="Training steps (the paper's iterations).")
 SEED = typer.Option(None, "--seed", help="Random seed for training and sampling. [default: 0]")

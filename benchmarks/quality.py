@@ -74,7 +74,8 @@ def main() -> int:
         for label, sample in ((name, {}), (f"{name} (model alone)", {"check_bars": False})):
             if model == "markov" and sample:
                 continue  # the markov example takes no bar checker: it is the model alone already
-            result, _, _ = evaluate_run(run.path, valid, args.samples, seed=args.seed, sample=sample, log=lambda m: None)
+            result, _, _ = evaluate_run(run.path, valid, args.samples, seed=args.seed, sample=sample, log=lambda m: None,
+                                        backend=args.backend)  # one process, one Keras backend
             result["train_seconds"] = round(train_s, 1)
             result["steps"] = trained(run)["steps"]
             rows[label] = result

@@ -31,9 +31,13 @@ def held_out(cfg: RunConfig, data: str | None) -> tuple[list[Piece], list[Piece]
 
 
 def evaluate_run(run_path: str | os.PathLike, data: str | None = None, samples: int = 200, seed: int | None = None,
-                 sample: dict | None = None, log=print) -> tuple[dict, list[Piece], list[Piece]]:
-    """Measure a run; returns (result, the sampled tunes, the training tunes)."""
-    run, cfg, encoder, model = load_run(run_path)
+                 sample: dict | None = None, log=print, backend: str | None = None) -> tuple[dict, list[Piece], list[Piece]]:
+    """Measure a run; returns (result, the sampled tunes, the training tunes).
+
+    ``backend`` loads the model on that Keras backend instead of the one it was trained on (weights are
+    portable), so that runs from several backends can be measured in one process.
+    """
+    run, cfg, encoder, model = load_run(run_path, backend)
     train_p, valid_p = held_out(cfg, data)
     formats = {p.format for p in valid_p}
     if data and formats != {encoder.format}:
@@ -61,7 +65,7 @@ def evaluate_run(run_path: str | os.PathLike, data: str | None = None, samples: 
     log(f"sampling {samples} tunes (temperature {options.temperature}, top-p {options.top_p})")
     from musegen.pipeline import generate
 
-    pieces = generate(run.path, options)
+    pieces = generate(run.path, options, backend=backend)
     log("measuring validity, style and novelty")
     evaluators = [ev for ev in (get_registry().get("evaluator", name).build() for name in EVALUATORS if get_registry().has("evaluator", name))
                   if encoder.format in ev.formats]

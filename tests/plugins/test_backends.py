@@ -63,6 +63,30 @@ def test_model_saved_on_one_backend_samples_the_same_on_another(runs, saved, loa
     assert json.loads(proc.stdout.strip().splitlines()[-1])["tunes"] == result["tunes"]
 
 
+EVALUATE = """
+import json
+from musegen.evaluation import evaluate_run
+nll = {{}}
+for name, path in {runs!r}.items():
+    result, _, _ = evaluate_run(path, None, 2, seed=1, sample={{"max_len": 60}}, log=lambda m: None, backend={backend!r})
+    nll[name] = result["nll_nats_per_char"]
+import keras
+assert keras.backend.backend() == {backend!r}
+print(json.dumps(nll))
+"""
+
+
+def test_runs_from_several_backends_are_measured_in_one_process(runs):
+    """benchmarks/quality.py measures a torch-trained paper run beside jax runs: evaluate_run(backend=...)."""
+    both = {name: runs[name][0] for name in ("jax", "torch")}
+    one = run_python(EVALUATE.format(runs=both, backend="jax"), env={"KERAS_BACKEND": ""})
+    assert one.returncode == 0, one.stderr[-3000:]
+    own = run_python(EVALUATE.format(runs={"torch": both["torch"]}, backend="torch"), env={"KERAS_BACKEND": ""})
+    assert own.returncode == 0, own.stderr[-3000:]
+    measured, native = (json.loads(p.stdout.strip().splitlines()[-1]) for p in (one, own))
+    assert set(measured) == {"jax", "torch"}
+    assert measured["torch"] == pytest.approx(native["torch"], abs=2e-3)  # same weights, other backend
+
 RESUME = """
 import numpy as np, musegen
 from musegen.pipeline import load_run

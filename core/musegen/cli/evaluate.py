@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import typer
@@ -34,7 +35,8 @@ def eval_(
     console = Console(stderr=True)
     sample = {k: v for k, v in {"temperature": temperature, "top_p": top_p, "max_len": max_len,
                                 "check_bars": check_bars}.items() if v is not None}
-    result, pieces, train_p = evaluate_run(run_dir, data, samples, seed, sample, log=lambda m: console.print(m))
+    result, pieces, train_p = evaluate_run(run_dir, data, samples, seed, sample, log=lambda m: console.print(m),
+                                           backend=os.environ.get("MUSEGEN_BACKEND"))
     run_path = Path(result["run"])
     write_json(run_path / "eval.json", result)
     figures = {}

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from musegen.config import RunConfig, SampleConfig
 from musegen.errors import MusegenError
-from musegen.pipeline import corpus_split, load_corpus, load_run, with_corpus
+from musegen.pipeline import corpus_split, load_corpus, load_run, sample_run, with_corpus
 from musegen.plugins import get_registry
 from musegen.piece import Piece
 
@@ -37,7 +37,8 @@ def evaluate_run(run_path: str | os.PathLike, data: str | None = None, samples: 
     ``backend`` loads the model on that Keras backend instead of the one it was trained on (weights are
     portable), so that runs from several backends can be measured in one process.
     """
-    run, cfg, encoder, model = load_run(run_path, backend)
+    loaded = load_run(run_path, backend)
+    run, cfg, encoder, model = loaded
     train_p, valid_p = held_out(cfg, data)
     formats = {p.format for p in valid_p}
     if data and formats != {encoder.format}:
@@ -63,9 +64,7 @@ def evaluate_run(run_path: str | os.PathLike, data: str | None = None, samples: 
                                             "seed": cfg.seed if seed is None else seed})
     options = SampleConfig(**options.model_dump())
     log(f"sampling {samples} tunes (temperature {options.temperature}, top-p {options.top_p})")
-    from musegen.pipeline import generate
-
-    pieces = generate(run.path, options, backend=backend)
+    pieces = sample_run(loaded, options)
     log("measuring validity, style and novelty")
     evaluators = [ev for ev in (get_registry().get("evaluator", name).build() for name in EVALUATORS if get_registry().has("evaluator", name))
                   if encoder.format in ev.formats]

@@ -319,7 +319,13 @@ def generate(
     backend: str | None = None,
 ) -> list[Piece]:
     """Sample new pieces from a trained run."""
-    run, cfg, encoder, model = load_run(run_path, backend)
+    return sample_run(load_run(run_path, backend), sample)
+
+
+def sample_run(loaded: tuple, sample: SampleConfig | dict | None = None) -> list[Piece]:
+    """Sample new pieces from a run already opened by :func:`load_run` (its ``(run, config, encoder,
+    model)``), so that a caller who also scores the model loads it once."""
+    _, cfg, encoder, model = loaded
     options = cfg.sample.model_copy(update=dict(sample or {})) if not isinstance(sample, SampleConfig) else sample
     options = SampleConfig(**options.model_dump())  # re-validate overrides
     if options.seed is None:

@@ -66,6 +66,11 @@ def root(
         os.environ["MUSEGEN_BACKEND"] = backend
 
 
+def chosen_backend() -> str | None:
+    """The Keras backend given by ``gen --backend`` (or MUSEGEN_BACKEND); None: the run's own."""
+    return os.environ.get("MUSEGEN_BACKEND")
+
+
 def _register() -> None:
     from musegen.cli import evaluate, info, training  # noqa: F401  (registers commands)
     from musegen.plugins import get_manager

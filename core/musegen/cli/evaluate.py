@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import typer
 
-from musegen.cli import app, friendly
+from musegen.cli import app, chosen_backend, friendly
 
 
 @app.command("eval")
@@ -36,7 +35,7 @@ def eval_(
     sample = {k: v for k, v in {"temperature": temperature, "top_p": top_p, "max_len": max_len,
                                 "check_bars": check_bars}.items() if v is not None}
     result, pieces, train_p = evaluate_run(run_dir, data, samples, seed, sample, log=lambda m: console.print(m),
-                                           backend=os.environ.get("MUSEGEN_BACKEND"))
+                                           backend=chosen_backend())
     run_path = Path(result["run"])
     write_json(run_path / "eval.json", result)
     figures = {}

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import typer
 
-from musegen.cli import app, friendly
+from musegen.cli import app, chosen_backend, friendly
 from musegen.errors import MusegenError
 
 CORPUS = typer.Option(None, "--corpus", "-c", help="Corpus name (gen components) or a path to .abc or .mid files, or a folder of them. [default: oneills]")
@@ -44,16 +44,12 @@ def _console():
     return Console(stderr=True)
 
 
-def _backend(cfg_backend: str | None = None) -> str | None:
-    return os.environ.get("MUSEGEN_BACKEND") or cfg_backend
-
-
 def _config(preset, config, corpus, encoder, model, steps, seed, sets, valid=None, sample=None, render=None, soundfont=None,
             pretrain=None, pretrain_steps=None, distribute=None):
     from musegen.config import parse_sets, resolve
 
     flags = {"train.distribute": distribute, "corpus": corpus, "encoder": encoder, "model": model, "train.steps": steps, "seed": seed,
-             "valid": valid, "backend": _backend(), "train.pretrain_steps": pretrain_steps,
+             "valid": valid, "backend": chosen_backend(), "train.pretrain_steps": pretrain_steps,
              "pretrain": [c.strip() for c in pretrain.split(",") if c.strip()] if pretrain else None}
     for key, value in (sample or {}).items():
         flags[f"sample.{key}"] = value
@@ -228,4 +224,4 @@ def generate(
     if soundfont:
         render_opts["wav"] = {**render_opts.get("wav", {}), "soundfont": soundfont}
     sample = _sample_opts(tunes, seed, temperature, top_k, top_p, prime, max_len, valid_only, check_bars)
-    _generate_and_render(run_.path, sample, renderers, render_opts, out or run_.path / "samples", _console(), _backend())
+    _generate_and_render(run_.path, sample, renderers, render_opts, out or run_.path / "samples", _console(), chosen_backend())

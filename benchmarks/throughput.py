@@ -48,7 +48,8 @@ class Musegen:
         import keras
 
         self.backend = keras.backend.backend()
-        self.path = self.model.net.get_layer("lstm_0").fused_path()
+        net = self.model.net
+        self.path = net.get_layer("lstm_0").fused_path() + (", embedding folded" if net.folded() else "")
 
     def train(self, data):
         loss = None

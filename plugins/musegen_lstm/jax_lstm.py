@@ -86,3 +86,11 @@ def lstm(x, kernel, recurrent_kernel, bias, h0, c0):
     xw = jnp.einsum("btf,fg->tbg", x, kernel) + bias
     hs, cs = recurrence(xw, recurrent_kernel, h0, c0)
     return jnp.swapaxes(hs, 0, 1), hs[-1], cs[-1]
+
+
+def lstm_from_table(tokens, table, recurrent_kernel):
+    """Batch-first LSTM over token ids ``(B, T)`` from a zero state, its input projections read from
+    ``table`` (vocabulary × 4U, ``embedding @ kernel + bias``); returns the outputs ``(B, T, U)``."""
+    h0 = jnp.zeros((tokens.shape[0], recurrent_kernel.shape[0]), table.dtype)
+    hs, _ = recurrence(jnp.take(table, tokens.T, axis=0), recurrent_kernel, h0, h0)
+    return jnp.swapaxes(hs, 0, 1)

@@ -1,4 +1,4 @@
-"""``lstm``: the Keras 3 model, its training loop with held-out checkpointing, and its sampler."""
+"""``lstm``: the model plugin — training loop with held-out checkpointing, scoring and sampling (the Keras model is in net.py)."""
 
 from __future__ import annotations
 
@@ -20,23 +20,10 @@ import numpy as np  # noqa: E402
 from musegen import MusegenError, TrainResult, interrupts
 from musegen.atomic import atomic_path, write_text
 from musegen_lstm.jax_sampling import sample as jax_sample
-from musegen_lstm.layer import LSTM
+from musegen_lstm.net import build
 from musegen_lstm.sampling import NumpyLSTM, sample
 
 CHECKPOINTS = {"best": "model.keras", "last": "last.keras"}
-
-
-def build(config, vocab_size: int) -> keras.Model:
-    """Embedding → LSTM × layers (→ Dropout) → Dense logits over the vocabulary."""
-    policy = config.precision
-    tokens = keras.Input(shape=(None,), dtype="int32", name="tokens")
-    x = keras.layers.Embedding(vocab_size, config.embedding_dim, dtype=policy, name="embedding")(tokens)
-    for i in range(config.layers):
-        x = LSTM(config.units, return_sequences=True, dtype=policy, name=f"lstm_{i}")(x)
-        if config.dropout:
-            x = keras.layers.Dropout(config.dropout, seed=i + 1, name=f"dropout_{i}")(x)  # seeded: masks follow (seed, step)
-    logits = keras.layers.Dense(vocab_size, dtype="float32", name="logits")(x)  # softmax and loss in float32
-    return keras.Model(tokens, logits, name="musegen_lstm")
 
 
 def windows(stream: np.ndarray, length: int) -> np.ndarray:

@@ -153,6 +153,57 @@ def test_fused_cpu_lstm_equals_keras_lstm_forward_and_backward(backend, path):
     assert float(out) < 1e-5 and float(grad) < 1e-4
 
 
+FOLDED = """
+import numpy as np, keras
+import musegen_lstm.net as N
+from musegen_lstm.config import LSTMConfig
+rng = np.random.default_rng(0)
+net = N.build(LSTMConfig(embedding_dim=5, units=6, layers=2, dropout=0.2), 11)
+net.set_weights([w + rng.normal(size=w.shape).astype("float32") * 0.5 for w in net.get_weights()])
+tokens = rng.integers(0, 11, size=(3, 9)).astype("int32")
+target = rng.normal(size=(3, 9, 11)).astype("float32")
+graph = lambda x: super(N.Net, net).call(x)  # Keras's own graph: embedding, then the LSTM's input product
+backend = keras.backend.backend()
+if backend == "jax":
+    import jax
+    def grads(f):
+        def loss(tv):
+            with keras.StatelessScope(state_mapping=list(zip(net.trainable_variables, tv))):
+                return (f(tokens) * target).sum()
+        return [np.asarray(g) for g in jax.grad(loss)([v.value for v in net.trainable_variables])]
+elif backend == "torch":
+    import torch
+    def grads(f):
+        for v in net.trainable_variables:
+            v.value.grad = None
+        (f(torch.tensor(tokens)) * torch.tensor(target)).sum().backward()
+        return [v.value.grad.numpy().copy() for v in net.trainable_variables]
+else:
+    import tensorflow as tf
+    def grads(f):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(f(tokens) * target)
+        return [np.asarray(tf.convert_to_tensor(g)) for g in tape.gradient(loss, [v.value for v in net.trainable_variables])]
+calls = []
+if backend in N._FOLDS:
+    fold = N._FOLDS[backend]
+    N._FOLDS[backend] = lambda *a: calls.append(1) or fold(*a)
+out = float(np.abs(keras.ops.convert_to_numpy(net(tokens)) - keras.ops.convert_to_numpy(graph(tokens))).max())
+grad = max(float(np.abs(a - b).max()) for a, b in zip(grads(net), grads(graph)))
+print(net.folded(), len(calls), out, grad)
+"""
+
+
+@pytest.mark.parametrize("backend,folded", [("jax", "True"), ("torch", "True"), ("tensorflow", "False")])
+def test_embedding_folded_into_the_lstm_equals_keras_graph_forward_and_backward(backend, folded):
+    """On a CPU the first LSTM reads embedding @ kernel + bias from a table: the same outputs and gradients."""
+    proc = run_python(FOLDED, env={"KERAS_BACKEND": backend, "CUDA_VISIBLE_DEVICES": ""})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    ran, calls, out, grad = proc.stdout.split()
+    assert ran == folded and (int(calls) > 0) == (folded == "True")  # the fold ran where it says it does
+    assert float(out) < 1e-5 and float(grad) < 1e-4
+
+
 DATA_PARALLEL = """
 import numpy as np, musegen, keras
 from musegen.pipeline import load_run

@@ -1,0 +1,115 @@
+"""The Keras model: Embedding → LSTM × layers (→ Dropout) → Dense logits, with its embedding folded
+into the first LSTM's input projection on CPUs.
+
+The embedding's only reader is the first LSTM, which multiplies it by its input kernel: for a token
+``t`` the projection ``embedding[t] @ kernel + bias`` is row ``t`` of the table ``embedding @ kernel +
+bias`` (vocabulary × 4 units). So instead of a ``(batch · time) × embedding × 4 units`` product forward
+and two of that size backward, a step looks rows up in a table made by a ``vocabulary × embedding × 4
+units`` product — 83 rows against 6,400 for the paper's batch. Same weights, same results to float32
+rounding, same checkpoints; the NumPy sampler reads the layers as before.
+
+- torch on a CPU: PyTorch's native LSTM kernel over one-hot inputs with the table as its input weights;
+- jax on a CPU: :func:`musegen_lstm.jax_lstm.lstm_from_table`;
+- anything else (tensorflow, a GPU, mixed precision, dropout inside the LSTM, a mask): Keras's graph.
+"""
+
+from __future__ import annotations
+
+import keras
+
+from musegen_lstm.layer import LSTM
+
+
+def build(config, vocab_size: int) -> keras.Model:
+    """Embedding → LSTM × layers (→ Dropout) → Dense logits over the vocabulary."""
+    policy = config.precision
+    tokens = keras.Input(shape=(None,), dtype="int32", name="tokens")
+    x = keras.layers.Embedding(vocab_size, config.embedding_dim, dtype=policy, name="embedding")(tokens)
+    for i in range(config.layers):
+        x = LSTM(config.units, return_sequences=True, dtype=policy, name=f"lstm_{i}")(x)
+        if config.dropout:
+            x = keras.layers.Dropout(config.dropout, seed=i + 1, name=f"dropout_{i}")(x)  # seeded: masks follow (seed, step)
+    logits = keras.layers.Dense(vocab_size, dtype="float32", name="logits")(x)  # softmax and loss in float32
+    return Net(tokens, logits, name="musegen_lstm")
+
+
+@keras.saving.register_keras_serializable(package="musegen")
+class Net(keras.Model):
+    """The functional model of :func:`build`; its ``call`` folds the embedding where it can (above)."""
+
+    def call(self, inputs, training=None, mask=None, **kwargs):
+        if mask is None and not kwargs:
+            fold = _FOLDS.get(keras.backend.backend())
+            chain = self._chain()
+            if fold is not None and chain is not None and not isinstance(inputs, keras.KerasTensor):
+                tokens = keras.ops.convert_to_tensor(inputs, dtype="int32")
+                x = fold(chain[0], chain[1], tokens)
+                if x is not None:
+                    for layer in chain[2:]:
+                        x = layer(x, training=training)
+                    return x
+        return super().call(inputs, training=training, mask=mask, **kwargs)
+
+    def folded(self) -> bool:
+        """Whether a call on this machine reads the first LSTM's input projection from a table."""
+        backend = keras.backend.backend()
+        if self._chain() is None or backend not in _FOLDS:
+            return False
+        if backend == "jax":
+            import jax
+
+            return jax.default_backend() == "cpu"
+        import torch
+
+        return not torch.cuda.is_available()
+
+    def _chain(self):
+        """[embedding, lstm_0, every later layer in order] when the model is build()'s plain chain of
+        float32 layers and the first LSTM can be fused; otherwise None."""
+        if not hasattr(self, "_musegen_chain"):
+            layers = [layer for layer in self.layers if not isinstance(layer, keras.layers.InputLayer)]
+            ok = (len(layers) >= 3 and layers[0].name == "embedding" and isinstance(layers[0], keras.layers.Embedding)
+                  and isinstance(layers[1], LSTM) and layers[1].name == "lstm_0"
+                  and layers[0].compute_dtype == "float32" and getattr(layers[0], "quantization_mode", None) is None
+                  and layers[1]._fusable(None) and _is_chain(self, layers))
+            object.__setattr__(self, "_musegen_chain", layers if ok else None)  # a cache: not tracked by Keras
+        return self._musegen_chain
+
+
+def _is_chain(model, layers) -> bool:
+    """Each layer reads the output of the one before it, and the model's output is the last one's."""
+    for before, layer in zip(layers, layers[1:]):
+        if len(layer._inbound_nodes) != 1 or layer._inbound_nodes[0].parent_nodes != before._inbound_nodes:
+            return False
+    return len(model.outputs) == 1 and model.outputs[0] is layers[-1].output
+
+
+def _torch(embedding, lstm, tokens):
+    import torch
+
+    table_in = embedding.embeddings.value
+    if table_in.is_cuda:
+        return None  # Keras runs cuDNN there
+    cell = lstm.cell
+    kernel, recurrent, bias = cell.kernel.value, cell.recurrent_kernel.value, cell.bias.value
+    onehot = torch.nn.functional.one_hot(tokens.long(), table_in.shape[0]).to(kernel.dtype)
+    zeros = onehot.new_zeros(1, tokens.shape[0], recurrent.shape[0])
+    # As layer._torch, with (embedding @ kernel) as the input weights and one-hot rows as the inputs.
+    params = [(table_in @ kernel).T.contiguous(), recurrent.T.contiguous(), bias, torch.zeros_like(bias)]
+    outputs, _, _ = torch._VF.lstm(onehot, (zeros, zeros), params, True, 1, 0.0, torch.is_grad_enabled(), False, True)
+    return outputs
+
+
+def _jax(embedding, lstm, tokens):
+    import jax
+
+    if jax.default_backend() != "cpu":
+        return None  # Keras runs cuDNN there
+    from musegen_lstm.jax_lstm import lstm_from_table
+
+    cell = lstm.cell
+    table = embedding.embeddings.value @ cell.kernel.value + cell.bias.value
+    return lstm_from_table(tokens, table, cell.recurrent_kernel.value)
+
+
+_FOLDS = {"torch": _torch, "jax": _jax}

@@ -1,11 +1,15 @@
 """The LSTM recurrence for training on a CPU with JAX, with a hand-written backward pass.
 
 Keras's generic loop computes ``x @ kernel`` inside every time step and lets JAX differentiate the
-loop. Here, as in cuDNN, the input projection of the whole sequence is one matrix product outside the
-loop, each gate is its own ``(U, U)`` product (faster than one ``(U, 4U)`` product on XLA's CPU
-backend), sigmoids are computed through ``tanh`` (XLA's ``exp`` is slow on CPUs), the backward loop
-carries only the state gradients, and the recurrent kernel's gradient is one product over all steps.
-Results match Keras's own LSTM (gate order i, f, c, o) to float32 rounding.
+loop. Here, as in cuDNN, the input projection is done outside the loop: one product over the whole
+sequence (:func:`lstm`) or, for the first layer, rows of a table looked up per step
+(:func:`lstm_from_table`, see :mod:`musegen_lstm.net`). What XLA's CPU backend is slow at shapes the
+rest: each gate is its own ``(U, U)`` product and its own ``(T, B, U)`` array (slicing a ``4U``-wide
+array inside a loop costs more than the product), sigmoids are computed through ``tanh`` (XLA's
+``exp`` is slow on CPUs), the forward loop saves only what the backward one cannot recompute in one
+vectorized pass, the backward loop carries only the state gradients, and the recurrent kernel's
+gradient is one product over all steps. Results match Keras's own LSTM (gate order i, f, c, o) to
+float32 rounding.
 """
 
 from __future__ import annotations
@@ -19,78 +23,117 @@ def _sigmoid(x):
 
 
 def _gates(a, u):
-    return [a[..., k * u:(k + 1) * u] for k in range(4)]
+    return tuple(a[..., k * u:(k + 1) * u] for k in range(4))
 
 
-@jax.custom_vjp
-def recurrence(xw, recurrent_kernel, h0, c0):
-    """Hidden and cell states ``(T, B, U)`` each, for input projections ``xw = x @ kernel + bias`` of
-    shape ``(T, B, 4U)``, time first."""
-    return _forward(xw, recurrent_kernel, h0, c0)[:2]
+def _forward(gate_inputs, xs, rs, h0, c0, save: bool):
+    """Scan over ``xs``; ``gate_inputs(x)`` gives one step's four gate inputs ``(B, U)``. Returns the
+    last (h, c) and every step's h, or with ``save`` the arrays the backward pass reads."""
 
-
-def _forward(xw, r, h0, c0):
-    u = r.shape[0]
-    r_i, r_f, r_g, r_o = _gates(r, u)
-
-    def step(carry, z):
+    def step(carry, x):
         h, c = carry
-        i = _sigmoid(z[0] + h @ r_i)
-        f = _sigmoid(z[1] + h @ r_f)
-        g = jnp.tanh(z[2] + h @ r_g)
-        o = _sigmoid(z[3] + h @ r_o)
+        z = gate_inputs(x)
+        i = _sigmoid(z[0] + h @ rs[0])
+        f = _sigmoid(z[1] + h @ rs[1])
+        g = jnp.tanh(z[2] + h @ rs[2])
+        o = _sigmoid(z[3] + h @ rs[3])
         c = f * c + i * g
-        tc = jnp.tanh(c)
-        h = o * tc
-        return (h, c), (h, c, i, f, g, o, tc)
+        h = o * jnp.tanh(c)
+        return (h, c), ((h, c, i, f, g, o) if save else h)
 
-    _, saved = jax.lax.scan(step, (h0, c0), tuple(_gates(xw, u)))
-    return saved
+    return jax.lax.scan(step, (h0, c0), xs)
 
 
-def _fwd(xw, r, h0, c0):
-    saved = _forward(xw, r, h0, c0)
-    return saved[:2], (saved, r, h0, c0)
-
-
-def _bwd(res, cotangents):
-    (hs, cs, i, f, g, o, tc), r, h0, c0 = res
-    dhs, dcs = cotangents
-    u = r.shape[0]
-    rt_i, rt_f, rt_g, rt_o = (w.T for w in _gates(r, u))
+def _backward(saved, rs, h0, c0, dhs, dc_last):
+    """Gradients of the four gate inputs ``(T, B, U)``, of the recurrent kernels, of h0 and c0."""
+    hs, cs, i, f, g, o = saved
+    tc = jnp.tanh(cs)  # one vectorized pass instead of one more array written per step
+    rts = tuple(r.T for r in rs)
     c_prev = jnp.concatenate([c0[None], cs[:-1]], axis=0)
 
-    def step(carry, xs):
+    def step(carry, x):
         dh_next, dc_next = carry
-        dh_out, dc_out, i, f, g, o, tc, cp = xs
+        dh_out, i, f, g, o, tc, cp = x
         dh = dh_out + dh_next
-        dc = dc_next + dc_out + dh * o * (1.0 - tc * tc)
+        dc = dc_next + dh * o * (1.0 - tc * tc)
         di = dc * g * i * (1.0 - i)
         df = dc * cp * f * (1.0 - f)
         dg = dc * i * (1.0 - g * g)
         do = dh * tc * o * (1.0 - o)
-        dh_prev = di @ rt_i + df @ rt_f + dg @ rt_g + do @ rt_o
-        return (dh_prev, dc * f), jnp.concatenate([di, df, dg, do], axis=-1)
+        dh_prev = di @ rts[0] + df @ rts[1] + dg @ rts[2] + do @ rts[3]
+        return (dh_prev, dc * f), (di, df, dg, do)
 
-    (dh0, dc0), dz = jax.lax.scan(step, (jnp.zeros_like(h0), jnp.zeros_like(c0)),
-                                  (dhs, dcs, i, f, g, o, tc, c_prev), reverse=True)
+    (dh0, dc0), dzs = jax.lax.scan(step, (jnp.zeros_like(h0), dc_last), (dhs, i, f, g, o, tc, c_prev), reverse=True)
     h_prev = jnp.concatenate([h0[None], hs[:-1]], axis=0)
-    return dz, jnp.einsum("tbu,tbg->ug", h_prev, dz), dh0, dc0
+    drs = tuple(jnp.einsum("tbu,tbv->uv", h_prev, dz) for dz in dzs)
+    return dzs, drs, dh0, dc0
 
 
-recurrence.defvjp(_fwd, _bwd)
+def _given(z):
+    return z
+
+
+@jax.custom_vjp
+def recurrence(zs, rs, h0, c0):
+    """Every step's hidden state ``(T, B, U)`` and the last cell state, for the four gate inputs ``zs``
+    (``x @ kernel + bias`` split by gate, ``(T, B, U)`` each, time first) and recurrent kernels ``rs``."""
+    (_, c), hs = _forward(_given, zs, rs, h0, c0, save=False)
+    return hs, c
+
+
+def _recurrence_fwd(zs, rs, h0, c0):
+    (_, c), saved = _forward(_given, zs, rs, h0, c0, save=True)
+    return (saved[0], c), (saved, rs, h0, c0)
+
+
+def _recurrence_bwd(res, cotangents):
+    saved, rs, h0, c0 = res
+    return _backward(saved, rs, h0, c0, *cotangents)
+
+
+recurrence.defvjp(_recurrence_fwd, _recurrence_bwd)
+
+
+@jax.custom_vjp
+def table_recurrence(tokens, tables, rs, h0, c0):
+    """As :func:`recurrence`, the gate inputs being rows of ``tables`` (four ``(V, U)``) picked by the
+    token ids ``tokens`` ``(T, B)`` step by step: no ``(T, B, 4U)`` array is made."""
+    (_, c), hs = _forward(_rows(tables), tokens, rs, h0, c0, save=False)
+    return hs, c
+
+
+def _rows(tables):
+    return lambda tok: tuple(jnp.take(t, tok, axis=0) for t in tables)
+
+
+def _table_fwd(tokens, tables, rs, h0, c0):
+    (_, c), saved = _forward(_rows(tables), tokens, rs, h0, c0, save=True)
+    return (saved[0], c), (saved, tokens, rs, h0, c0, tables)
+
+
+def _table_bwd(res, cotangents):
+    saved, tokens, rs, h0, c0, tables = res
+    dzs, drs, dh0, dc0 = _backward(saved, rs, h0, c0, *cotangents)
+    ids = tokens.reshape(-1)
+    dtables = tuple(jax.ops.segment_sum(dz.reshape(ids.shape[0], -1), ids, t.shape[0]) for dz, t in zip(dzs, tables))
+    return None, dtables, drs, dh0, dc0
+
+
+table_recurrence.defvjp(_table_fwd, _table_bwd)
 
 
 def lstm(x, kernel, recurrent_kernel, bias, h0, c0):
     """Batch-first LSTM: ``x`` is ``(B, T, F)``; returns (outputs ``(B, T, U)``, last h, last c)."""
-    xw = jnp.einsum("btf,fg->tbg", x, kernel) + bias
-    hs, cs = recurrence(xw, recurrent_kernel, h0, c0)
-    return jnp.swapaxes(hs, 0, 1), hs[-1], cs[-1]
+    u = recurrent_kernel.shape[0]
+    zs = tuple(jnp.einsum("btf,fu->tbu", x, k) + b for k, b in zip(_gates(kernel, u), _gates(bias, u)))
+    hs, c = recurrence(zs, _gates(recurrent_kernel, u), h0, c0)
+    return jnp.swapaxes(hs, 0, 1), hs[-1], c
 
 
 def lstm_from_table(tokens, table, recurrent_kernel):
     """Batch-first LSTM over token ids ``(B, T)`` from a zero state, its input projections read from
     ``table`` (vocabulary × 4U, ``embedding @ kernel + bias``); returns the outputs ``(B, T, U)``."""
-    h0 = jnp.zeros((tokens.shape[0], recurrent_kernel.shape[0]), table.dtype)
-    hs, _ = recurrence(jnp.take(table, tokens.T, axis=0), recurrent_kernel, h0, h0)
+    u = recurrent_kernel.shape[0]
+    h0 = jnp.zeros((tokens.shape[0], u), table.dtype)
+    hs, _ = table_recurrence(tokens.T, _gates(table, u), _gates(recurrent_kernel, u), h0, h0)
     return jnp.swapaxes(hs, 0, 1)

@@ -8,8 +8,9 @@ and two of that size backward, a step looks rows up in a table made by a ``vocab
 units`` product — 83 rows against 6,400 for the paper's batch. Same weights, same results to float32
 rounding, same checkpoints; the NumPy sampler reads the layers as before.
 
-- torch on a CPU: PyTorch's native LSTM kernel over one-hot inputs with the table as its input weights;
-- jax on a CPU: :func:`musegen_lstm.jax_lstm.lstm_from_table`;
+- jax on a CPU: :func:`musegen_lstm.jax_lstm.lstm_from_table`, rows looked up step by step;
+- torch on a CPU, when the vocabulary is smaller than the embedding: PyTorch's native LSTM kernel
+  over one-hot inputs, the table as its input weights;
 - anything else (tensorflow, a GPU, mixed precision, dropout inside the LSTM, a mask): Keras's graph.
 """
 
@@ -59,9 +60,7 @@ class Net(keras.Model):
             import jax
 
             return jax.default_backend() == "cpu"
-        import torch
-
-        return not torch.cuda.is_available()
+        return _torch_folds(self._chain()[0].embeddings.value)
 
     def _chain(self):
         """[embedding, lstm_0, every later layer in order] when the model is build()'s plain chain of
@@ -88,8 +87,8 @@ def _torch(embedding, lstm, tokens):
     import torch
 
     table_in = embedding.embeddings.value
-    if table_in.is_cuda:
-        return None  # Keras runs cuDNN there
+    if not _torch_folds(table_in):
+        return None
     cell = lstm.cell
     kernel, recurrent, bias = cell.kernel.value, cell.recurrent_kernel.value, cell.bias.value
     onehot = torch.nn.functional.one_hot(tokens.long(), table_in.shape[0]).to(kernel.dtype)
@@ -98,6 +97,13 @@ def _torch(embedding, lstm, tokens):
     params = [(table_in @ kernel).T.contiguous(), recurrent.T.contiguous(), bias, torch.zeros_like(bias)]
     outputs, _, _ = torch._VF.lstm(onehot, (zeros, zeros), params, True, 1, 0.0, torch.is_grad_enabled(), False, True)
     return outputs
+
+
+def _torch_folds(embeddings) -> bool:
+    """PyTorch's kernel multiplies its inputs in any case: one-hot rows are cheaper than embeddings
+    only when the vocabulary is smaller than the embedding (the paper's 83 < 256, not 83 > 64).
+    On a GPU Keras runs cuDNN."""
+    return not embeddings.is_cuda and embeddings.shape[0] < embeddings.shape[1]
 
 
 def _jax(embedding, lstm, tokens):

@@ -50,6 +50,17 @@ class NumpyLSTM:
         return x @ self.dense_w + self.dense_b, new
 
 
+def _reordered(a: np.ndarray, u: int) -> np.ndarray:
+    """Gate columns i, f, c, o of ``a`` as i, f, o, c, the sigmoid gates' halved (block copies: at
+    1024 units 7 ms against 76 for fancy indexing, paid by every sampling call)."""
+    out = np.empty(a.shape, np.float32)
+    out[..., :2 * u] = a[..., :2 * u]
+    out[..., 2 * u:3 * u] = a[..., 3 * u:]
+    out[..., 3 * u:] = a[..., 2 * u:3 * u]
+    out[..., :3 * u] *= 0.5
+    return out
+
+
 class FastStep:
     """The recurrence of a :class:`NumpyLSTM` for ``n`` sequences at a time, at ``temperature``.
 
@@ -63,9 +74,7 @@ class FastStep:
         self.weights = []  # per layer: (input table or stacked kernel, recurrent kernel, bias)
         for k, (w, r, b) in enumerate(net.layers):
             u = r.shape[0]
-            order = np.concatenate([np.arange(0, 2 * u), np.arange(3 * u, 4 * u), np.arange(2 * u, 3 * u)])
-            scale = np.concatenate([np.full(3 * u, 0.5, np.float32), np.ones(u, np.float32)])
-            w, r, b = w[:, order] * scale, r[:, order] * scale, b[order] * scale
+            w, r, b = _reordered(w, u), _reordered(r, u), _reordered(b, u)
             if k == 0:
                 self.weights.append((np.ascontiguousarray(net.embedding @ w + b, np.float32), np.ascontiguousarray(r), None))
             else:

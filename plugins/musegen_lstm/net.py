@@ -39,28 +39,18 @@ class Net(keras.Model):
     """The functional model of :func:`build`; its ``call`` folds the embedding where it can (above)."""
 
     def call(self, inputs, training=None, mask=None, **kwargs):
-        if mask is None and not kwargs:
-            fold = _FOLDS.get(keras.backend.backend())
-            chain = self._chain()
-            if fold is not None and chain is not None and not isinstance(inputs, keras.KerasTensor):
-                tokens = keras.ops.convert_to_tensor(inputs, dtype="int32")
-                x = fold(chain[0], chain[1], tokens)
-                if x is not None:
-                    for layer in chain[2:]:
-                        x = layer(x, training=training)
-                    return x
+        if mask is None and not kwargs and not isinstance(inputs, keras.KerasTensor) and self.folded():
+            embedding, lstm, *rest = self._chain()
+            x = _FOLDS[keras.backend.backend()](embedding, lstm, keras.ops.convert_to_tensor(inputs, dtype="int32"))
+            for layer in rest:
+                x = layer(x, training=training)
+            return x
         return super().call(inputs, training=training, mask=mask, **kwargs)
 
     def folded(self) -> bool:
         """Whether a call on this machine reads the first LSTM's input projection from a table."""
-        backend = keras.backend.backend()
-        if self._chain() is None or backend not in _FOLDS:
-            return False
-        if backend == "jax":
-            import jax
-
-            return jax.default_backend() == "cpu"
-        return _torch_folds(self._chain()[0].embeddings.value)
+        chain, backend = self._chain(), keras.backend.backend()
+        return chain is not None and backend in _FOLDS and _FOLDS_WHEN[backend](chain[0].embeddings.value)
 
     def _chain(self):
         """[embedding, lstm_0, every later layer in order] when the model is build()'s plain chain of
@@ -87,8 +77,6 @@ def _torch(embedding, lstm, tokens):
     import torch
 
     table_in = embedding.embeddings.value
-    if not _torch_folds(table_in):
-        return None
     cell = lstm.cell
     kernel, recurrent, bias = cell.kernel.value, cell.recurrent_kernel.value, cell.bias.value
     onehot = torch.nn.functional.one_hot(tokens.long(), table_in.shape[0]).to(kernel.dtype)
@@ -106,11 +94,14 @@ def _torch_folds(embeddings) -> bool:
     return not embeddings.is_cuda and embeddings.shape[0] < embeddings.shape[1]
 
 
-def _jax(embedding, lstm, tokens):
+def _jax_folds(embeddings) -> bool:
+    """On a CPU; on a GPU Keras runs cuDNN."""
     import jax
 
-    if jax.default_backend() != "cpu":
-        return None  # Keras runs cuDNN there
+    return jax.default_backend() == "cpu"
+
+
+def _jax(embedding, lstm, tokens):
     from musegen_lstm.jax_lstm import lstm_from_table
 
     cell = lstm.cell
@@ -119,3 +110,4 @@ def _jax(embedding, lstm, tokens):
 
 
 _FOLDS = {"torch": _torch, "jax": _jax}
+_FOLDS_WHEN = {"torch": _torch_folds, "jax": _jax_folds}  # Net.folded() asks these before a fold runs

@@ -76,9 +76,9 @@ class FastStep:
             u = r.shape[0]
             w, r, b = _reordered(w, u), _reordered(r, u), _reordered(b, u)
             if k == 0:
-                self.weights.append((np.ascontiguousarray(net.embedding @ w + b, np.float32), np.ascontiguousarray(r), None))
-            else:
-                self.weights.append((np.ascontiguousarray(np.concatenate([w, r]), np.float32), None, b.astype(np.float32)))
+                self.weights.append((np.ascontiguousarray(net.embedding @ w + b, np.float32), r, None))
+            else:  # _reordered gives contiguous float32 arrays
+                self.weights.append((np.concatenate([w, r]), None, b))
             self.units.append(u)
         self.dense_w = np.ascontiguousarray(net.dense_w / temperature, np.float32)
         self.dense_b = (net.dense_b / temperature).astype(np.float32)

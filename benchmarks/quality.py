@@ -71,13 +71,14 @@ def main() -> int:
             run = musegen.train(cfg, run_dir, force=True)
             train_s = time.perf_counter() - t0
             print(f"{name}: trained {run.manifest()['result']['steps']} steps in {train_s:.0f} s", file=sys.stderr, flush=True)
+        steps = trained(run)["steps"]
         for label, sample in ((name, {}), (f"{name} (model alone)", {"check_bars": False})):
             if model == "markov" and sample:
                 continue  # the markov example takes no bar checker: it is the model alone already
             result, _, _ = evaluate_run(run.path, valid, args.samples, seed=args.seed, sample=sample, log=lambda m: None,
                                         backend=args.backend)  # one process, one Keras backend
             result["train_seconds"] = round(train_s, 1)
-            result["steps"] = trained(run)["steps"]
+            result["steps"] = steps
             rows[label] = result
     metrics = list(TARGETS) + EXTRA
     print("| metric | target | " + " | ".join(rows) + " | real held-out tunes |")

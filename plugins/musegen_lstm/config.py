@@ -11,6 +11,7 @@ class LSTMConfig(BaseModel):
     dropout: float = Field(0.0, ge=0, lt=1, description="dropout after each LSTM layer (keeps the cuDNN path)")
     precision: str = Field("float32", pattern="^(float32|mixed_bfloat16|mixed_float16)$",
                            description="compute precision (weights stay float32): mixed_bfloat16/mixed_float16 "
-                                       "speed up GPUs with tensor cores; on CPUs they use Keras's generic LSTM loop")
+                                       "run cuDNN's LSTM in half precision on the torch backend (JAX's cuDNN LSTM "
+                                       "stays float32); on CPUs they use Keras's generic LSTM loop")
     sampler: str = Field("auto", pattern="^(auto|numpy|jax)$",
                          description="sampling loop: numpy (CPU), jax (compiled, on a GPU if there is one), auto")

@@ -1,18 +1,20 @@
-"""``keras.layers.LSTM`` with a fused recurrence on CPUs, where Keras runs a generic per-step loop.
+"""``keras.layers.LSTM`` with a fused recurrence on every backend it can, recording which one ran.
 
-On a GPU every backend already runs the fused cuDNN kernel through Keras, and this layer leaves it
-to Keras. On a CPU it runs, instead of the generic loop:
+- torch: PyTorch's own LSTM kernel (the one ``torch.nn.LSTM`` runs): cuDNN on a GPU, in float32 or
+  a mixed precision; the native CPU kernel (float32), 4-8x faster than Keras's per-step Python loop;
+- jax on a GPU: cuDNN through ``jax.experimental.rnn`` (what Keras itself calls there), in float32
+  whatever the precision (it has no bfloat16); if that cannot run, the scan below in float32;
+- jax on a CPU: :mod:`musegen_lstm.jax_lstm`, a scan with a hand-written backward pass (float32);
+- anything else (tensorflow, a mask, dropout inside the cell): Keras's own path.
 
-- torch: PyTorch's own native LSTM kernel (the one ``torch.nn.LSTM`` runs), 4-8x faster than
-  Keras's Python loop over time steps;
-- jax: :mod:`musegen_lstm.jax_lstm`, a scan with a hand-written backward pass;
-- tensorflow: Keras's own path (unchanged).
-
-The weights, their layout and the results are those of ``keras.layers.LSTM``: checkpoints move
-between backends and devices, and the NumPy sampler reads them unchanged.
+``layer.path`` names the recurrence the last call ran (on jax: the one it traced). The weights, their
+layout and the results are those of ``keras.layers.LSTM``: checkpoints move between backends and
+devices, and the NumPy sampler reads them unchanged.
 """
 
 from __future__ import annotations
+
+import warnings
 
 import keras
 
@@ -21,47 +23,68 @@ from keras import activations
 
 @keras.saving.register_keras_serializable(package="musegen")
 class LSTM(keras.layers.LSTM):
+    path: str | None = None
+
     def inner_loop(self, sequences, initial_state, mask, training=False):
         fused = _FUSED.get(keras.backend.backend())
         if fused is not None and self._fusable(mask):
             out = fused(self, sequences, initial_state)
             if out is not None:
                 return out
+        self._ran("keras")
         return super().inner_loop(sequences, initial_state, mask, training=training)
 
     def _fusable(self, mask) -> bool:
+        """The cell is the plain LSTM that every fused kernel computes (any precision: each path checks)."""
         cell = self.cell
-        return (mask is None and self.compute_dtype == "float32" and not self.dropout and not self.recurrent_dropout and not self.go_backwards
+        return (mask is None and not self.dropout and not self.recurrent_dropout and not self.go_backwards
                 and not self.unroll and cell.use_bias and cell.activation is activations.tanh
                 and cell.recurrent_activation is activations.sigmoid)
 
+    def _ran(self, path: str) -> None:
+        object.__setattr__(self, "path", path)  # a plain attribute: not tracked by Keras
+
     def fused_path(self) -> str:
-        """Which recurrence a call on this machine runs: for benchmarks and tests."""
+        """The recurrence this layer's last call ran; before any call, the one a call here would run."""
+        if self.path is not None:
+            return self.path
         backend = keras.backend.backend()
+        if not self._fusable(None):
+            return "keras"
         if backend == "jax":
             import jax
 
-            return "musegen-jax-scan" if jax.default_backend() == "cpu" else "keras-cudnn"
+            if jax.default_backend() == "cpu":
+                return "musegen-jax-scan" if self.compute_dtype == "float32" else "keras"
+            return "cudnn"
         if backend == "torch":
             import torch
 
-            return "keras-cudnn" if torch.cuda.is_available() else "torch-native"
+            if torch.cuda.is_available():
+                return "cudnn" if torch.backends.cudnn.is_available() else "torch-native"
+            return "torch-native" if self.compute_dtype == "float32" else "keras"
         return "keras"
 
 
 def _torch(layer, sequences, initial_state):
     import torch
 
-    if sequences.is_cuda:
-        return None  # Keras runs cuDNN there
     cell = layer.cell
-    kernel, recurrent, bias = cell.kernel.value, cell.recurrent_kernel.value, cell.bias.value
+    kernel, recurrent, bias = cell.kernel.value, cell.recurrent_kernel.value, cell.bias.value  # in compute dtype
+    if not sequences.is_cuda and kernel.dtype != torch.float32:
+        return None  # Keras's loop computes bfloat16/float16 on a CPU
     sequences = sequences.to(kernel.dtype)
     h0, c0 = (s.to(kernel.dtype).unsqueeze(0) for s in initial_state)
     params = [kernel.T.contiguous(), recurrent.T.contiguous(), bias, torch.zeros_like(bias)]
     # torch._VF.lstm is what torch.nn.LSTM calls: (input, (h0, c0), weights, has_biases, num_layers,
     # dropout, train, bidirectional, batch_first); gate order i, f, g, o is Keras's i, f, c, o.
-    outputs, h, c = torch._VF.lstm(sequences, (h0, c0), params, True, 1, 0.0, torch.is_grad_enabled(), False, True)
+    # On a GPU it runs cuDNN whenever cuDNN accepts the inputs.
+    layer._ran("cudnn" if sequences.is_cuda and torch.backends.cudnn.enabled and torch.backends.cudnn.is_available()
+               else "torch-native")
+    with warnings.catch_warnings():
+        # cuDNN wants the four weights in one buffer and copies them into one (20 MB: microseconds); say nothing
+        warnings.filterwarnings("ignore", "RNN module weights are not part of single contiguous chunk")
+        outputs, h, c = torch._VF.lstm(sequences, (h0, c0), params, True, 1, 0.0, torch.is_grad_enabled(), False, True)
     h, c = h.squeeze(0), c.squeeze(0)
     return h, (outputs if layer.return_sequences else h.unsqueeze(1)), [h, c]
 
@@ -69,15 +92,44 @@ def _torch(layer, sequences, initial_state):
 def _jax(layer, sequences, initial_state):
     import jax
 
+    cell = layer.cell
+    kernel, recurrent, bias = cell.kernel.value, cell.recurrent_kernel.value, cell.bias.value
+    h0, c0 = (s.astype(kernel.dtype) for s in initial_state)
+    sequences = sequences.astype(kernel.dtype)
     if jax.default_backend() != "cpu":
-        return None  # Keras runs cuDNN there
+        # JAX's cuDNN LSTM computes in float32 only (no bfloat16): a mixed precision runs it in float32
+        wide = [a.astype("float32") for a in (sequences, kernel, recurrent, bias, h0, c0)]
+        out = _jax_cudnn(*wide)
+        if out is not None:
+            layer._ran("cudnn" if kernel.dtype == "float32" else "cudnn, float32")
+            outputs, h, c = (a.astype(kernel.dtype) for a in out)
+            return h, (outputs if layer.return_sequences else h[:, None]), [h, c]
+    if kernel.dtype != "float32":
+        return None
     from musegen_lstm.jax_lstm import lstm
 
-    cell = layer.cell
-    kernel = cell.kernel.value
-    h0, c0 = (s.astype(kernel.dtype) for s in initial_state)
-    outputs, h, c = lstm(sequences.astype(kernel.dtype), kernel, cell.recurrent_kernel.value, cell.bias.value, h0, c0)
+    layer._ran("musegen-jax-scan")
+    outputs, h, c = lstm(sequences, kernel, recurrent, bias, h0, c0)
     return h, (outputs if layer.return_sequences else h[:, None]), [h, c]
+
+
+def _jax_cudnn(sequences, kernel, recurrent, bias, h0, c0):
+    """cuDNN's LSTM through ``jax.experimental.rnn`` (batch-first; its flat weights are
+    ``[W_ih, W_hh, b_ih, b_hh]`` in gate order i, f, g, o — Keras's i, f, c, o); None if it can't run."""
+    import jax.numpy as jnp
+
+    try:
+        from jax.experimental.rnn import lstm
+    except ImportError:
+        return None
+    weights = jnp.concatenate([kernel.T.ravel(), recurrent.T.ravel(), bias, jnp.zeros_like(bias)])
+    lengths = jnp.full((sequences.shape[0],), sequences.shape[1], dtype=jnp.int32)
+    try:
+        outputs, h, c = lstm(sequences, h0[None], c0[None], weights, lengths, input_size=kernel.shape[0],
+                             hidden_size=recurrent.shape[0], num_layers=1, dropout=0.0, bidirectional=False)
+    except Exception:  # noqa: BLE001 — no cuDNN build, a shape or type it refuses: the scan runs instead
+        return None
+    return outputs, h[0], c[0]
 
 
 _FUSED = {"torch": _torch, "jax": _jax}

@@ -59,7 +59,7 @@ class Net(keras.Model):
             layers = [layer for layer in self.layers if not isinstance(layer, keras.layers.InputLayer)]
             ok = (len(layers) >= 3 and layers[0].name == "embedding" and isinstance(layers[0], keras.layers.Embedding)
                   and isinstance(layers[1], LSTM) and layers[1].name == "lstm_0"
-                  and layers[0].compute_dtype == "float32" and getattr(layers[0], "quantization_mode", None) is None
+                  and layers[0].compute_dtype == layers[1].compute_dtype == "float32" and getattr(layers[0], "quantization_mode", None) is None
                   and layers[1]._fusable(None) and _is_chain(self, layers))
             object.__setattr__(self, "_musegen_chain", layers if ok else None)  # a cache: not tracked by Keras
         return self._musegen_chain

@@ -108,6 +108,18 @@ def test_jax_sampler_draws_from_the_same_distribution():
     assert np.abs(pa - pb).max() < 0.1  # one step from the same state: the same 5-way distribution
 
 
+@pytest.mark.parametrize("layers", [1, 2])
+def test_jax_sampler_tunes_do_not_depend_on_its_unrolling(layers):
+    """Several LSTM steps per loop iteration (as on a GPU) draw the same tunes, cut at the same ends."""
+    from musegen_lstm.jax_sampling import sample as jax_sample
+
+    net = tiny(vocab=4, layers=layers).numpy_lstm()  # 4 symbols: tunes end (token 0) at many lengths
+    runs = [jax_sample(net, [1, 2], 16, 23, end_id=0, temperature=1.5, top_p=0.95, seed=4, unroll=u) for u in (1, 3, 8)]
+    assert runs[0] == runs[1] == runs[2]
+    lengths = sorted(len(t) for t in runs[0])
+    assert lengths[0] < 23 and all(t[-1] == 0 and 0 not in t[:-1] for t in runs[0] if len(t) < 23)
+
+
 def test_resume_continues_from_last_checkpoint(tmp_path):
     run = RunDir.create(tmp_path)
     cfg = LSTMConfig(embedding_dim=4, units=8)

@@ -14,6 +14,9 @@ if os.environ["KERAS_BACKEND"] != "tensorflow":
     # Keras imports TensorFlow whenever it is installed (to seed it, to serialize), whatever the backend;
     # with its oneDNN setting left alone it prints log lines on import. It computes nothing here.
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+    # The compiled sampler runs on JAX whatever the backend: on a GPU it must not take 75% of the
+    # GPU's memory up front, as JAX does by default, beside PyTorch or TensorFlow.
+    os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
@@ -22,6 +25,7 @@ from musegen.atomic import atomic_path, write_text
 from musegen_lstm.jax_sampling import sample as jax_sample
 from musegen_lstm.net import build
 from musegen_lstm.sampling import NumpyLSTM, sample
+from musegen_lstm.steps import steps
 
 CHECKPOINTS = {"best": "model.keras", "last": "last.keras"}
 
@@ -125,25 +129,38 @@ class LSTMModel:
 
     def _loop(self, train, run, progress, streams, seq, valid_windows, step, t0):
         """Steps until ``train.total_steps``: the first ``pretrain_steps`` on ``streams[0]`` when there are
-        two streams, the rest on the corpus (``streams[-1]``); early stopping only counts on the corpus."""
+        two streams, the rest on the corpus (``streams[-1]``); early stopping only counts on the corpus.
+        Each step's loss is read while the next step runs (:mod:`musegen_lstm.steps`)."""
+        stepper = steps(self.net, train.seed)
         loss = None
+        pending = None  # (step, loss on the device) of the last step dispatched, not read yet
         stopped = False
         scores = [h["valid_loss"] if h["valid_loss"] is not None else h["train_loss"] for h in self.history]
         since_best = len(scores) - 1 - scores.index(min(scores)) if scores else 0  # resumed runs keep counting
+
+        def read(pending) -> float:
+            done, value = pending
+            value = float(value)  # waits for that step (the next one is queued already)
+            if not math.isfinite(value):
+                raise MusegenError(f"training diverged at step {done} (loss {value}); lower train.learning_rate")
+            progress.update(done, loss=value)
+            return value
+
         while step < train.total_steps:
             stream = streams[0] if step < train.pretrain_steps else streams[-1]
             rng = np.random.default_rng([train.seed, step])  # the batch depends on (seed, step) alone: resumable
             starts = rng.integers(0, len(stream) - seq, size=train.batch_size)
             batch = stream[starts[:, None] + np.arange(seq + 1)]
-            self._seed_dropout(train.seed, step)
-            loss = float(np.asarray(self.net.train_on_batch(batch[:, :-1], batch[:, 1:])).reshape(-1)[0])
-            if not math.isfinite(loss):
-                raise MusegenError(f"training diverged at step {step + 1} (loss {loss}); lower train.learning_rate")
+            dispatched = stepper(batch[:, :-1], batch[:, 1:], step)
             step += 1
-            progress.update(step, loss=loss)
+            if pending is not None:
+                loss = read(pending)
+            pending = (step, dispatched)
             if interrupts.requested():
                 break
             if step % train.eval_every == 0 or step == train.total_steps:
+                loss, pending = read(pending), None
+                stepper.sync()
                 vloss = self.valid_loss(valid_windows, train.batch_size) if valid_windows is not None else None
                 self.history.append({"step": step, "train_loss": round(loss, 5),
                                      "valid_loss": None if vloss is None else round(vloss, 5),
@@ -161,6 +178,9 @@ class LSTMModel:
                     progress.log(f"stopping early at step {step}: no better held-out loss in {since_best} evaluations")
                     stopped = True
                     break
+        if pending is not None:
+            loss = read(pending)
+        stepper.sync()
         return step, loss, stopped
 
     def _distribute(self, train, run, progress, resumed: bool) -> None:
@@ -173,14 +193,6 @@ class LSTMModel:
         progress.log(f"data-parallel over {len(devices)} devices: {', '.join(map(str, devices))}")
         if resumed:
             self.net = keras.saving.load_model(run.file(CHECKPOINTS["last"]), safe_mode=True)
-
-    def _seed_dropout(self, seed: int, step: int) -> None:
-        """Dropout masks depend on (seed, step, layer) alone, like the batches: a resumed run draws the
-        same masks as one never interrupted (Keras does not save its seed generators' counters)."""
-        for i, layer in enumerate(self.net.layers):
-            gen = getattr(layer, "seed_generator", None)
-            if gen is not None:
-                gen.state.assign(np.asarray([(seed * 7919 + i) % 2**31, step], dtype=gen.state.dtype))
 
     def valid_loss(self, wins: np.ndarray, batch_size: int) -> float:
         total, count = 0.0, 0

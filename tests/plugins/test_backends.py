@@ -108,6 +108,43 @@ def test_resumed_run_with_dropout_equals_uninterrupted_on_each_backend(corpus, b
     assert float(proc.stdout.strip().splitlines()[-1]) == 0.0  # same batches, same dropout masks, same weights
 
 
+STEPS = """
+import numpy as np, keras
+from musegen import TrainConfig
+from musegen_lstm.config import LSTMConfig
+from musegen_lstm.lstm import LSTMModel
+from musegen_lstm.steps import KerasSteps, steps
+def model():
+    keras.utils.set_random_seed(3)
+    m = LSTMModel(LSTMConfig(embedding_dim=6, units=8, dropout=0.3), 11)
+    m.build()
+    m._compile(TrainConfig(steps=6, learning_rate=1e-2, clipnorm=0.5, schedule="cosine", warmup_steps=2))
+    return m.net
+rng = np.random.default_rng(0)
+batches = [rng.integers(0, 11, size=(4, 10)).astype("int32") for _ in range(5)]
+a, b = model(), model()
+ours, theirs = steps(a, 7), KerasSteps(b, 7)  # theirs: Keras's own train_on_batch
+la = [ours(x[:, :-1], x[:, 1:], i) for i, x in enumerate(batches)]
+lb = [theirs(x[:, :-1], x[:, 1:], i) for i, x in enumerate(batches)]
+ours.sync()
+print(type(ours).__name__, max(abs(float(p) - float(q)) for p, q in zip(la, lb)),
+      max(float(np.abs(p - q).max()) for p, q in zip(a.get_weights(), b.get_weights())),
+      int(keras.ops.convert_to_numpy(a.optimizer.iterations)), len(set(round(float(p), 6) for p in la)))
+"""
+
+
+@pytest.mark.parametrize("backend,kind", [("jax", "JaxSteps"), ("torch", "TorchSteps"), ("tensorflow", "KerasSteps")])
+def test_training_steps_that_do_not_wait_equal_keras_train_on_batch(backend, kind):
+    """Same losses and weights as train_on_batch, with dropout, gradient clipping and a warm-up schedule;
+    the optimizer's state is back in Keras's variables after sync()."""
+    proc = run_python(STEPS, env={"KERAS_BACKEND": backend, "CUDA_VISIBLE_DEVICES": ""})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    ran, loss, weights, iterations, distinct = proc.stdout.split()
+    assert ran == kind
+    assert float(loss) < 1e-5 and float(weights) < 1e-5
+    assert iterations == "5" and int(distinct) == 5  # five real steps, each on its own batch
+
+
 FUSED = """
 import numpy as np, keras
 from musegen_lstm.layer import LSTM
@@ -221,7 +258,9 @@ musegen.train(cfg("data-parallel"), {out!r} + "/two")
 layer = keras.layers.Dense(2)  # built under the distribution the run set: replicated on every device
 layer.build((1, 3))
 w = lambda p: [np.asarray(x) for x in load_run(p, tag="last")[3].net.get_weights()]
-print(len(layer.kernel.value.sharding.device_set),
+from musegen_lstm.steps import steps
+batch = steps(load_run({out!r} + "/two", tag="last")[3].net, 0).place(np.zeros((4, 7), "int32"))
+print(len(layer.kernel.value.sharding.device_set), batch.sharding.shard_shape(batch.shape)[0],
       max(float(np.max(np.abs(a - b))) for a, b in zip(w({out!r} + "/one"), w({out!r} + "/two"))))
 """
 
@@ -230,8 +269,9 @@ def test_data_parallel_training_on_two_host_devices_equals_one_device(corpus, tm
     env = {"KERAS_BACKEND": "jax", "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
     proc = run_python(DATA_PARALLEL.format(corpus=corpus, out=str(tmp_path)), env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    devices, diff = proc.stdout.split()
-    assert devices == "2" and float(diff) < 1e-4  # the same batches, split in two: the same weights
+    devices, rows, diff = proc.stdout.split()
+    assert devices == "2" and rows == "2"  # weights on both devices, each step's batch split between them
+    assert float(diff) < 1e-4  # the same batches, split in two: the same weights
 
 
 def test_data_parallel_needs_jax(corpus):

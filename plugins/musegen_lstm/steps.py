@@ -1,0 +1,130 @@
+"""Training steps that never wait for the device: :func:`steps` gives a callable per backend.
+
+``train_on_batch`` makes each step wait for the one before (it reads the loss back to the host), so
+on a GPU the device idles while Python prepares and dispatches the next step. Here a step is only
+dispatched: the batch is copied asynchronously, the loss stays on the device until the caller reads
+it (one step later, while the next one runs), and the weights stay where they are.
+
+- jax: one ``jax.jit``-compiled step over the model's state (``stateless_call`` and the optimizer's
+  ``stateless_apply``); the state goes back into the Keras variables on :meth:`JaxSteps.sync`;
+- torch: Keras's own eager step (forward, ``backward``, ``optimizer.apply``) with the batch copied
+  from pinned memory without blocking;
+- tensorflow: ``train_on_batch``.
+
+Dropout masks depend on (seed, step, layer) alone, like the batches: a resumed run draws the same
+masks as one never interrupted (Keras does not save its seed generators' counters).
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+
+
+def steps(net: keras.Model, seed: int):
+    """A callable ``(x, y, step) -> loss`` (a scalar on the device: ``float()`` it when needed) with
+    ``sync()``, which must run before the Keras model is read (evaluation, saving, sampling)."""
+    backend = keras.backend.backend()
+    if backend == "jax":
+        return JaxSteps(net, seed)
+    if backend == "torch":
+        return TorchSteps(net, seed)
+    return KerasSteps(net, seed)
+
+
+def seed_state(seed: int, layer_index: int, step: int) -> list[int]:
+    """The state of a dropout layer's seed generator at ``step``."""
+    return [(seed * 7919 + layer_index) % 2**31, step]
+
+
+def _seed_generators(net):
+    return [(i, gen) for i, layer in enumerate(net.layers) if (gen := getattr(layer, "seed_generator", None)) is not None]
+
+
+class KerasSteps:
+    def __init__(self, net, seed: int):
+        self.net, self.seed, self.gens = net, seed, _seed_generators(net)
+
+    def seed_dropout(self, step: int) -> None:
+        for i, gen in self.gens:
+            gen.state.assign(np.asarray(seed_state(self.seed, i, step), dtype=gen.state.dtype))
+
+    def __call__(self, x, y, step: int):
+        self.seed_dropout(step)
+        return float(np.asarray(self.net.train_on_batch(x, y)).reshape(-1)[0])
+
+    def sync(self) -> None:
+        pass
+
+
+class TorchSteps(KerasSteps):
+    def __call__(self, x, y, step: int):
+        import torch
+
+        net = self.net
+        self.seed_dropout(step)
+        device = net.trainable_variables[0].value.device
+        if device.type == "cuda":  # pinned memory: the copy does not wait for the steps before
+            x, y = (torch.from_numpy(np.ascontiguousarray(a)).pin_memory().to(device, non_blocking=True) for a in (x, y))
+        net.zero_grad()
+        loss = net.loss(y, net(x, training=True))
+        loss.backward()
+        variables = net.trainable_variables
+        with torch.no_grad():
+            net.optimizer.apply([v.value.grad for v in variables], variables)
+        return loss.detach()
+
+
+class JaxSteps(KerasSteps):
+    def __init__(self, net, seed: int):
+        import jax
+        import jax.numpy as jnp
+
+        super().__init__(net, seed)
+        if not net.optimizer.built:
+            net.optimizer.build(net.trainable_variables)
+        self.state = None
+        positions = {id(v): k for k, v in enumerate(net.non_trainable_variables)}
+        seeds = [(positions[id(gen.state)], jnp.asarray(seed_state(seed, i, 0), dtype=gen.state.dtype))
+                 for i, gen in self.gens]
+
+        def loss_and_state(trainable, non_trainable, x, y):
+            logits, non_trainable = net.stateless_call(trainable, non_trainable, x, training=True)
+            return net.loss(y, logits), non_trainable
+
+        grad = jax.value_and_grad(loss_and_state, has_aux=True)
+
+        def step(state, x, y, step):
+            trainable, non_trainable, optimizer = state
+            non_trainable = list(non_trainable)
+            for k, first in seeds:
+                non_trainable[k] = first.at[1].set(step.astype(first.dtype))
+            (loss, non_trainable), grads = grad(trainable, non_trainable, x, y)
+            trainable, optimizer = net.optimizer.stateless_apply(optimizer, grads, trainable)
+            return (trainable, non_trainable, optimizer), loss
+
+        self._step = jax.jit(step)
+
+    def __call__(self, x, y, step: int):
+        if self.state is None:
+            self.state = tuple([v.value for v in vs] for vs in self._variables())
+        self.state, loss = self._step(self.state, self.place(x), self.place(y), np.int32(step))
+        return loss
+
+    def place(self, batch):
+        """The batch as the step reads it: under ``keras.distribution`` (data parallelism) split along
+        its first axis over the devices, else left to JAX (copied to the default device)."""
+        distribution = keras.distribution.distribution()
+        if distribution is None:
+            return batch
+        return keras.distribution.distribute_tensor(batch, distribution.get_data_layout(batch.shape))
+
+    def _variables(self):
+        return self.net.trainable_variables, self.net.non_trainable_variables, self.net.optimizer.variables
+
+    def sync(self) -> None:
+        if self.state is not None:
+            for variables, values in zip(self._variables(), self.state):
+                for v, a in zip(variables, values):
+                    v.assign(a)
+            self.state = None

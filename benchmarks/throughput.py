@@ -3,11 +3,14 @@
     python benchmarks/throughput.py --quick                     # this CPU, about a minute
     python benchmarks/throughput.py --quick --backend torch     # musegen on Keras's torch backend
     python benchmarks/throughput.py --device gpu --backend jax  # the paper's shapes on a GPU
+    python benchmarks/throughput.py --device gpu --backend torch --precision mixed_bfloat16
 
 Training: both sides train on the same batches (random windows of a synthetic token stream over the
 paper's 83-symbol vocabulary) with the same shapes, in alternating rounds so that a noisy machine
 slows both alike; the best round of each side counts. Sampling: 1 and 64 sequences carrying the
-LSTM state, the same way. Then `gen --help` and `gen plugins` (fresh processes; Keras must not be
+LSTM state, the same way. The LSTM path printed is the one the training step ran (each layer records
+it), checked on a GPU in the step itself: cuDNN's primitives in the jax step's program, cuDNN's ops in
+a profile of a torch step. Then `gen --help` and `gen plugins` (fresh processes; Keras must not be
 imported) and ABC -> MIDI -> WAV of O'Neill's tunes. Prints a table and, last, one JSON line.
 """
 
@@ -34,7 +37,9 @@ def batches(vocab, seq, batch, steps, seed=0):
 
 
 class Musegen:
-    """musegen's ``lstm`` plugin: Keras train_on_batch, and the plugin's own sampler."""
+    """musegen's ``lstm`` plugin: the training steps ``gen train`` runs, and the plugin's own sampler."""
+
+    steps = None
 
     def __init__(self, args):
         os.environ["KERAS_BACKEND"] = args.backend
@@ -42,20 +47,32 @@ class Musegen:
         from musegen_lstm.config import LSTMConfig
         from musegen_lstm.lstm import LSTMModel
 
-        self.model = LSTMModel(LSTMConfig(embedding_dim=args.embedding, units=args.units), args.vocab)
+        config = LSTMConfig(embedding_dim=args.embedding, units=args.units, precision=args.precision)
+        self.model = LSTMModel(config, args.vocab)
         self.model.build()
         self.model._compile(TrainConfig(learning_rate=1e-3))
         import keras
 
         self.backend = keras.backend.backend()
+
+    def lstm_path(self, x) -> str:
+        """The recurrence the training step ran, as the layer recorded it, and on a GPU what the step's
+        own program shows."""
         net = self.model.net
-        self.path = net.get_layer("lstm_0").fused_path() + (", embedding folded" if net.folded() else "")
+        path = net.get_layer("lstm_0").fused_path() + (", embedding folded" if net.folded() else "")
+        seen = cudnn_seen(net, x, self.backend)
+        return path if seen is None else f"{path} ({seen})"
 
     def train(self, data):
+        from musegen_lstm.steps import steps
+
+        if self.steps is None:
+            self.steps = steps(self.model.net, seed=0)
         loss = None
-        for x, y in data:
-            loss = self.model.net.train_on_batch(x, y)
-        float(np.asarray(loss).reshape(-1)[0])  # wait for the device
+        for i, (x, y) in enumerate(data):
+            loss = self.steps(x, y, i)
+        float(loss)  # wait for the device
+        self.steps.sync()
 
     def sample(self, n, length):
         from musegen import SampleConfig
@@ -63,8 +80,37 @@ class Musegen:
         self.model.sample([1, 2, 3], SampleConfig(tunes=n, max_len=length, seed=1), end_id=-1)
 
 
+def cudnn_seen(net, x, backend: str) -> str | None:
+    """On a GPU, whether a training step of ``net`` on ``x`` runs cuDNN's LSTM, read from the step
+    itself: the jax step's program (rnn_fwd / rnn_bwd), or the ops in a profile of a torch step."""
+    if backend == "jax":
+        import jax
+
+        if jax.default_backend() == "cpu":
+            return None
+        non_trainable = [v.value for v in net.non_trainable_variables]
+
+        def loss(trainable):
+            return net.stateless_call(trainable, non_trainable, x)[0].astype("float32").sum()
+
+        program = str(jax.make_jaxpr(jax.grad(loss))([v.value for v in net.trainable_variables]))
+        found = [p for p in ("rnn_fwd", "rnn_bwd") if p in program]
+        return f"step program has {', '.join(found)}" if found else "no cuDNN primitive in the step program"
+    if backend == "torch":
+        import torch
+
+        if not torch.cuda.is_available():
+            return None
+        with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+            net(torch.as_tensor(x, device="cuda")).float().sum().backward()
+        found = sorted({e.name for e in prof.events() if "cudnn_rnn" in e.name})
+        return f"step ran {', '.join(found)}" if found else "no cuDNN op in the step"
+    return None
+
+
 class Torch:
-    """The reference: torch.nn.LSTM (cuDNN on a GPU), Adam, cross-entropy; a no_grad sampling loop."""
+    """The reference: torch.nn.LSTM (cuDNN on a GPU), Adam, cross-entropy; a no_grad sampling loop.
+    With a mixed precision, training runs under ``torch.autocast`` in that type."""
 
     def __init__(self, args):
         import torch
@@ -72,6 +118,7 @@ class Torch:
 
         self.torch, self.vocab = torch, args.vocab
         self.dev = torch.device("cuda" if args.device == "gpu" else "cpu")
+        self.autocast = {"mixed_bfloat16": torch.bfloat16, "mixed_float16": torch.float16}.get(args.precision)
 
         class Net(nn.Module):
             def __init__(self):
@@ -93,8 +140,10 @@ class Torch:
         torch, loss = self.torch, None
         for x, y in data:
             self.opt.zero_grad()
-            logits, _ = self.net(torch.as_tensor(x, device=self.dev, dtype=torch.long))
-            loss = self.lossf(logits.reshape(-1, self.vocab), torch.as_tensor(y, device=self.dev, dtype=torch.long).reshape(-1))
+            with torch.autocast(self.dev.type, dtype=self.autocast, enabled=self.autocast is not None):
+                logits, _ = self.net(torch.as_tensor(x, device=self.dev, dtype=torch.long))
+            loss = self.lossf(logits.float().reshape(-1, self.vocab),
+                              torch.as_tensor(y, device=self.dev, dtype=torch.long).reshape(-1))
             loss.backward()
             self.opt.step()
         loss.item()
@@ -154,12 +203,22 @@ def rendering(n: int) -> dict:
             "render_tunes_per_s": round(len(tunes) / seconds, 1)}
 
 
+def device_name(args) -> str:
+    if args.device == "gpu":
+        import torch
+
+        return torch.cuda.get_device_name()
+    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores"
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="small shapes and few steps: about a minute on a 2-core CPU")
     ap.add_argument("--device", choices=["cpu", "gpu"], default="cpu")
     ap.add_argument("--backend", choices=["jax", "torch", "tensorflow"], default="jax")
     ap.add_argument("--units", type=int, default=None)
+    ap.add_argument("--precision", choices=["float32", "mixed_bfloat16", "mixed_float16"], default="float32",
+                    help="training precision, both sides (PyTorch: torch.autocast); sampling stays float32")
     ap.add_argument("--rounds", type=int, default=3, help="alternating rounds per measure; the best counts")
     ap.add_argument("--skip-extras", action="store_true", help="only training and sampling")
     args = ap.parse_args()
@@ -170,26 +229,32 @@ def main() -> int:
         args.units, args.seq, args.batch, args.steps, args.sample_len = args.units or 1024, 400, 32, 20, 1000
     if args.device == "cpu":
         os.environ["CUDA_VISIBLE_DEVICES"] = ""
+    else:
+        args.steps *= 3  # a GPU step takes milliseconds: longer rounds
+        os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")  # JAX and PyTorch share the GPU
     data = list(batches(args.vocab, args.seq, args.batch, args.steps))
     sides = {"musegen": Musegen(args), "torch": Torch(args)}
-    race(sides, lambda s: (s.train(data[:2]), s.sample(1, 8), s.sample(64, 8)), 1)  # compile, warm caches
+    # compile (the sampler compiles once per length), warm caches
+    race(sides, lambda s: (s.train(data[:2]), s.sample(1, args.sample_len), s.sample(64, args.sample_len)), 1)
     seconds = {"train": race(sides, lambda s: s.train(data), args.rounds)}
     for n in (1, 64):
         seconds[f"sample_b{n}"] = race(sides, lambda s: s.sample(n, args.sample_len), args.rounds)
     rate = {k: {side: (len(data) * args.batch * args.seq if k == "train" else int(k[8:]) * args.sample_len) / s
                 for side, s in v.items()} for k, v in seconds.items()}
     ours = sides["musegen"]
+    path = ours.lstm_path(data[0][0])
     import torch
 
-    print(f"device {args.device} ({platform.processor() or platform.machine()}, {os.cpu_count()} cores), "
-          f"backend {ours.backend} (LSTM path: {ours.path}), torch {torch.__version__}, LSTM {args.units}, "
-          f"sequence {args.seq}, batch {args.batch}, sampler {ours.model.sampler()}, best of {args.rounds} rounds")
+    print(f"device {args.device} ({device_name(args)}), "
+          f"backend {ours.backend} (LSTM path: {path}), torch {torch.__version__}, LSTM {args.units}, "
+          f"sequence {args.seq}, batch {args.batch}, {args.precision}, sampler {ours.model.sampler()}, best of {args.rounds} rounds")
     print(f"{'characters/s':<22}{'musegen':>12}{'PyTorch':>12}{'ratio':>8}")
     result = {}
     for key, r in rate.items():
         result[f"{key}_ratio_vs_torch"] = round(r["musegen"] / r["torch"], 2)
         print(f"{key:<22}{r['musegen']:>12,.0f}{r['torch']:>12,.0f}{result[f'{key}_ratio_vs_torch']:>8.2f}")
-    result.update(device=args.device, backend=ours.backend, lstm_path=ours.path, units=args.units,
+    result.update(device=args.device, device_name=device_name(args), backend=ours.backend, lstm_path=path,
+                  units=args.units, precision=args.precision,
                   musegen={k: round(r["musegen"]) for k, r in rate.items()},
                   torch={k: round(r["torch"]) for k, r in rate.items()})
     if not args.skip_extras:

@@ -7,8 +7,8 @@ it (one step later, while the next one runs), and the weights stay where they ar
 
 - jax: one ``jax.jit``-compiled step over the model's state (``stateless_call`` and the optimizer's
   ``stateless_apply``); the state goes back into the Keras variables on :meth:`JaxSteps.sync`;
-- torch: Keras's own eager step (forward, ``backward``, ``optimizer.apply``) with the batch copied
-  from pinned memory without blocking;
+- torch: Keras's eager step (forward, ``backward``, Adam) with the batch copied from pinned memory
+  without blocking, and none of the blocking copies of Python numbers Keras's torch code makes;
 - tensorflow: ``train_on_batch``.
 
 Dropout masks depend on (seed, step, layer) alone, like the batches: a resumed run draws the same
@@ -16,6 +16,8 @@ masks as one never interrupted (Keras does not save its seed generators' counter
 """
 
 from __future__ import annotations
+
+import math
 
 import keras
 import numpy as np
@@ -58,6 +60,25 @@ class KerasSteps:
 
 
 class TorchSteps(KerasSteps):
+    """Keras's eager step, without the waits Keras's torch code puts in it on a GPU: there every Python
+    number it turns into a GPU tensor is a blocking copy (4 in its Adam, 1 in its loss, one per dropout
+    seed: each waits for all the queued work). When the model is compiled as :meth:`LSTMModel._compile`
+    compiles it (plain Adam, optional per-weight clipnorm, sparse cross-entropy from logits), the same
+    update runs on Keras's own optimizer variables with those numbers kept on the host."""
+
+    def __init__(self, net, seed: int):
+        super().__init__(net, seed)
+        self.plain = _plain_adam(net.optimizer) and _plain_loss(net.loss)
+        if self.plain and not net.optimizer.built:
+            net.optimizer.build(net.trainable_variables)
+        self.iterations = None  # the optimizer's step counter, mirrored on the host
+        self.rate = None
+
+    def seed_dropout(self, step: int) -> None:
+        for i, gen in self.gens:
+            state = gen.state.value
+            state[0], state[1] = seed_state(self.seed, i, step)  # written by kernels: no copy from the host
+
     def __call__(self, x, y, step: int):
         import torch
 
@@ -66,13 +87,74 @@ class TorchSteps(KerasSteps):
         device = net.trainable_variables[0].value.device
         if device.type == "cuda":  # pinned memory: the copy does not wait for the steps before
             x, y = (torch.from_numpy(np.ascontiguousarray(a)).pin_memory().to(device, non_blocking=True) for a in (x, y))
+        else:
+            x, y = torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(np.ascontiguousarray(y))
         net.zero_grad()
-        loss = net.loss(y, net(x, training=True))
+        logits = net(x, training=True)
+        if self.plain:  # SparseCategoricalCrossentropy(from_logits=True), mean over every token
+            loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), y.reshape(-1).long())
+        else:
+            loss = net.loss(y, logits)
         loss.backward()
         variables = net.trainable_variables
+        grads = [v.value.grad for v in variables]
         with torch.no_grad():
-            net.optimizer.apply([v.value.grad for v in variables], variables)
+            if self.plain:
+                self._adam(grads, variables)
+            else:
+                net.optimizer.apply(grads, variables)
         return loss.detach()
+
+    def _adam(self, grads, variables) -> None:
+        """Keras's Adam update (keras/src/backend/torch/optimizers/torch_adam.py) and per-weight clipnorm."""
+        import torch
+
+        opt = self.net.optimizer
+        if self.iterations is None:
+            self.iterations = int(keras.ops.convert_to_numpy(opt.iterations))  # one wait, at the first step
+        if opt.clipnorm:  # each gradient scaled by clipnorm / max(its norm, clipnorm)
+            norms = torch._foreach_norm(grads)
+            grads = torch._foreach_mul(grads, [opt.clipnorm / torch.clamp(n, min=opt.clipnorm) for n in norms])
+        t = self.iterations + 1
+        alpha = self._learning_rate(self.iterations) * math.sqrt(1 - opt.beta_2**t) / (1 - opt.beta_1**t)
+        m = [opt._momentums[opt._get_variable_index(v)].value for v in variables]
+        v2 = [opt._velocities[opt._get_variable_index(v)].value for v in variables]
+        torch._foreach_mul_(m, opt.beta_1)
+        torch._foreach_add_(m, grads, alpha=1 - opt.beta_1)
+        torch._foreach_mul_(v2, opt.beta_2)
+        torch._foreach_add_(v2, torch._foreach_mul(grads, grads), alpha=1 - opt.beta_2)
+        torch._foreach_add_([v.value for v in variables],
+                            torch._foreach_div(torch._foreach_mul(m, alpha), torch._foreach_add(torch._foreach_sqrt(v2), opt.epsilon)),
+                            alpha=-1)
+        opt.iterations.value.add_(1)
+        self.iterations = t
+
+    def _learning_rate(self, iterations: int) -> float:
+        rate = self.net.optimizer._learning_rate
+        if isinstance(rate, keras.optimizers.schedules.LearningRateSchedule):
+            with keras.device("cpu"):  # the schedule's arithmetic on the host: nothing to wait for
+                return float(keras.ops.convert_to_numpy(rate(iterations)))
+        if self.rate is None:
+            self.rate = float(keras.ops.convert_to_numpy(self.net.optimizer.learning_rate))  # one wait
+        return self.rate
+
+
+def _plain_adam(opt) -> bool:
+    return (type(opt) is _keras_adam() and not opt.amsgrad and opt.weight_decay is None and not opt.global_clipnorm
+            and not opt.clipvalue and not opt.use_ema and not opt.gradient_accumulation_steps
+            and opt.loss_scale_factor is None)
+
+
+def _keras_adam():
+    from keras.src.backend.torch.optimizers.torch_adam import Adam  # what keras.optimizers.Adam builds on torch
+
+    return Adam
+
+
+def _plain_loss(loss) -> bool:
+    return (isinstance(loss, keras.losses.SparseCategoricalCrossentropy)
+            and loss.get_config() | {"name": None} == {"name": None, "reduction": "sum_over_batch_size",
+                                                      "from_logits": True, "ignore_class": None})
 
 
 class JaxSteps(KerasSteps):

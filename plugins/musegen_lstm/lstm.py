@@ -14,9 +14,9 @@ if os.environ["KERAS_BACKEND"] != "tensorflow":
     # Keras imports TensorFlow whenever it is installed (to seed it, to serialize), whatever the backend;
     # with its oneDNN setting left alone it prints log lines on import. It computes nothing here.
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
-    # The compiled sampler runs on JAX whatever the backend: on a GPU it must not take 75% of the
-    # GPU's memory up front, as JAX does by default, beside PyTorch or TensorFlow.
-    os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+# The compiled sampler runs on JAX whatever the backend: on a GPU, JAX must not take 75% of its memory
+# up front (its default) beside PyTorch or TensorFlow. Every GPU number in RESULTS.md ran this way.
+os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 

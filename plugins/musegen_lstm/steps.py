@@ -44,6 +44,9 @@ def _seed_generators(net):
 
 
 class KerasSteps:
+    """Keras's own ``train_on_batch``, which waits for each step: TensorFlow's steps, and the reference
+    the others are tested against."""
+
     def __init__(self, net, seed: int):
         self.net, self.seed, self.gens = net, seed, _seed_generators(net)
 

@@ -93,14 +93,16 @@ def _compiled():
 
 def sample(net, prime: list[int], n: int, max_len: int, end_id: int, temperature=1.0, top_k=0, top_p=1.0,
            seed=None, unroll: int | None = None) -> list[list[int]]:
-    """Same contract as :func:`musegen_lstm.sampling.sample`, compiled; ``net`` is a ``NumpyLSTM``.
-    ``unroll``: LSTM steps per loop iteration (default: :data:`UNROLL` for the platform); the tunes
-    drawn do not depend on it."""
+    """Same contract as :func:`musegen_lstm.sampling.sample`, compiled. ``net`` has a ``NumpyLSTM``'s
+    attributes (``embedding``, ``layers`` of ``(W, R, b)``, ``dense_w``, ``dense_b``) as NumPy arrays,
+    JAX arrays or PyTorch tensors (read in place through DLPack: on a GPU the weights are not copied
+    through the host). ``unroll``: LSTM steps per loop iteration (default: :data:`UNROLL` for the
+    platform); the tunes drawn do not depend on it."""
     import jax
     import jax.numpy as jnp
 
-    params = (jnp.asarray(net.embedding), tuple(tuple(jnp.asarray(a) for a in layer) for layer in net.layers),
-              jnp.asarray(net.dense_w), jnp.asarray(net.dense_b))
+    params = (_array(net.embedding), tuple(tuple(_array(a) for a in layer) for layer in net.layers),
+              _array(net.dense_w), _array(net.dense_b))
     tokens = jnp.asarray(np.tile(np.asarray([end_id, *prime], np.int32), (n, 1)))
     key = jax.random.PRNGKey(0 if seed is None else seed)
     top_k = min(top_k, net.dense_w.shape[1]) if top_k else 0
@@ -109,3 +111,13 @@ def sample(net, prime: list[int], n: int, max_len: int, end_id: int, temperature
                               unroll=unroll or UNROLL.get(jax.default_backend(), UNROLL["gpu"]))
     out, length = np.asarray(out), np.asarray(length)
     return [out[i, : length[i]].tolist() for i in range(n)]
+
+
+def _array(a):
+    """``a`` as a JAX array on JAX's default device, without a copy where it already lives there."""
+    import jax
+    import jax.numpy as jnp
+
+    if not isinstance(a, (np.ndarray, jax.Array)) and hasattr(a, "__dlpack__"):  # a PyTorch tensor
+        a = jax.dlpack.from_dlpack(a.detach() if hasattr(a, "detach") else a)
+    return jax.device_put(jnp.asarray(a, jnp.float32), jax.devices()[0])

@@ -8,6 +8,7 @@ import math
 import os
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 os.environ.setdefault("KERAS_BACKEND", "jax")  # musegen's default backend, unless one was chosen already
 if os.environ["KERAS_BACKEND"] != "tensorflow":
@@ -230,6 +231,17 @@ class LSTMModel:
         return total, count
 
     # -- sampling -----------------------------------------------------------------------------
+    def weights(self) -> SimpleNamespace:
+        """The weights in a ``NumpyLSTM``'s layout, left where the backend keeps them (JAX arrays,
+        PyTorch tensors; NumPy for TensorFlow): for the compiled sampler, which reads them in place."""
+        net = self.build()
+        if keras.backend.backend() not in ("jax", "torch"):
+            return self.numpy_lstm()
+        value = lambda layer: [w.value for w in net.get_layer(layer).weights]  # noqa: E731
+        return SimpleNamespace(embedding=value("embedding")[0],
+                               layers=[tuple(value(f"lstm_{i}")) for i in range(self.config.layers)],
+                               dense_w=value("logits")[0], dense_b=value("logits")[1])
+
     def numpy_lstm(self) -> NumpyLSTM:
         net = self.build()
         layers = [net.get_layer(f"lstm_{i}") for i in range(self.config.layers)]
@@ -240,11 +252,11 @@ class LSTMModel:
     def sample(self, prime: list[int], options, end_id: int, checker=None) -> list[list[int]]:
         """Carry (h, c) token by token, never re-running the prefix; all tunes advance as one batch.
         With a ``checker`` (bars, say), refused units are drawn again: that needs the NumPy sampler."""
-        args = (self.numpy_lstm(), prime, options.tunes, options.max_len, end_id,
-                options.temperature, options.top_k, options.top_p, options.seed)
-        if checker is not None:
-            return sample(*args, checker=checker)
-        return (jax_sample if self.sampler() == "jax" else sample)(*args)
+        args = (prime, options.tunes, options.max_len, end_id, options.temperature, options.top_k, options.top_p,
+                options.seed)
+        if checker is None and self.sampler() == "jax":
+            return jax_sample(self.weights(), *args)
+        return sample(self.numpy_lstm(), *args, checker=checker)
 
     def sampler(self) -> str:
         """numpy on a CPU (as fast as compiled JAX there for one tune and many); jax on an accelerator."""

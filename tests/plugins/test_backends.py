@@ -145,6 +145,32 @@ def test_training_steps_that_do_not_wait_equal_keras_train_on_batch(backend, kin
     assert iterations == "5" and int(distinct) == 5  # five real steps, each on its own batch
 
 
+IN_PLACE = """
+import numpy as np, keras
+from musegen import SampleConfig
+from musegen_lstm.config import LSTMConfig
+from musegen_lstm.jax_sampling import sample
+from musegen_lstm.lstm import LSTMModel
+keras.utils.set_random_seed(5)
+m = LSTMModel(LSTMConfig(embedding_dim=6, units=16, layers=2, sampler="jax"), 9)
+m.build()
+m.net.set_weights([w * 3 for w in m.net.get_weights()])  # sharper distributions: tunes that end
+w = m.weights()
+ours = m.sample([1, 2], SampleConfig(tunes=6, max_len=40, temperature=0.8, seed=2), end_id=0)
+copied = sample(m.numpy_lstm(), [1, 2], 6, 40, 0, 0.8, 0, 1.0, 2)
+print(type(w.layers[1][1]).__module__.split(".")[0], ours == copied, len({len(t) for t in ours}))
+"""
+
+
+@pytest.mark.parametrize("backend,kind", [("jax", "jax"), ("torch", "torch"), ("tensorflow", "numpy")])
+def test_compiled_sampler_reads_the_weights_in_place_and_draws_the_same_tunes(backend, kind):
+    proc = run_python(IN_PLACE, env={"KERAS_BACKEND": backend, "CUDA_VISIBLE_DEVICES": ""})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    arrays, same, lengths = proc.stdout.split()
+    assert arrays in (kind, "jaxlib") and same == "True"  # jax arrays, torch tensors through DLPack, NumPy
+    assert int(lengths) > 1  # tunes of several lengths: the test covers their ends
+
+
 FUSED = """
 import numpy as np, keras
 from musegen_lstm.layer import LSTM

@@ -188,6 +188,9 @@ class LSTMModel:
         """Data parallelism through keras.distribution: variables replicated on every device, each batch
         split across them. A resumed model is loaded again so that its variables are replicated too."""
         devices = keras.distribution.list_devices()
+        if len(devices) == 1:  # nothing to split (and Keras would warn of its own metric variables)
+            progress.log(f"data-parallel over 1 device ({devices[0]}): nothing to split, training as usual")
+            return
         if train.batch_size % len(devices):
             raise MusegenError(f"train.batch_size {train.batch_size} does not split over {len(devices)} devices")
         keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))

@@ -300,6 +300,22 @@ def test_data_parallel_training_on_two_host_devices_equals_one_device(corpus, tm
     assert float(diff) < 1e-4  # the same batches, split in two: the same weights
 
 
+DATA_PARALLEL_ONE = """
+import warnings, musegen, keras
+cfg = musegen.resolve("tiny", flags={{"corpus": {corpus!r}, "train.steps": 3, "train.distribute": "data-parallel"}})
+with warnings.catch_warnings(record=True) as seen:
+    warnings.simplefilter("always")
+    musegen.train(cfg, {out!r})
+print(sum("mix of local" in str(w.message) for w in seen), keras.distribution.distribution() is None)
+"""
+
+
+def test_data_parallel_on_one_device_trains_as_usual(corpus, tmp_path):
+    proc = run_python(DATA_PARALLEL_ONE.format(corpus=corpus, out=str(tmp_path / "run")), env={"KERAS_BACKEND": "jax"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.split() == ["0", "True"]  # no distribution set, so no Keras warning about one
+
+
 def test_data_parallel_needs_jax(corpus):
     import musegen
 

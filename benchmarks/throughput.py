@@ -59,7 +59,7 @@ class Musegen:
         """The recurrence the training step ran, as the layer recorded it, and on a GPU what the step's
         own program shows."""
         net = self.model.net
-        path = net.get_layer("lstm_0").fused_path() + (", embedding folded" if net.folded() else "")
+        path = net.get_layer("lstm_0").path + (", embedding folded" if net.folded() else "")
         seen = cudnn_seen(net, x, self.backend)
         return path if seen is None else f"{path} ({seen})"
 

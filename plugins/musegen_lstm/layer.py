@@ -7,7 +7,8 @@
 - jax on a CPU: :mod:`musegen_lstm.jax_lstm`, a scan with a hand-written backward pass (float32);
 - anything else (tensorflow, a mask, dropout inside the cell): Keras's own path.
 
-``layer.path`` names the recurrence the last call ran (on jax: the one it traced). The weights, their
+``layer.path`` names the recurrence the last call ran (on jax: the one it traced; when the embedding
+is folded into this layer, :mod:`musegen_lstm.net` records its path here too). The weights, their
 layout and the results are those of ``keras.layers.LSTM``: checkpoints move between backends and
 devices, and the NumPy sampler reads them unchanged.
 """
@@ -23,7 +24,7 @@ from keras import activations
 
 @keras.saving.register_keras_serializable(package="musegen")
 class LSTM(keras.layers.LSTM):
-    path: str | None = None
+    path: str | None = None  # the recurrence the last call ran (None before any call)
 
     def inner_loop(self, sequences, initial_state, mask, training=False):
         fused = _FUSED.get(keras.backend.backend())
@@ -43,27 +44,6 @@ class LSTM(keras.layers.LSTM):
 
     def _ran(self, path: str) -> None:
         object.__setattr__(self, "path", path)  # a plain attribute: not tracked by Keras
-
-    def fused_path(self) -> str:
-        """The recurrence this layer's last call ran; before any call, the one a call here would run."""
-        if self.path is not None:
-            return self.path
-        backend = keras.backend.backend()
-        if not self._fusable(None):
-            return "keras"
-        if backend == "jax":
-            import jax
-
-            if jax.default_backend() == "cpu":
-                return "musegen-jax-scan" if self.compute_dtype == "float32" else "keras"
-            return "cudnn"
-        if backend == "torch":
-            import torch
-
-            if torch.cuda.is_available():
-                return "cudnn" if torch.backends.cudnn.is_available() else "torch-native"
-            return "torch-native" if self.compute_dtype == "float32" else "keras"
-        return "keras"
 
 
 def _torch(layer, sequences, initial_state):

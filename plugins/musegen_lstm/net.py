@@ -83,6 +83,7 @@ def _torch(embedding, lstm, tokens):
     zeros = onehot.new_zeros(1, tokens.shape[0], recurrent.shape[0])
     # As layer._torch, with (embedding @ kernel) as the input weights and one-hot rows as the inputs.
     params = [(table_in @ kernel).T.contiguous(), recurrent.T.contiguous(), bias, torch.zeros_like(bias)]
+    lstm._ran("torch-native")
     outputs, _, _ = torch._VF.lstm(onehot, (zeros, zeros), params, True, 1, 0.0, torch.is_grad_enabled(), False, True)
     return outputs
 
@@ -90,12 +91,12 @@ def _torch(embedding, lstm, tokens):
 def _torch_folds(embeddings) -> bool:
     """PyTorch's kernel multiplies its inputs in any case: one-hot rows are cheaper than embeddings
     only when the vocabulary is smaller than the embedding (the paper's 83 < 256, not 83 > 64).
-    On a GPU Keras runs cuDNN."""
+    On a GPU the layer runs cuDNN (:mod:`musegen_lstm.layer`)."""
     return not embeddings.is_cuda and embeddings.shape[0] < embeddings.shape[1]
 
 
 def _jax_folds(embeddings) -> bool:
-    """On a CPU; on a GPU Keras runs cuDNN."""
+    """On a CPU; on a GPU the layer runs cuDNN (:mod:`musegen_lstm.layer`)."""
     import jax
 
     return jax.default_backend() == "cpu"
@@ -106,6 +107,7 @@ def _jax(embedding, lstm, tokens):
 
     cell = lstm.cell
     table = embedding.embeddings.value @ cell.kernel.value + cell.bias.value
+    lstm._ran("musegen-jax-scan")
     return lstm_from_table(tokens, table, cell.recurrent_kernel.value)
 
 

@@ -203,7 +203,7 @@ else:
         return [np.asarray(g) for g in tape.gradient(loss, [v.value for v in layer.trainable_variables])]
 out = max(float(np.abs(keras.ops.convert_to_numpy(ours(x)) - keras.ops.convert_to_numpy(theirs(x))).max()), 0.0)
 grad = max(float(np.abs(a - b).max()) for a, b in zip(grads(ours), grads(theirs)))
-print(ours.fused_path(), out, grad)
+print(ours.path, out, grad)
 """
 
 

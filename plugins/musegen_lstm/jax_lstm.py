@@ -11,6 +11,12 @@ array inside a loop costs more than the product), sigmoids are computed through 
 backward loop carries only the state gradients, and the recurrent kernel's gradient is one product
 over all steps, read without concatenating or transposing the saved states (XLA made a 10 ms copy of
 that). Results match Keras's own LSTM (gate order i, f, c, o) to float32 rounding.
+
+**Rows split over the CPU's cores.** XLA runs a small product like ``(32, 256) × (256, 256)`` on one
+core, so a recurrence used one of this machine's cores. The rows of a batch are independent
+sequences: with several JAX CPU devices (:mod:`musegen_lstm.lstm` makes one per core), each device
+runs the recurrence for its share of the rows (``shard_map``), forward and backward, and the weight
+gradients are summed — the same numbers as one device, to float32 rounding. See :func:`cpu_mesh`.
 """
 
 from __future__ import annotations
@@ -123,11 +129,47 @@ def _table_bwd(res, cotangents):
 table_recurrence.defvjp(_table_fwd, _table_bwd)
 
 
+MIN_ROWS = 8  # rows per device: fewer make products too thin to gain from another core
+
+
+def cpu_mesh(batch: int):
+    """The CPU devices a recurrence over ``batch`` rows is split across, as a mesh, or None to run it
+    whole: on a CPU with several JAX devices, at least :data:`MIN_ROWS` rows each, each device the
+    same share; not under ``keras.distribution`` (which splits the batch itself)."""
+    import keras
+
+    if jax.default_backend() != "cpu" or keras.distribution.distribution() is not None:
+        return None
+    devices = jax.devices("cpu")
+    n = max((k for k in range(2, len(devices) + 1) if batch % k == 0 and batch // k >= MIN_ROWS), default=1)
+    return jax.sharding.Mesh(devices[:n], ("rows",)) if n > 1 else None
+
+
+def path(batch: int) -> str:
+    """The name :attr:`musegen_lstm.layer.LSTM.path` records for this recurrence over ``batch`` rows."""
+    mesh = cpu_mesh(batch)
+    return "musegen-jax-scan" + (f", rows split over {mesh.size} CPU devices" if mesh is not None else "")
+
+
+def _split(fn, batch: int, in_specs, out_specs):
+    """``fn`` run by each device of :func:`cpu_mesh` on its rows (the specs name the ``rows`` axis of each
+    argument and result), or ``fn`` itself. Gradients of the unsplit arguments are summed over devices."""
+    mesh = cpu_mesh(batch)
+    if mesh is None:
+        return fn
+    return jax.shard_map(fn, mesh=mesh, in_specs=in_specs, out_specs=out_specs, check_vma=False)
+
+
+_P = jax.sharding.PartitionSpec
+_TIME_ROWS, _ROWS, _ALL = _P(None, "rows"), _P("rows"), _P()
+
+
 def lstm(x, kernel, recurrent_kernel, bias, h0, c0):
     """Batch-first LSTM: ``x`` is ``(B, T, F)``; returns (outputs ``(B, T, U)``, last h, last c)."""
     u = recurrent_kernel.shape[0]
     zs = tuple(jnp.einsum("btf,fu->tbu", x, k) + b for k, b in zip(_gates(kernel, u), _gates(bias, u)))
-    hs, c = recurrence(zs, _gates(recurrent_kernel, u), h0, c0)
+    run = _split(recurrence, x.shape[0], ((_TIME_ROWS,) * 4, _ALL, _ROWS, _ROWS), (_TIME_ROWS, _ROWS))
+    hs, c = run(zs, _gates(recurrent_kernel, u), h0, c0)
     return jnp.swapaxes(hs, 0, 1), hs[-1], c
 
 
@@ -136,5 +178,6 @@ def lstm_from_table(tokens, table, recurrent_kernel):
     ``table`` (vocabulary × 4U, ``embedding @ kernel + bias``); returns the outputs ``(B, T, U)``."""
     u = recurrent_kernel.shape[0]
     h0 = jnp.zeros((tokens.shape[0], u), table.dtype)
-    hs, _ = table_recurrence(tokens.T, _gates(table, u), _gates(recurrent_kernel, u), h0, h0)
+    run = _split(table_recurrence, tokens.shape[0], (_TIME_ROWS, _ALL, _ALL, _ROWS, _ROWS), (_TIME_ROWS, _ROWS))
+    hs, _ = run(tokens.T, _gates(table, u), _gates(recurrent_kernel, u), h0, h0)
     return jnp.swapaxes(hs, 0, 1)

@@ -87,8 +87,9 @@ def _jax(layer, sequences, initial_state):
     if kernel.dtype != "float32":
         return None
     from musegen_lstm.jax_lstm import lstm
+    from musegen_lstm.jax_lstm import path as jax_path
 
-    layer._ran("musegen-jax-scan")
+    layer._ran(jax_path(sequences.shape[0]))
     outputs, h, c = lstm(sequences, kernel, recurrent, bias, h0, c0)
     return h, (outputs if layer.return_sequences else h[:, None]), [h, c]
 

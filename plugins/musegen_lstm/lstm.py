@@ -6,6 +6,7 @@ import csv
 import io
 import math
 import os
+import sys
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -18,6 +19,25 @@ if os.environ["KERAS_BACKEND"] != "tensorflow":
 # The compiled sampler runs on JAX whatever the backend: on a GPU, JAX must not take 75% of its memory
 # up front (its default) beside PyTorch or TensorFlow. Every GPU number in RESULTS.md ran this way.
 os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+
+
+def _cpu_devices() -> None:
+    """One JAX CPU device per core this process may use, unless the number was chosen already: on a CPU
+    the jax backend's recurrence splits each batch's rows across them (:func:`musegen_lstm.jax_lstm.cpu_mesh`;
+    XLA runs each small product on one core). Set ``JAX_NUM_CPU_DEVICES=1`` to keep one."""
+    if os.environ["KERAS_BACKEND"] != "jax" or "JAX_NUM_CPU_DEVICES" in os.environ \
+            or "xla_force_host_platform_device_count" in os.environ.get("XLA_FLAGS", ""):
+        return
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    os.environ["JAX_NUM_CPU_DEVICES"] = str(cores)  # read when JAX is imported
+    if "jax" in sys.modules:  # imported already: JAX takes it until its first computation, not after
+        try:
+            sys.modules["jax"].config.update("jax_num_cpu_devices", cores)
+        except Exception:  # noqa: BLE001 — JAX has computed already: it keeps its devices
+            pass
+
+
+_cpu_devices()
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 

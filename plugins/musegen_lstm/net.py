@@ -103,11 +103,11 @@ def _jax_folds(embeddings) -> bool:
 
 
 def _jax(embedding, lstm, tokens):
-    from musegen_lstm.jax_lstm import lstm_from_table
+    from musegen_lstm.jax_lstm import lstm_from_table, path
 
     cell = lstm.cell
     table = embedding.embeddings.value @ cell.kernel.value + cell.bias.value
-    lstm._ran("musegen-jax-scan")
+    lstm._ran(path(tokens.shape[0]))
     return lstm_from_table(tokens, table, cell.recurrent_kernel.value)
 
 

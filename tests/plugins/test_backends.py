@@ -1,7 +1,11 @@
 """The lstm model on each Keras backend, each in a fresh process (a backend is fixed per process)."""
 
 import json
+import os
+import subprocess
+import sys
 
+import numpy as np
 import pytest
 
 from tests.conftest import TUNES, run_python
@@ -216,6 +220,76 @@ def test_fused_cpu_lstm_equals_keras_lstm_forward_and_backward(backend, path):
     assert float(out) < 1e-5 and float(grad) < 1e-4
 
 
+SPLIT = """
+import os, jax, jax.numpy as jnp, numpy as np
+import musegen_lstm.lstm  # one JAX CPU device per core unless JAX_NUM_CPU_DEVICES is set
+from musegen_lstm import jax_lstm as J
+B = {rows}
+k = jax.random.split(jax.random.PRNGKey(0), 8)
+table, rk = jax.random.normal(k[0], (20, 64)) * 0.3, jax.random.normal(k[1], (16, 64)) * 0.3
+kern, bias = jax.random.normal(k[2], (5, 64)) * 0.3, jax.random.normal(k[3], (64,)) * 0.1
+dense, x = jax.random.normal(k[4], (16, 20)) * 0.3, jax.random.normal(k[5], (B, 7, 5))
+tok, h0 = jax.random.randint(k[6], (B, 7), 0, 20), jax.random.normal(k[7], (B, 16)) * 0.3
+def loss(table, rk, dense, kern, bias, h0):
+    out, h, c = J.lstm(x, kern, rk, bias, h0, h0 * 0.5)
+    return jnp.sum(jnp.sin(J.lstm_from_table(tok, table, rk) @ dense)) + jnp.sum(jnp.cos(out)) + jnp.sum(h * c)
+grad = lambda: jax.jit(jax.value_and_grad(loss, argnums=tuple(range(6))))(table, rk, dense, kern, bias, h0)
+split, path = grad(), J.path(B)
+J.cpu_mesh = lambda batch: None  # the same computation on one device
+whole = grad()
+diff = max(float(jnp.max(jnp.abs(a - b)) / jnp.max(jnp.abs(b))) for a, b in zip(jax.tree.leaves(split), jax.tree.leaves(whole)))
+print(len(jax.devices()) == len(os.sched_getaffinity(0)), diff, path.replace(" ", "_"))
+
+"""
+
+
+@pytest.mark.parametrize("rows,devices,split", [(32, "2", True), (12, "2", False), (32, "1", False)])
+def test_jax_cpu_recurrence_split_over_devices_equals_one_device(rows, devices, split):
+    env = {"KERAS_BACKEND": "jax", "JAX_NUM_CPU_DEVICES": devices, "CUDA_VISIBLE_DEVICES": ""}
+    proc = run_python(SPLIT.format(rows=rows), env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    _, diff, path = proc.stdout.split()
+    # 32 rows on 2 devices: 16 each; 12 rows would leave 6 (under MIN_ROWS, not worth a core)
+    assert path == ("musegen-jax-scan,_rows_split_over_2_CPU_devices" if split else "musegen-jax-scan")
+    assert float(diff) < 1e-5  # loss and every gradient (relative), lstm() and lstm_from_table() alike
+
+
+SPLIT_TRAINING = """
+import sys, numpy as np, musegen, jax
+from musegen.pipeline import load_run
+cfg = musegen.resolve("tiny", flags={{"corpus": {corpus!r}, "train.steps": 4, "train.batch_size": 16}},
+                      sets={{"model.dropout": 0.3, "model.units": 24}})
+musegen.train(cfg, sys.argv[1])
+model = load_run(sys.argv[1], tag="last")[3]
+np.savez(sys.argv[1] + "/w.npz", *[np.asarray(x) for x in model.net.get_weights()])
+model.net(np.zeros((16, 8), "int32"))  # the path a 16-row training step's forward pass takes
+print(len(jax.devices()), model.net.get_layer("lstm_0").path.replace(" ", "_"))
+"""
+
+
+def test_jax_training_split_over_two_cpu_devices_equals_one_device(corpus, tmp_path):
+    code, weights = SPLIT_TRAINING.format(corpus=corpus), []
+    for devices in ("1", "2"):
+        out = str(tmp_path / devices)
+        proc = subprocess.run([sys.executable, "-c", code, out], capture_output=True, text=True, timeout=600,
+                              env={**os.environ, "KERAS_BACKEND": "jax", "JAX_NUM_CPU_DEVICES": devices,
+                                   "CUDA_VISIBLE_DEVICES": ""})
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        split = "musegen-jax-scan,_rows_split_over_2_CPU_devices"
+        assert proc.stdout.split()[-2:] == [devices, split if devices == "2" else "musegen-jax-scan"]
+        with np.load(out + "/w.npz") as w:
+            weights.append([w[k] for k in sorted(w.files)])
+    # the same batches and dropout masks, half the rows on each core: the same weights after 4 steps
+    assert max(float(np.max(np.abs(a - b))) for a, b in zip(*weights)) < 1e-4
+
+
+def test_jax_backend_makes_one_cpu_device_per_core():
+    unset = 'import os; os.environ.pop("JAX_NUM_CPU_DEVICES", None); os.environ.pop("XLA_FLAGS", None)\n'
+    proc = run_python(unset + SPLIT.format(rows=16), env={"KERAS_BACKEND": "jax", "CUDA_VISIBLE_DEVICES": ""})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.split()[0] == "True"
+
+
 FOLDED = """
 import numpy as np, keras
 import musegen_lstm.net as N
@@ -311,7 +385,8 @@ print(sum("mix of local" in str(w.message) for w in seen), keras.distribution.di
 
 
 def test_data_parallel_on_one_device_trains_as_usual(corpus, tmp_path):
-    proc = run_python(DATA_PARALLEL_ONE.format(corpus=corpus, out=str(tmp_path / "run")), env={"KERAS_BACKEND": "jax"})
+    env = {"KERAS_BACKEND": "jax", "JAX_NUM_CPU_DEVICES": "1"}  # else one JAX device per core (lstm.py)
+    proc = run_python(DATA_PARALLEL_ONE.format(corpus=corpus, out=str(tmp_path / "run")), env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.split() == ["0", "True"]  # no distribution set, so no Keras warning about one
 

@@ -12,6 +12,12 @@ backward loop carries only the state gradients, and the recurrent kernel's gradi
 over all steps, read without concatenating or transposing the saved states (XLA made a 10 ms copy of
 that). Results match Keras's own LSTM (gate order i, f, c, o) to float32 rounding.
 
+**Two layouts.** Up to 512 units the loops hold a batch as ``(B, U)`` and multiply ``h @ kernel``
+(:data:`ROWS`). Above, they hold it as ``(U, B)`` and multiply ``kernelᵀ @ h`` (:data:`COLUMNS`): XLA's
+CPU product with the large matrix on the left ran at 273-326 GFLOP/s on this project's 2-core CPU
+against 130 with it on the right, at 1024 units; at 256 units the products ran alike (179-191 against
+168-201) and whole training steps 10-11% slower in columns. Arrays outside the loops are ``(T, B, U)``.
+
 **Rows split over the CPU's cores.** XLA runs a small product like ``(32, 256) × (256, 256)`` on one
 core, so a recurrence used one of this machine's cores. The rows of a batch are independent
 sequences: with several JAX CPU devices (:mod:`musegen_lstm.lstm` makes one per core), each device
@@ -20,6 +26,8 @@ gradients are summed — the same numbers as one device, to float32 rounding. Se
 """
 
 from __future__ import annotations
+
+from typing import Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -33,17 +41,42 @@ def _gates(a, u):
     return tuple(a[..., k * u:(k + 1) * u] for k in range(4))
 
 
-def _forward(gate_inputs, xs, rs, h0, c0, save: bool):
-    """Scan over ``xs``; ``gate_inputs(x)`` gives one step's four gate inputs ``(B, U)``. Returns the
-    last (h, c) and every step's h, or with ``save`` the arrays the backward pass reads."""
+class _Layout(NamedTuple):
+    """How the loops hold a batch: ``ROWS`` as ``(B, U)`` (``h @ kernel``), ``COLUMNS`` as ``(U, B)``
+    (``kernelᵀ @ h``). The functions outside take and give ``(T, B, U)`` arrays either way."""
+
+    mm: Callable  # (state, kernel as the loops hold it) -> the product
+    outer: Callable  # Σ over steps and rows of h ⊗ dz, (T, ...) each: the held kernel's gradient
+    inward: Callable  # (..., B, U) -> held
+    weights: Callable  # a (X, U) matrix -> held (and a held one's gradient -> (X, U))
+
+
+def _cols(a):
+    return jnp.moveaxis(a, 1, 0).reshape(a.shape[1], -1)
+
+
+ROWS = _Layout(mm=lambda s, w: s @ w, outer=lambda h, d: h.reshape(-1, h.shape[-1]).T @ d.reshape(-1, d.shape[-1]),
+               inward=lambda a: a, weights=lambda w: w)
+COLUMNS = _Layout(mm=lambda s, w: w @ s, outer=lambda h, d: jax.lax.dot_general(_cols(d), _cols(h), (((1,), (1,)), ((), ()))),
+                  inward=lambda a: jnp.swapaxes(a, -1, -2), weights=lambda w: w.T)
+COLUMNS_ABOVE = 512  # units: XLA's products with a (U, U) kernel on the left run 2.1-2.5x faster at 1024
+
+
+def _layout(u: int) -> _Layout:
+    return COLUMNS if u > COLUMNS_ABOVE else ROWS
+
+
+def _forward(gate_inputs, xs, ws, h0, c0, save: bool, lay: _Layout):
+    """Scan over ``xs``; ``gate_inputs(x)`` gives one step's four gate inputs (held as ``lay`` holds a
+    batch). Returns the last (h, c) and every step's h, or with ``save`` the arrays the backward pass reads."""
 
     def step(carry, x):
         h, c = carry
         z = gate_inputs(x)
-        i = _sigmoid(z[0] + h @ rs[0])
-        f = _sigmoid(z[1] + h @ rs[1])
-        g = jnp.tanh(z[2] + h @ rs[2])
-        o = _sigmoid(z[3] + h @ rs[3])
+        i = _sigmoid(z[0] + lay.mm(h, ws[0]))
+        f = _sigmoid(z[1] + lay.mm(h, ws[1]))
+        g = jnp.tanh(z[2] + lay.mm(h, ws[2]))
+        o = _sigmoid(z[3] + lay.mm(h, ws[3]))
         c_prev, c = c, f * c + i * g
         h = o * jnp.tanh(c)
         return (h, c), ((h, c_prev, i, f, g, o) if save else h)
@@ -51,10 +84,10 @@ def _forward(gate_inputs, xs, rs, h0, c0, save: bool):
     return jax.lax.scan(step, (h0, c0), xs)
 
 
-def _backward(saved, rs, h0, c0, dhs, dc_last):
-    """Gradients of the four gate inputs ``(T, B, U)``, of the recurrent kernels, of h0 and c0."""
+def _backward(saved, ws, h0, dhs, dc_last, lay: _Layout):
+    """Gradients of the four gate inputs, of the held recurrent kernels ``ws``, of h0 and c0 (all held)."""
     hs, c_prev, i, f, g, o = saved
-    rts = tuple(r.T for r in rs)
+    wts = tuple(w.T for w in ws)
 
     def step(carry, x):
         dh_next, dc_next = carry
@@ -66,17 +99,37 @@ def _backward(saved, rs, h0, c0, dhs, dc_last):
         df = dc * cp * f * (1.0 - f)
         dg = dc * i * (1.0 - g * g)
         do = dh * tc * o * (1.0 - o)
-        dh_prev = di @ rts[0] + df @ rts[1] + dg @ rts[2] + do @ rts[3]
+        dh_prev = lay.mm(di, wts[0]) + lay.mm(df, wts[1]) + lay.mm(dg, wts[2]) + lay.mm(do, wts[3])
         return (dh_prev, dc * f), (di, df, dg, do)
 
     (dh0, dc0), dzs = jax.lax.scan(step, (jnp.zeros_like(h0), dc_last), (dhs, i, f, g, o, c_prev), reverse=True)
-    u = hs.shape[-1]
-    h_prev = hs[:-1].reshape(-1, u).T  # steps 1.. read the h before them; step 0 reads h0
-    drs = tuple(h_prev @ dz[1:].reshape(-1, u) + h0.T @ dz[0] for dz in dzs)
-    return dzs, drs, dh0, dc0
+    # steps 1.. read the h before them, step 0 reads h0: no concatenation (XLA copied it, transposed)
+    dws = tuple(lay.outer(hs[:-1], dz[1:]) + lay.outer(h0[None], dz[:1]) for dz in dzs)
+    return dzs, dws, dh0, dc0
 
 
-def _given(z):
+def _run_forward(gate_inputs, xs, rs, h0, c0, save: bool):
+    """:func:`_forward` from and to ``(.., B, U)`` arrays, in the layout the units call for."""
+    lay = _layout(rs[0].shape[0])
+    (_, c), out = _forward(gate_inputs(lay), xs(lay), tuple(lay.weights(r) for r in rs), lay.inward(h0),
+                           lay.inward(c0), save, lay)
+    hs = lay.inward(out[0] if save else out)
+    return hs, lay.inward(c), out
+
+
+def _run_backward(saved, rs, h0, dhs, dc_last):
+    """:func:`_backward` from and to ``(.., B, U)`` arrays; the gate-input gradients stay held."""
+    lay = _layout(rs[0].shape[0])
+    dzs, dws, dh0, dc0 = _backward(saved, tuple(lay.weights(r) for r in rs), lay.inward(h0), lay.inward(dhs),
+                                   lay.inward(dc_last), lay)
+    return lay, dzs, tuple(lay.weights(d) for d in dws), lay.inward(dh0), lay.inward(dc0)
+
+
+def _given(zs):
+    return lambda lay: tuple(lay.inward(z) for z in zs)
+
+
+def _each(z):
     return z
 
 
@@ -84,18 +137,19 @@ def _given(z):
 def recurrence(zs, rs, h0, c0):
     """Every step's hidden state ``(T, B, U)`` and the last cell state, for the four gate inputs ``zs``
     (``x @ kernel + bias`` split by gate, ``(T, B, U)`` each, time first) and recurrent kernels ``rs``."""
-    (_, c), hs = _forward(_given, zs, rs, h0, c0, save=False)
+    hs, c, _ = _run_forward(lambda lay: _each, _given(zs), rs, h0, c0, save=False)
     return hs, c
 
 
 def _recurrence_fwd(zs, rs, h0, c0):
-    (_, c), saved = _forward(_given, zs, rs, h0, c0, save=True)
-    return (saved[0], c), (saved, rs, h0, c0)
+    hs, c, saved = _run_forward(lambda lay: _each, _given(zs), rs, h0, c0, save=True)
+    return (hs, c), (saved, rs, h0)
 
 
 def _recurrence_bwd(res, cotangents):
-    saved, rs, h0, c0 = res
-    return _backward(saved, rs, h0, c0, *cotangents)
+    saved, rs, h0 = res
+    lay, dzs, drs, dh0, dc0 = _run_backward(saved, rs, h0, *cotangents)
+    return tuple(lay.inward(dz) for dz in dzs), drs, dh0, dc0
 
 
 recurrence.defvjp(_recurrence_fwd, _recurrence_bwd)
@@ -105,24 +159,30 @@ recurrence.defvjp(_recurrence_fwd, _recurrence_bwd)
 def table_recurrence(tokens, tables, rs, h0, c0):
     """As :func:`recurrence`, the gate inputs being rows of ``tables`` (four ``(V, U)``) picked by the
     token ids ``tokens`` ``(T, B)`` step by step: no ``(T, B, 4U)`` array is made."""
-    (_, c), hs = _forward(_rows(tables), tokens, rs, h0, c0, save=False)
+    hs, c, _ = _run_forward(_lookup(tables), lambda lay: tokens, rs, h0, c0, save=False)
     return hs, c
 
 
-def _rows(tables):
-    return lambda tok: tuple(jnp.take(t, tok, axis=0) for t in tables)
+def _lookup(tables):
+    def gate_inputs(lay):
+        held = tuple(lay.weights(t) for t in tables)  # (V, U) rows, or (U, V) columns
+        axis = 0 if lay is ROWS else 1
+        return lambda tok: tuple(jnp.take(t, tok, axis=axis) for t in held)
+
+    return gate_inputs
 
 
 def _table_fwd(tokens, tables, rs, h0, c0):
-    (_, c), saved = _forward(_rows(tables), tokens, rs, h0, c0, save=True)
-    return (saved[0], c), (saved, tokens, rs, h0, c0, tables)
+    hs, c, saved = _run_forward(_lookup(tables), lambda lay: tokens, rs, h0, c0, save=True)
+    return (hs, c), (saved, tokens, rs, h0, tables)
 
 
 def _table_bwd(res, cotangents):
-    saved, tokens, rs, h0, c0, tables = res
-    dzs, drs, dh0, dc0 = _backward(saved, rs, h0, c0, *cotangents)
+    saved, tokens, rs, h0, tables = res
+    lay, dzs, drs, dh0, dc0 = _run_backward(saved, rs, h0, *cotangents)
     ids = tokens.reshape(-1)
-    dtables = tuple(jax.ops.segment_sum(dz.reshape(ids.shape[0], -1), ids, t.shape[0]) for dz, t in zip(dzs, tables))
+    dtables = tuple(jax.ops.segment_sum(lay.inward(dz).reshape(ids.shape[0], -1), ids, t.shape[0])
+                    for dz, t in zip(dzs, tables))
     return None, dtables, drs, dh0, dc0
 
 
@@ -145,10 +205,11 @@ def cpu_mesh(batch: int):
     return jax.sharding.Mesh(devices[:n], ("rows",)) if n > 1 else None
 
 
-def path(batch: int) -> str:
+def path(batch: int, units: int) -> str:
     """The name :attr:`musegen_lstm.layer.LSTM.path` records for this recurrence over ``batch`` rows."""
     mesh = cpu_mesh(batch)
-    return "musegen-jax-scan" + (f", rows split over {mesh.size} CPU devices" if mesh is not None else "")
+    return ("musegen-jax-scan" + (", kernel on the left" if _layout(units) is COLUMNS else "")
+            + (f", rows split over {mesh.size} CPU devices" if mesh is not None else ""))
 
 
 def _split(fn, batch: int, in_specs, out_specs):

@@ -89,7 +89,7 @@ def _jax(layer, sequences, initial_state):
     from musegen_lstm.jax_lstm import lstm
     from musegen_lstm.jax_lstm import path as jax_path
 
-    layer._ran(jax_path(sequences.shape[0]))
+    layer._ran(jax_path(sequences.shape[0], recurrent.shape[0]))
     outputs, h, c = lstm(sequences, kernel, recurrent, bias, h0, c0)
     return h, (outputs if layer.return_sequences else h[:, None]), [h, c]
 

@@ -107,7 +107,7 @@ def _jax(embedding, lstm, tokens):
 
     cell = lstm.cell
     table = embedding.embeddings.value @ cell.kernel.value + cell.bias.value
-    lstm._ran(path(tokens.shape[0]))
+    lstm._ran(path(tokens.shape[0], cell.recurrent_kernel.shape[0]))
     return lstm_from_table(tokens, table, cell.recurrent_kernel.value)
 
 

@@ -207,16 +207,21 @@ else:
         return [np.asarray(g) for g in tape.gradient(loss, [v.value for v in layer.trainable_variables])]
 out = max(float(np.abs(keras.ops.convert_to_numpy(ours(x)) - keras.ops.convert_to_numpy(theirs(x))).max()), 0.0)
 grad = max(float(np.abs(a - b).max()) for a, b in zip(grads(ours), grads(theirs)))
-print(ours.path, out, grad)
+print(ours.path.replace(" ", "_"), out, grad)
 """
 
 
-@pytest.mark.parametrize("backend,path", [("jax", "musegen-jax-scan"), ("torch", "torch-native"), ("tensorflow", "keras")])
+KERNEL_LEFT = "import musegen_lstm.jax_lstm as J\nJ.COLUMNS_ABOVE = 0  # the layout of units > 512, at small sizes\n"
+
+
+@pytest.mark.parametrize("backend,path", [("jax", "musegen-jax-scan"), ("jax-columns", "musegen-jax-scan,_kernel_on_the_left"),
+                                          ("torch", "torch-native"), ("tensorflow", "keras")])
 def test_fused_cpu_lstm_equals_keras_lstm_forward_and_backward(backend, path):
-    proc = run_python(FUSED, env={"KERAS_BACKEND": backend, "CUDA_VISIBLE_DEVICES": ""})
+    script = KERNEL_LEFT + FUSED if backend == "jax-columns" else FUSED
+    proc = run_python(script, env={"KERAS_BACKEND": backend.split("-")[0], "CUDA_VISIBLE_DEVICES": ""})
     assert proc.returncode == 0, proc.stderr[-3000:]
     ran, out, grad = proc.stdout.split()
-    assert ran == path
+    assert ran.replace(" ", "_") == path
     assert float(out) < 1e-5 and float(grad) < 1e-4
 
 
@@ -234,7 +239,7 @@ def loss(table, rk, dense, kern, bias, h0):
     out, h, c = J.lstm(x, kern, rk, bias, h0, h0 * 0.5)
     return jnp.sum(jnp.sin(J.lstm_from_table(tok, table, rk) @ dense)) + jnp.sum(jnp.cos(out)) + jnp.sum(h * c)
 grad = lambda: jax.jit(jax.value_and_grad(loss, argnums=tuple(range(6))))(table, rk, dense, kern, bias, h0)
-split, path = grad(), J.path(B)
+split, path = grad(), J.path(B, 16)
 J.cpu_mesh = lambda batch: None  # the same computation on one device
 whole = grad()
 diff = max(float(jnp.max(jnp.abs(a - b)) / jnp.max(jnp.abs(b))) for a, b in zip(jax.tree.leaves(split), jax.tree.leaves(whole)))
@@ -243,14 +248,16 @@ print(len(jax.devices()) == len(os.sched_getaffinity(0)), diff, path.replace(" "
 """
 
 
+@pytest.mark.parametrize("columns", [False, True])
 @pytest.mark.parametrize("rows,devices,split", [(32, "2", True), (12, "2", False), (32, "1", False)])
-def test_jax_cpu_recurrence_split_over_devices_equals_one_device(rows, devices, split):
+def test_jax_cpu_recurrence_split_over_devices_equals_one_device(rows, devices, split, columns):
     env = {"KERAS_BACKEND": "jax", "JAX_NUM_CPU_DEVICES": devices, "CUDA_VISIBLE_DEVICES": ""}
-    proc = run_python(SPLIT.format(rows=rows), env=env)
+    proc = run_python(KERNEL_LEFT * columns + SPLIT.format(rows=rows), env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     _, diff, path = proc.stdout.split()
     # 32 rows on 2 devices: 16 each; 12 rows would leave 6 (under MIN_ROWS, not worth a core)
-    assert path == ("musegen-jax-scan,_rows_split_over_2_CPU_devices" if split else "musegen-jax-scan")
+    assert path == ("musegen-jax-scan" + ",_kernel_on_the_left" * columns
+                    + ",_rows_split_over_2_CPU_devices" * split)
     assert float(diff) < 1e-5  # loss and every gradient (relative), lstm() and lstm_from_table() alike
 
 
@@ -336,13 +343,14 @@ print(net.folded(), len(calls), out, grad)
 
 
 @pytest.mark.parametrize("backend,vocab,embedding,folded", [
-    ("jax", 11, 5, "True"), ("jax", 7, 9, "True"),
+    ("jax", 11, 5, "True"), ("jax", 7, 9, "True"), ("jax-columns", 7, 9, "True"),
     ("torch", 7, 9, "True"), ("torch", 11, 5, "False"),  # one-hot rows only pay when the vocabulary is smaller
     ("tensorflow", 7, 9, "False")])
 def test_embedding_folded_into_the_lstm_equals_keras_graph_forward_and_backward(backend, vocab, embedding, folded):
     """On a CPU the first LSTM reads embedding @ kernel + bias from a table: the same outputs and gradients."""
     script = FOLDED.replace("{vocab}", str(vocab)).replace("{embedding}", str(embedding))
-    proc = run_python(script, env={"KERAS_BACKEND": backend, "CUDA_VISIBLE_DEVICES": ""})
+    script = KERNEL_LEFT + script if backend == "jax-columns" else script
+    proc = run_python(script, env={"KERAS_BACKEND": backend.split("-")[0], "CUDA_VISIBLE_DEVICES": ""})
     assert proc.returncode == 0, proc.stderr[-3000:]
     ran, calls, out, grad = proc.stdout.split()
     assert ran == folded and (int(calls) > 0) == (folded == "True")  # the fold ran where it says it does

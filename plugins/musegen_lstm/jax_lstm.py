@@ -47,8 +47,8 @@ class _Layout(NamedTuple):
 
     mm: Callable  # (state, kernel as the loops hold it) -> the product
     outer: Callable  # Σ over steps and rows of h ⊗ dz, (T, ...) each: the held kernel's gradient
-    inward: Callable  # (..., B, U) -> held
-    weights: Callable  # a (X, U) matrix -> held (and a held one's gradient -> (X, U))
+    inward: Callable  # (..., B, U) -> held, and back (its own inverse)
+    weights: Callable  # a (X, U) matrix -> held, and a held one's gradient back to (X, U)
 
 
 def _cols(a):
@@ -57,7 +57,8 @@ def _cols(a):
 
 ROWS = _Layout(mm=lambda s, w: s @ w, outer=lambda h, d: h.reshape(-1, h.shape[-1]).T @ d.reshape(-1, d.shape[-1]),
                inward=lambda a: a, weights=lambda w: w)
-COLUMNS = _Layout(mm=lambda s, w: w @ s, outer=lambda h, d: jax.lax.dot_general(_cols(d), _cols(h), (((1,), (1,)), ((), ()))),
+COLUMNS = _Layout(mm=lambda s, w: w @ s,
+                  outer=lambda h, d: jax.lax.dot_general(_cols(d), _cols(h), (((1,), (1,)), ((), ()))),
                   inward=lambda a: jnp.swapaxes(a, -1, -2), weights=lambda w: w.T)
 COLUMNS_ABOVE = 512  # units: XLA's products with a (U, U) kernel on the left run 2.1-2.5x faster at 1024
 
@@ -108,10 +109,12 @@ def _backward(saved, ws, h0, dhs, dc_last, lay: _Layout):
     return dzs, dws, dh0, dc0
 
 
-def _run_forward(gate_inputs, xs, rs, h0, c0, save: bool):
-    """:func:`_forward` from and to ``(.., B, U)`` arrays, in the layout the units call for."""
+def _run_forward(gate_inputs_in, xs_in, rs, h0, c0, save: bool):
+    """:func:`_forward` from and to ``(.., B, U)`` arrays, in the layout the units call for:
+    ``gate_inputs_in(lay)`` and ``xs_in(lay)`` give its ``gate_inputs`` and ``xs`` for that layout.
+    Returns every h ``(T, B, U)``, the last c ``(B, U)`` and what :func:`_forward` returned (held)."""
     lay = _layout(rs[0].shape[0])
-    (_, c), out = _forward(gate_inputs(lay), xs(lay), tuple(lay.weights(r) for r in rs), lay.inward(h0),
+    (_, c), out = _forward(gate_inputs_in(lay), xs_in(lay), tuple(lay.weights(r) for r in rs), lay.inward(h0),
                            lay.inward(c0), save, lay)
     hs = lay.inward(out[0] if save else out)
     return hs, lay.inward(c), out
@@ -125,24 +128,24 @@ def _run_backward(saved, rs, h0, dhs, dc_last):
     return lay, dzs, tuple(lay.weights(d) for d in dws), lay.inward(dh0), lay.inward(dc0)
 
 
-def _given(zs):
+def _held(zs):
     return lambda lay: tuple(lay.inward(z) for z in zs)
 
 
-def _each(z):
-    return z
+def _as_given(lay):
+    return lambda z: z  # the scanned arrays are the gate inputs themselves
 
 
 @jax.custom_vjp
 def recurrence(zs, rs, h0, c0):
     """Every step's hidden state ``(T, B, U)`` and the last cell state, for the four gate inputs ``zs``
     (``x @ kernel + bias`` split by gate, ``(T, B, U)`` each, time first) and recurrent kernels ``rs``."""
-    hs, c, _ = _run_forward(lambda lay: _each, _given(zs), rs, h0, c0, save=False)
+    hs, c, _ = _run_forward(_as_given, _held(zs), rs, h0, c0, save=False)
     return hs, c
 
 
 def _recurrence_fwd(zs, rs, h0, c0):
-    hs, c, saved = _run_forward(lambda lay: _each, _given(zs), rs, h0, c0, save=True)
+    hs, c, saved = _run_forward(_as_given, _held(zs), rs, h0, c0, save=True)
     return (hs, c), (saved, rs, h0)
 
 
@@ -222,14 +225,15 @@ def _split(fn, batch: int, in_specs, out_specs):
 
 
 _P = jax.sharding.PartitionSpec
-_TIME_ROWS, _ROWS, _ALL = _P(None, "rows"), _P("rows"), _P()
+_SPLIT_AXIS1, _SPLIT_AXIS0, _UNSPLIT = _P(None, "rows"), _P("rows"), _P()
 
 
 def lstm(x, kernel, recurrent_kernel, bias, h0, c0):
     """Batch-first LSTM: ``x`` is ``(B, T, F)``; returns (outputs ``(B, T, U)``, last h, last c)."""
     u = recurrent_kernel.shape[0]
     zs = tuple(jnp.einsum("btf,fu->tbu", x, k) + b for k, b in zip(_gates(kernel, u), _gates(bias, u)))
-    run = _split(recurrence, x.shape[0], ((_TIME_ROWS,) * 4, _ALL, _ROWS, _ROWS), (_TIME_ROWS, _ROWS))
+    run = _split(recurrence, x.shape[0], ((_SPLIT_AXIS1,) * 4, _UNSPLIT, _SPLIT_AXIS0, _SPLIT_AXIS0),
+                 (_SPLIT_AXIS1, _SPLIT_AXIS0))
     hs, c = run(zs, _gates(recurrent_kernel, u), h0, c0)
     return jnp.swapaxes(hs, 0, 1), hs[-1], c
 
@@ -239,6 +243,7 @@ def lstm_from_table(tokens, table, recurrent_kernel):
     ``table`` (vocabulary × 4U, ``embedding @ kernel + bias``); returns the outputs ``(B, T, U)``."""
     u = recurrent_kernel.shape[0]
     h0 = jnp.zeros((tokens.shape[0], u), table.dtype)
-    run = _split(table_recurrence, tokens.shape[0], (_TIME_ROWS, _ALL, _ALL, _ROWS, _ROWS), (_TIME_ROWS, _ROWS))
+    run = _split(table_recurrence, tokens.shape[0], (_SPLIT_AXIS1, _UNSPLIT, _UNSPLIT, _SPLIT_AXIS0, _SPLIT_AXIS0),
+                 (_SPLIT_AXIS1, _SPLIT_AXIS0))
     hs, _ = run(tokens.T, _gates(table, u), _gates(recurrent_kernel, u), h0, h0)
     return jnp.swapaxes(hs, 0, 1)

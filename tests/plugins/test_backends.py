@@ -214,7 +214,8 @@ print(ours.path.replace(" ", "_"), out, grad)
 KERNEL_LEFT = "import musegen_lstm.jax_lstm as J\nJ.COLUMNS_ABOVE = 0  # the layout of units > 512, at small sizes\n"
 
 
-@pytest.mark.parametrize("backend,path", [("jax", "musegen-jax-scan"), ("jax-columns", "musegen-jax-scan,_kernel_on_the_left"),
+@pytest.mark.parametrize("backend,path", [("jax", "musegen-jax-scan"),
+                                          ("jax-columns", "musegen-jax-scan,_kernel_on_the_left"),
                                           ("torch", "torch-native"), ("tensorflow", "keras")])
 def test_fused_cpu_lstm_equals_keras_lstm_forward_and_backward(backend, path):
     script = KERNEL_LEFT + FUSED if backend == "jax-columns" else FUSED
@@ -242,9 +243,9 @@ grad = lambda: jax.jit(jax.value_and_grad(loss, argnums=tuple(range(6))))(table,
 split, path = grad(), J.path(B, 16)
 J.cpu_mesh = lambda batch: None  # the same computation on one device
 whole = grad()
-diff = max(float(jnp.max(jnp.abs(a - b)) / jnp.max(jnp.abs(b))) for a, b in zip(jax.tree.leaves(split), jax.tree.leaves(whole)))
+diff = max(float(jnp.max(jnp.abs(a - b)) / jnp.max(jnp.abs(b)))
+           for a, b in zip(jax.tree.leaves(split), jax.tree.leaves(whole)))
 print(len(jax.devices()) == len(os.sched_getaffinity(0)), diff, path.replace(" ", "_"))
-
 """
 
 

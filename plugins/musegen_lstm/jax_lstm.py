@@ -49,6 +49,7 @@ class _Layout(NamedTuple):
     outer: Callable  # Σ over steps and rows of h ⊗ dz, (T, ...) each: the held kernel's gradient
     inward: Callable  # (..., B, U) -> held, and back (its own inverse)
     weights: Callable  # a (X, U) matrix -> held, and a held one's gradient back to (X, U)
+    x_axis: int  # the axis of a held (X, U) matrix that runs over X (a table's vocabulary)
 
 
 def _cols(a):
@@ -56,10 +57,10 @@ def _cols(a):
 
 
 ROWS = _Layout(mm=lambda s, w: s @ w, outer=lambda h, d: h.reshape(-1, h.shape[-1]).T @ d.reshape(-1, d.shape[-1]),
-               inward=lambda a: a, weights=lambda w: w)
+               inward=lambda a: a, weights=lambda w: w, x_axis=0)
 COLUMNS = _Layout(mm=lambda s, w: w @ s,
                   outer=lambda h, d: jax.lax.dot_general(_cols(d), _cols(h), (((1,), (1,)), ((), ()))),
-                  inward=lambda a: jnp.swapaxes(a, -1, -2), weights=lambda w: w.T)
+                  inward=lambda a: jnp.swapaxes(a, -1, -2), weights=lambda w: w.T, x_axis=1)
 COLUMNS_ABOVE = 512  # units: XLA's products with a (U, U) kernel on the left run 2.1-2.5x faster at 1024
 
 
@@ -169,8 +170,7 @@ def table_recurrence(tokens, tables, rs, h0, c0):
 def _lookup(tables):
     def gate_inputs(lay):
         held = tuple(lay.weights(t) for t in tables)  # (V, U) rows, or (U, V) columns
-        axis = 0 if lay is ROWS else 1
-        return lambda tok: tuple(jnp.take(t, tok, axis=axis) for t in held)
+        return lambda tok: tuple(jnp.take(t, tok, axis=lay.x_axis) for t in held)
 
     return gate_inputs
 

@@ -8,9 +8,10 @@
 Training: both sides train on the same batches (random windows of a synthetic token stream over the
 paper's 83-symbol vocabulary) with the same shapes, in alternating rounds so that a noisy machine
 slows both alike; the best round of each side counts. Sampling: 1 and 64 sequences carrying the
-LSTM state, the same way. The LSTM path printed is the one the training step ran (each layer records
-it), checked on a GPU in the step itself: cuDNN's primitives in the jax step's program, cuDNN's ops in
-a profile of a torch step. Then `gen --help` and `gen plugins` (fresh processes; Keras must not be
+LSTM state, the same way; on a CPU also with int8 weights (rows *_int8: model.sampler=numpy-int8,
+weights quantized once for the model). The LSTM path printed is the one the training step ran (each
+layer records it), checked on a GPU in the step itself: cuDNN's primitives in the jax step's program,
+cuDNN's ops in a profile of a torch step. Then `gen --help` and `gen plugins` (fresh processes; Keras must not be
 imported) and ABC -> MIDI -> WAV of O'Neill's tunes. Prints a table and, last, one JSON line.
 """
 
@@ -221,6 +222,8 @@ def main() -> int:
                     help="training precision, both sides (PyTorch: torch.autocast); sampling stays float32")
     ap.add_argument("--rounds", type=int, default=3, help="alternating rounds per measure; the best counts")
     ap.add_argument("--skip-extras", action="store_true", help="only training and sampling")
+    ap.add_argument("--skip-int8", action="store_true",
+                    help="on a CPU, skip the rows of the NumPy sampler with int8 weights (model.sampler=numpy-int8)")
     args = ap.parse_args()
     args.vocab, args.embedding = 83, 256
     if args.quick:
@@ -239,15 +242,22 @@ def main() -> int:
     seconds = {"train": race(sides, lambda s: s.train(data), args.rounds)}
     for n in (1, 64):
         seconds[f"sample_b{n}"] = race(sides, lambda s: s.sample(n, args.sample_len), args.rounds)
-    rate = {k: {side: (len(data) * args.batch * args.seq if k == "train" else int(k[8:]) * args.sample_len) / s
-                for side, s in v.items()} for k, v in seconds.items()}
     ours = sides["musegen"]
+    sampler = ours.model.sampler()
+    if args.device == "cpu" and not args.skip_int8:  # the NumPy sampler with int8 weights, same PyTorch loop
+        ours.model.config = ours.model.config.model_copy(update={"sampler": "numpy-int8"})
+        ours.sample(1, args.sample_len)  # quantizes the weights, once for the model
+        for n in (1, 64):
+            seconds[f"sample_b{n}_int8"] = race(sides, lambda s: s.sample(n, args.sample_len), args.rounds)
+    tunes = lambda key: int(key.split("_")[1][1:])  # noqa: E731 — sample_b64_int8: 64
+    rate = {k: {side: (len(data) * args.batch * args.seq if k == "train" else tunes(k) * args.sample_len) / s
+                for side, s in v.items()} for k, v in seconds.items()}
     path = ours.lstm_path(data[0][0])
     import torch
 
     print(f"device {args.device} ({device_name(args)}), "
           f"backend {ours.backend} (LSTM path: {path}), torch {torch.__version__}, LSTM {args.units}, "
-          f"sequence {args.seq}, batch {args.batch}, {args.precision}, sampler {ours.model.sampler()}, best of {args.rounds} rounds")
+          f"sequence {args.seq}, batch {args.batch}, {args.precision}, sampler {sampler}, best of {args.rounds} rounds")
     print(f"{'characters/s':<22}{'musegen':>12}{'PyTorch':>12}{'ratio':>8}")
     result = {}
     for key, r in rate.items():

@@ -45,7 +45,7 @@ from musegen import MusegenError, TrainResult, interrupts
 from musegen.atomic import atomic_path, write_text
 from musegen_lstm.jax_sampling import sample as jax_sample
 from musegen_lstm.net import build
-from musegen_lstm.sampling import NumpyLSTM, sample
+from musegen_lstm.sampling import NumpyLSTM, Prepared, sample
 from musegen_lstm.steps import steps
 
 CHECKPOINTS = {"best": "model.keras", "last": "last.keras"}
@@ -65,6 +65,7 @@ class LSTMModel:
         self.net: keras.Model | None = None
         self.best: float | None = None
         self.history: list[dict] = []
+        self._prepared = None  # ((int8, version key), the values it was made from, Prepared): see prepared()
 
     # -- building and checkpoints -------------------------------------------------------------
     def build(self) -> keras.Model:
@@ -272,17 +273,31 @@ class LSTMModel:
         dense_w, dense_b = net.get_layer("logits").get_weights()
         return NumpyLSTM(emb, [tuple(layer.get_weights()) for layer in layers], dense_w, dense_b)
 
+    def prepared(self, int8: bool = False) -> Prepared:
+        """The NumPy sampler's weights, laid out (and with ``int8`` quantized) once and kept until the
+        model's weights change: a sampling call at 1024 units saves 10 ms, 50 with int8."""
+        net = self.build()
+        values = [w.value for w in net.weights]
+        key = _version_key(values)
+        if key is not None and self._prepared is not None and self._prepared[0] == (int8, key):
+            return self._prepared[2]
+        prep = Prepared(self.numpy_lstm(), int8=int8)
+        self._prepared = ((int8, key), values, prep)  # the values kept: their ids stay theirs
+        return prep
+
     def sample(self, prime: list[int], options, end_id: int, checker=None) -> list[list[int]]:
         """Carry (h, c) token by token, never re-running the prefix; all tunes advance as one batch.
         With a ``checker`` (bars, say), refused units are drawn again: that needs the NumPy sampler."""
         args = (prime, options.tunes, options.max_len, end_id, options.temperature, options.top_k, options.top_p,
                 options.seed)
-        if checker is None and self.sampler() == "jax":
+        sampler = self.sampler()
+        if checker is None and sampler == "jax":
             return jax_sample(self.weights(), *args)
-        return sample(self.numpy_lstm(), *args, checker=checker)
+        return sample(self.prepared(int8=sampler == "numpy-int8"), *args, checker=checker)
 
     def sampler(self) -> str:
-        """numpy on a CPU (as fast as compiled JAX there for one tune and many); jax on an accelerator."""
+        """numpy on a CPU (as fast as compiled JAX there for one tune and many); jax on an accelerator.
+        numpy-int8 only when asked for."""
         if self.config.sampler != "auto":
             return self.config.sampler
         import jax
@@ -291,6 +306,21 @@ class LSTMModel:
 
     def count_params(self) -> int:
         return self.build().count_params()
+
+
+def _version_key(values: list) -> tuple | None:
+    """What changes when any of these variable values does: JAX arrays are replaced, never changed (their
+    ids); PyTorch tensors change in place and count it (``_version``). None where neither holds
+    (TensorFlow): no caching."""
+    key = []
+    for v in values:
+        if hasattr(v, "_version"):  # torch
+            key.append((id(v), v._version))
+        elif type(v).__module__.startswith(("jax", "jaxlib")):
+            key.append(id(v))
+        else:
+            return None
+    return tuple(key)
 
 
 def _write_history(path: Path, rows: list[dict]) -> None:

@@ -13,9 +13,14 @@ arithmetic, is what a step of a small LSTM costs):
   all gates gives every activation: ``sigmoid(x) = (1 + tanh(x / 2)) / 2``;
 - a layer above the first multiplies ``[x, h]`` by its stacked kernels in one product;
 - the temperature divides the output layer's weights, not the logits of every step.
+
+That layout is a :class:`Prepared`, made once per model and kept between calls; with ``int8`` its
+LSTM products read int8 weights (:mod:`musegen_lstm.int8`, ``model.sampler=numpy-int8``).
 """
 
 from __future__ import annotations
+
+import functools
 
 import numpy as np
 
@@ -61,27 +66,45 @@ def _reordered(a: np.ndarray, u: int) -> np.ndarray:
     return out
 
 
+class Prepared:
+    """A :class:`NumpyLSTM`'s weights laid out for :class:`FastStep` (above), made once per model and
+    reused by every sampling call until the weights change (``LSTMModel`` keeps it). ``int8``: every
+    LSTM product through :class:`musegen_lstm.int8.Int8Kernel` (the output layer stays float32)."""
+
+    def __init__(self, net: NumpyLSTM, int8: bool = False):
+        self.int8 = int8
+        self.units = []
+        self.weights = []  # per layer: (input table or None, kernel of the product, bias or None)
+        for k, (w, r, b) in enumerate(net.layers):
+            u = r.shape[0]
+            w, r, b = _reordered(w, u), _reordered(r, u), _reordered(b, u)
+            if k == 0:  # the product is h @ recurrent kernel; the input's part is a row of the table
+                table, kernel, b = np.ascontiguousarray(net.embedding @ w + b, np.float32), r, None
+            else:  # one product of [x, h] by the stacked kernels (_reordered gives contiguous float32)
+                table, kernel = None, np.concatenate([w, r])
+            if int8:
+                from musegen_lstm.int8 import Int8Kernel
+
+                kernel = Int8Kernel(kernel)
+            self.weights.append((table, kernel, b))
+            self.units.append(u)
+        self.dense_w, self.dense_b = net.dense_w, net.dense_b
+
+
 class FastStep:
-    """The recurrence of a :class:`NumpyLSTM` for ``n`` sequences at a time, at ``temperature``.
+    """The recurrence of a :class:`NumpyLSTM` (or of its :class:`Prepared` weights) for ``n`` sequences
+    at a time, at ``temperature``.
 
     ``step(tokens)`` advances every sequence by one token and returns the tempered logits ``(n, V)``,
     a buffer that the next step overwrites.
     """
 
-    def __init__(self, net: NumpyLSTM, n: int, temperature: float = 1.0):
-        self.n = n
-        self.units = []
-        self.weights = []  # per layer: (input table or stacked kernel, recurrent kernel, bias)
-        for k, (w, r, b) in enumerate(net.layers):
-            u = r.shape[0]
-            w, r, b = _reordered(w, u), _reordered(r, u), _reordered(b, u)
-            if k == 0:
-                self.weights.append((np.ascontiguousarray(net.embedding @ w + b, np.float32), r, None))
-            else:  # _reordered gives contiguous float32 arrays
-                self.weights.append((np.concatenate([w, r]), None, b))
-            self.units.append(u)
-        self.dense_w = np.ascontiguousarray(net.dense_w / temperature, np.float32)
-        self.dense_b = (net.dense_b / temperature).astype(np.float32)
+    def __init__(self, net: NumpyLSTM | Prepared, n: int, temperature: float = 1.0):
+        prep = net if isinstance(net, Prepared) else Prepared(net)
+        self.n, self.units = n, prep.units
+        self.weights = prep.weights
+        self.dense_w = np.ascontiguousarray(prep.dense_w / temperature, np.float32)
+        self.dense_b = (prep.dense_b / temperature).astype(np.float32)
         self.h = [np.zeros((n, u), np.float32) for u in self.units]
         self.c = [np.zeros((n, u), np.float32) for u in self.units]
         self.z = [np.empty((n, 4 * u), np.float32) for u in self.units]
@@ -91,22 +114,25 @@ class FastStep:
         # views of each layer's gate buffer: sigmoid gates (i, f, o), then i, f, o, c one by one
         self.views = [(z[:, :3 * u], z[:, :u], z[:, u:2 * u], z[:, 2 * u:3 * u], z[:, 3 * u:])
                       for z, u in zip(self.z, self.units)]
+        # each layer's product as a function of no arguments: (h or [x, h]) @ kernel into z, in place
+        self.products = [_product(self.h[0] if k == 0 else self.xh[k], kernel, self.z[k])
+                         for k, (_, kernel, _) in enumerate(self.weights)]
 
     def step(self, tokens) -> np.ndarray:
         """``tokens``: an array of ``n`` ids, or one int when ``n`` is 1."""
         x = None
         for k in range(len(self.units)):
             h, c, z, tmp = self.h[k], self.c[k], self.z[k], self.tmp[k]
-            table, r, b = self.weights[k]
+            table, _, b = self.weights[k]
             sig, i, f, o, g = self.views[k]
             if k == 0:
-                np.dot(h, r, out=z)
+                self.products[0]()
                 z += table[tokens]
             else:
                 xh = self.xh[k]
                 xh[:, :x.shape[1]] = x
                 xh[:, x.shape[1]:] = h
-                np.dot(xh, table, out=z)
+                self.products[k]()
                 z += b
             np.tanh(z, out=z)
             sig += 1.0
@@ -120,6 +146,13 @@ class FastStep:
         np.dot(x, self.dense_w, out=self.logits)
         self.logits += self.dense_b
         return self.logits
+
+
+def _product(x: np.ndarray, kernel, out: np.ndarray):
+    """A function of no arguments writing ``x @ kernel`` into ``out`` (``x`` read when called)."""
+    if isinstance(kernel, np.ndarray):
+        return functools.partial(x.dot, kernel, out=out)
+    return kernel.product(x, out)
 
 
 def filter_logits(logits: np.ndarray, temperature: float, top_k: int, top_p: float) -> np.ndarray:

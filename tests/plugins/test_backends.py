@@ -175,6 +175,44 @@ def test_compiled_sampler_reads_the_weights_in_place_and_draws_the_same_tunes(ba
     assert int(lengths) > 1  # tunes of several lengths: the test covers their ends
 
 
+PREPARED = """
+import numpy as np, keras
+from musegen import TrainConfig
+from musegen_lstm.config import LSTMConfig
+from musegen_lstm.lstm import LSTMModel
+from musegen_lstm.sampling import Prepared
+from musegen_lstm.steps import steps
+keras.utils.set_random_seed(5)
+m = LSTMModel(LSTMConfig(embedding_dim=6, units=16), 9)
+m.build()
+m._compile(TrainConfig())
+first = m.prepared()
+kept = m.prepared() is first
+stepper = steps(m.net, 0)
+x = np.random.default_rng(0).integers(0, 9, size=(4, 11)).astype("int32")
+stepper(x[:, :-1], x[:, 1:], 0)
+stepper.sync()
+after = m.prepared()
+fresh = Prepared(m.numpy_lstm())
+same = all(np.array_equal(a[1], b[1]) for a, b in zip(after.weights, fresh.weights))
+moved = not np.array_equal(after.weights[0][1], first.weights[0][1])
+m.net.set_weights([w * 2 for w in m.net.get_weights()])
+doubled = not np.array_equal(m.prepared().weights[0][1], after.weights[0][1])
+print(kept, same, moved, doubled, m.prepared(int8=True) is not m.prepared())
+"""
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_the_samplers_prepared_weights_are_kept_until_the_weights_change(backend):
+    """Training steps (in place on torch, new arrays on jax) and set_weights make the NumPy sampler lay
+    its weights out again; TensorFlow's variables say nothing of their changes: prepared each call."""
+    proc = run_python(PREPARED, env={"KERAS_BACKEND": backend, "CUDA_VISIBLE_DEVICES": ""})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    kept, same, moved, doubled, other = proc.stdout.split()
+    assert kept == str(backend != "tensorflow")
+    assert same == moved == doubled == other == "True"
+
+
 FUSED = """
 import numpy as np, keras
 from musegen_lstm.layer import LSTM

@@ -34,14 +34,19 @@ def test_numpy_sampler_matches_keras_step_by_step(layers):
     np.testing.assert_allclose(np.stack(got), expected, rtol=1e-4, atol=1e-5)
 
 
+def random_net(rng, units: list[int], vocab: int = 11, embedding: int = 6) -> NumpyLSTM:
+    """Stacked LSTM layers of these sizes with random weights (scaled so that gates are not saturated)."""
+    sizes = [embedding, *units]
+    layers = [(rng.normal(size=(i, 4 * u)) * 0.4, rng.normal(size=(u, 4 * u)) * 0.4, rng.normal(size=4 * u) * 0.4)
+              for i, u in zip(sizes, units)]
+    return NumpyLSTM(rng.normal(size=(vocab, embedding)), layers, rng.normal(size=(units[-1], vocab)),
+                     rng.normal(size=vocab))
+
+
 @pytest.mark.parametrize("units", [[16], [16, 8]])
 def test_fast_step_equals_the_reference_recurrence(units):
     rng = np.random.default_rng(0)
-    sizes = [6, *units]
-    net = NumpyLSTM(rng.normal(size=(11, 6)),
-                    [(rng.normal(size=(i, 4 * u)) * 0.4, rng.normal(size=(u, 4 * u)) * 0.4, rng.normal(size=4 * u) * 0.4)
-                     for i, u in zip(sizes, units)],
-                    rng.normal(size=(units[-1], 11)), rng.normal(size=11))
+    net = random_net(rng, units)
     fast, state = FastStep(net, 3, temperature=0.7), net.zero_state(3)
     for _ in range(25):
         tokens = rng.integers(0, 11, size=3)
@@ -85,7 +90,7 @@ def test_training_learns_checkpoints_and_sampling_stops_at_end(tmp_path):
     assert [h["step"] for h in result.history] == [50, 100, 150]
     assert result.best_valid_loss < 0.2  # the pattern is deterministic: near-zero loss
     assert run.file("model.keras").is_file() and run.file("last.keras").is_file() and run.file("history.csv").is_file()
-    for sampler in ("numpy", "jax"):
+    for sampler in ("numpy", "numpy-int8", "jax"):
         loaded = LSTMModel.load(LSTMConfig(embedding_dim=8, units=32, sampler=sampler), 6, run, "best")
         out = loaded.sample([], SampleConfig(tunes=3, max_len=50, temperature=0.5, seed=3), end_id=0)
         assert out == [[1, 2, 3, 4, 5, 0]] * 3, sampler

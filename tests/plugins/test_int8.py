@@ -1,0 +1,97 @@
+"""The NumPy sampler with int8 weights (model.sampler=numpy-int8): quantization, products, sampling."""
+
+import sys
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+
+from musegen import MusegenError  # noqa: E402
+from musegen_lstm import int8  # noqa: E402
+from musegen_lstm.config import LSTMConfig  # noqa: E402
+from musegen_lstm.int8 import KERNEL_ROWS, Int8Kernel  # noqa: E402
+from musegen_lstm.sampling import FastStep, NumpyLSTM, Prepared  # noqa: E402
+from tests.plugins.test_lstm import random_net  # noqa: E402
+
+
+def kernel(rng, k=64, n=96):
+    w = rng.normal(size=(k, n)).astype(np.float32) * 0.1
+    w[:, 5] = 0.0  # an all-zero column
+    return w
+
+
+def test_each_column_keeps_its_largest_weight_and_rounds_the_rest_to_its_step():
+    w = kernel(np.random.default_rng(0))
+    q = Int8Kernel(w)
+    deq = q.dequantized
+    step = np.abs(w).max(0) / 127
+    assert np.abs(deq - w).max(0)[step > 0].max() <= 0.5 * step[step > 0].max() * 1.0001
+    assert (np.abs(deq - w) <= 0.5 * np.where(step > 0, step, 1) * 1.0001).all()
+    cols = np.arange(w.shape[1])
+    top = np.abs(w).argmax(0)
+    np.testing.assert_allclose(deq[top, cols][cols != 5], w[top, cols][cols != 5], rtol=1e-6)
+    assert (deq[:, 5] == 0).all()
+    assert q.q.dtype.is_floating_point is False and tuple(q.q.shape) == (96, 64)  # int8, (N, K) as the kernel reads
+
+
+@pytest.mark.parametrize("k", [64, 24, 8])  # PyTorch's kernel needs multiples of 16: padded
+@pytest.mark.parametrize("rows", [1, KERNEL_ROWS, KERNEL_ROWS + 1, 40])
+def test_product_writes_x_times_the_int8_weights_into_the_buffer(rows, k):
+    rng = np.random.default_rng(1)
+    q = Int8Kernel(kernel(rng, k=k))
+    x = np.empty((rows, k), np.float32)
+    out = np.full((rows, 96), np.nan, np.float32)
+    run = q.product(x, out)
+    for _ in range(2):  # the buffer is read when called, not when bound
+        x[:] = rng.normal(size=x.shape)
+        run()
+        expected = x @ q.dequantized
+        if rows > KERNEL_ROWS:  # float32 over the dequantized weights
+            np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-6)
+        else:  # PyTorch's int8 kernel, activations in bfloat16: about 3 significant digits
+            err = np.linalg.norm(out - expected) / np.linalg.norm(expected)
+            assert 0 < err < 1e-2
+
+
+@pytest.mark.parametrize("units", [[16], [16, 8]])
+def test_int8_steps_follow_the_float32_recurrence_closely(units):
+    rng = np.random.default_rng(2)
+    net = random_net(rng, units)
+    prep = Prepared(net, int8=True)
+    assert all(isinstance(kernel, Int8Kernel) for _, kernel, _ in prep.weights)
+    exact, fast = FastStep(net, 1), FastStep(prep, 1)
+    apart = []
+    for _ in range(30):
+        token = int(rng.integers(0, 11))
+        a, b = exact.step(token).copy(), fast.step(token)
+        apart.append(np.abs(a - b).max() / np.abs(a).max())
+    assert 0 < max(apart) < 0.05  # int8, not silently float32 (the first step, from h = 0, is exact); and close
+
+
+def test_sampling_with_int8_weights_is_seeded_and_draws_like_float32():
+    from musegen_lstm.sampling import sample
+
+    rng = np.random.default_rng(3)
+    net = NumpyLSTM(rng.normal(size=(5, 4)), [(rng.normal(size=(4, 32)) * 0.5, rng.normal(size=(8, 32)) * 0.5,
+                                               rng.normal(size=32) * 0.5)], rng.normal(size=(8, 5)), rng.normal(size=5))
+    prep = Prepared(net, int8=True)
+    one = sample(prep, [1], 1, 3000, end_id=-1, seed=7)[0]
+    assert one == sample(prep, [1], 1, 3000, end_id=-1, seed=7)[0]
+    many = sample(prep, [1], 64, 50, end_id=-1, seed=7)  # 64 rows: float32 BLAS over the int8 values
+    exact = sample(net, [1], 1, 3000, end_id=-1, seed=8)[0]
+    pa, pb = np.bincount(one, minlength=5) / 3000, np.bincount(exact, minlength=5) / 3000
+    assert np.abs(pa - pb).max() < 0.04  # the same long-run distribution of symbols
+    assert len(many) == 64 and all(len(t) == 50 for t in many)
+
+
+def test_without_pytorch_a_one_line_error(monkeypatch):
+    monkeypatch.setitem(sys.modules, "torch", None)  # import torch raises ImportError
+    with pytest.raises(MusegenError, match="needs PyTorch"):
+        int8.Int8Kernel(np.ones((2, 3), np.float32))
+
+
+def test_the_setting():
+    assert LSTMConfig(sampler="numpy-int8").sampler == "numpy-int8"
+    with pytest.raises(ValueError):
+        LSTMConfig(sampler="int8")

@@ -109,10 +109,25 @@ def case_eval_data_of_another_format(tmp, run):
     return ["eval", str(run), "--data", str(tmp / "midi"), "--samples", "1"], "holds midi pieces but this run's encoder reads abc"
 
 
+def case_generate_set_of_a_trained_setting(tmp, run):
+    return ["generate", str(run), "--set", "model.units=64"], \
+        "model.units is fixed by the trained run; only model.sampler can change when sampling"
+
+
+def case_generate_set_outside_sampling(tmp, run):
+    return ["generate", str(run), "--set", "train.steps=5"], "takes sample.<setting> or model.<setting>"
+
+
+def case_generate_set_unknown_sample_option(tmp, run):
+    return ["generate", str(run), "--set", "sample.tempo=5"], "tempo: unknown option"
+
+
 CASES = [case_empty, case_binary, case_long_line, case_unknown_component, case_invalid_set, case_negative_steps,
          case_missing_out_parent, case_missing_run, case_not_a_run]
 RUN_CASES = [case_corrupt_manifest, case_corrupt_model, case_bad_prime, case_missing_soundfont, case_existing_run,
-             case_resume_with_other_settings, case_run_from_another_encoder, case_eval_data_of_another_format]
+             case_resume_with_other_settings, case_run_from_another_encoder, case_eval_data_of_another_format,
+             case_generate_set_of_a_trained_setting, case_generate_set_outside_sampling,
+             case_generate_set_unknown_sample_option]
 
 
 def check(args, message):

@@ -65,6 +65,26 @@ def test_generate_is_reproducible_with_a_seed(trained, tmp_path):
     assert (tmp_path / "c" / "tunes.abc").read_text() != (tmp_path / "a" / "tunes.abc").read_text()
 
 
+def test_generate_set_changes_sampling_settings_for_that_call(trained, tmp_path, monkeypatch):
+    """--set sample.* is the option's flag by another name; --set model.sampler chooses the sampler for
+    this call; the run's own run.json stays as saved."""
+    from musegen_lstm import sampling
+
+    made = []
+    monkeypatch.setattr(sampling.Prepared, "__init__", lambda self, net, int8=False, _init=sampling.Prepared.__init__:
+                        (made.append(int8), _init(self, net, int8))[1])
+    saved = (trained / "run.json").read_bytes()
+    args = ("generate", trained, "--tunes", 2, "--seed", 9, "--render", "abc", "--no-check-bars")
+    flag = gen(*args, "--max-len", 4, "--out", tmp_path / "flag")
+    setting = gen(*args, "--set", "sample.max_len=4", "--out", tmp_path / "set")
+    int8 = gen(*args, "--set", "model.sampler=numpy-int8", "--out", tmp_path / "int8")
+    assert flag.exit_code == setting.exit_code == int8.exit_code == 0, flag.output + setting.output + int8.output
+    tunes = {name: (tmp_path / name / "tunes.abc").read_text() for name in ("flag", "set", "int8")}
+    assert tunes["flag"] == tunes["set"] and len(tunes["set"]) < len(tunes["int8"])  # 4 characters a tune
+    assert made == [False, False, True]  # the NumPy sampler's weights: float32, float32, then int8
+    assert (trained / "run.json").read_bytes() == saved
+
+
 def test_generate_with_prime_and_wav(trained, tmp_path):
     r = gen("generate", trained, "--tunes", 1, "--prime", "T:Little Air\\nM:4/4\\nK:G\\nG", "--max-len", 80,
             "--temperature", 0.5, "--out", tmp_path)

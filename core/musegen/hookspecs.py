@@ -56,7 +56,9 @@ def register_models(register):
     and the classmethod ``load(config, vocab_size, run, tag)``. Models know nothing of music: the
     same model serves ABC characters and MIDI events. ``fit`` may pre-train on ``data.pretrain`` for
     ``train.pretrain_steps`` first; ``sample`` may take a ``checker=`` keyword (``musegen.Checker``)
-    and draw the units it refuses again — a model without it samples without checks.
+    and draw the units it refuses again — a model without it samples without checks. Config fields
+    marked ``json_schema_extra={"sampling": True}`` choose how it samples, not what it learns: ``load``
+    may get them changed (``gen generate --set model.<field>=...``); the others are the run's own.
 
     :param register: ``register(name, target, *, config, aliases=(), summary="")``.
     """

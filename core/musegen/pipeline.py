@@ -295,8 +295,13 @@ def load_encoder(enc_comp, manifest: dict, where: Path):
     return encoder
 
 
-def load_run(run_path: str | os.PathLike, backend: str | None = None, tag: str = "best"):
-    """Open a run directory; return (run, config, encoder, model)."""
+def load_run(run_path: str | os.PathLike, backend: str | None = None, tag: str = "best",
+             model_options: dict | None = None):
+    """Open a run directory; return (run, config, encoder, model).
+
+    ``model_options`` change the model's settings for this use of it; only settings its config marks
+    as sampling settings (:func:`sampling_settings`) can change, the rest is fixed by the trained run.
+    """
     run = RunDir.open(run_path)
     manifest = run.manifest()
     try:
@@ -308,26 +313,45 @@ def load_run(run_path: str | os.PathLike, backend: str | None = None, tag: str =
     model_comp = reg.get("model", manifest["components"]["model"]["name"])
     encoder = load_encoder(enc_comp, manifest, run.file("run.json"))
     use_backend(backend or cfg.backend)
-    model_cfg = model_comp.make_config(manifest["components"]["model"]["config"])
+    options = dict(manifest["components"]["model"]["config"])
+    if model_options:
+        allowed = sampling_settings(model_comp.config)
+        fixed = sorted(set(model_options) - set(allowed))
+        if fixed:
+            can = f"only {', '.join('model.' + k for k in allowed)} can" if allowed else "none of its settings can"
+            raise MusegenError(f"model.{fixed[0]} is fixed by the trained run; {can} change when sampling")
+        options.update(model_options)
+    model_cfg = model_comp.make_config(options)
     model = model_comp.load().load(model_cfg, encoder.vocab_size, run, tag)
     return run, cfg, encoder, model
+
+
+def sampling_settings(config_cls) -> list[str]:
+    """The fields of a model's config that choose how it samples, not what it learned: those with
+    ``json_schema_extra={"sampling": True}`` (``gen generate --set model.<field>=...`` may change them)."""
+    fields = getattr(config_cls, "model_fields", {})
+    return [name for name, f in fields.items()
+            if isinstance(f.json_schema_extra, dict) and f.json_schema_extra.get("sampling")]
 
 
 def generate(
     run_path: str | os.PathLike,
     sample: SampleConfig | dict | None = None,
     backend: str | None = None,
+    model: dict | None = None,
 ) -> list[Piece]:
-    """Sample new pieces from a trained run."""
-    return sample_run(load_run(run_path, backend), sample)
+    """Sample new pieces from a trained run. ``model``: sampling settings of the model to change for
+    this call (``{"sampler": "numpy-int8"}``, say; see :func:`load_run`)."""
+    return sample_run(load_run(run_path, backend, model_options=model), sample)
 
 
 def sample_run(loaded: tuple, sample: SampleConfig | dict | None = None) -> list[Piece]:
     """Sample new pieces from a run already opened by :func:`load_run` (its ``(run, config, encoder,
     model)``), so that a caller who also scores the model loads it once."""
     _, cfg, encoder, model = loaded
-    options = cfg.sample.model_copy(update=dict(sample or {})) if not isinstance(sample, SampleConfig) else sample
-    options = SampleConfig(**options.model_dump())  # re-validate overrides
+    if not isinstance(sample, SampleConfig):  # overrides validated with the rest: an unknown name is an error
+        sample = SampleConfig(**{**cfg.sample.model_dump(), **dict(sample or {})})
+    options = sample
     if options.seed is None:
         options = options.model_copy(update={"seed": cfg.seed})
     prime = encoder.encode_prime(options.prime)

@@ -112,7 +112,7 @@ def _sample_opts(tunes, seed, temperature, top_k, top_p, prime, max_len, valid_o
     return {k: v for k, v in opts.items() if v is not None}
 
 
-def _generate_and_render(run_path, sample, renderers, render_opts, out, console, backend=None):
+def _generate_and_render(run_path, sample, renderers, render_opts, out, console, backend=None, model=None):
     from musegen import pipeline
     from musegen.rundir import ensure_writable
 
@@ -120,7 +120,7 @@ def _generate_and_render(run_path, sample, renderers, render_opts, out, console,
     built = pipeline.make_renderers(renderers, render_opts)
     t0 = time.perf_counter()
     with console.status("sampling tunes"):
-        pieces = pipeline.generate(run_path, sample, backend=backend)
+        pieces = pipeline.generate(run_path, sample, backend=backend, model=model)
     console.print(f"sampled {len(pieces)} tunes in {time.perf_counter() - t0:.1f} s")
     if pieces and pieces[0].meta.get("bar_check"):
         b = pieces[0].meta["bar_check"]
@@ -213,8 +213,11 @@ def generate(
     prime: str = PRIME, max_len: int = MAX_LEN, valid_only: bool = VALID_ONLY, check_bars: bool = CHECK_BARS,
     out: Path = typer.Option(None, "--out", "-o", help="Where to write tunes. [default: RUN_DIR/samples]"),
     render: str = RENDER, soundfont: str = SOUNDFONT,
+    sets: list[str] = typer.Option(None, "--set", "-s", help="Override a sampling setting: sample.bar_retries=4, "
+                                   "model.sampler=numpy-int8 (repeatable; the model's other settings are the run's)."),
 ):
     """Sample new tunes from a trained run and write them."""
+    from musegen.config import parse_sets
     from musegen.rundir import RunDir
 
     run_ = RunDir.open(run_dir)
@@ -223,5 +226,12 @@ def generate(
     render_opts = dict(cfg.get("render", {}))
     if soundfont:
         render_opts["wav"] = {**render_opts.get("wav", {}), "soundfont": soundfont}
-    sample = _sample_opts(tunes, seed, temperature, top_k, top_p, prime, max_len, valid_only, check_bars)
-    _generate_and_render(run_.path, sample, renderers, render_opts, out or run_.path / "samples", _console(), chosen_backend())
+    sample, model = {}, {}
+    for key, value in parse_sets(sets or []).items():
+        role, _, name = key.partition(".")
+        if role not in ("sample", "model") or not name or "." in name:
+            raise MusegenError(f"gen generate --set takes sample.<setting> or model.<setting>, got '{key}'")
+        (sample if role == "sample" else model)[name] = value
+    sample.update(_sample_opts(tunes, seed, temperature, top_k, top_p, prime, max_len, valid_only, check_bars))
+    _generate_and_render(run_.path, sample, renderers, render_opts, out or run_.path / "samples", _console(),
+                         chosen_backend(), model)

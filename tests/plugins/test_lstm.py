@@ -54,6 +54,25 @@ def test_fast_step_equals_the_reference_recurrence(units):
         np.testing.assert_allclose(fast.step(tokens), logits / 0.7, rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.parametrize("units", [[16], [16, 8]])  # one layer: the output layer fused into the product
+def test_a_row_of_fast_state_copied_back_puts_that_sequence_back(units):
+    """What the bar checker does to draw a unit again: rows of ``state`` saved after tokens A, restored
+    after more tokens; the next steps are those of a sequence that saw only A."""
+    net = random_net(np.random.default_rng(4), units)
+    fast, fresh = FastStep(net, 2, temperature=0.8), FastStep(net, 2, temperature=0.8)
+    for t in ([1, 2], [3, 3], [5, 0]):
+        fast.step(np.array(t))
+        fresh.step(np.array(t))
+    saved = [a[1].copy() for a in fast.state]
+    for t in ([7, 7], [9, 4]):
+        fast.step(np.array(t))
+    for a, row in zip(fast.state, saved):
+        a[1] = row
+    assert not np.allclose(fast.step(np.array([2, 6]))[0], fresh.step(np.array([2, 6]))[0])  # row 0 went on
+    np.testing.assert_allclose(fast.logits[1], fresh.logits[1], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(fast.step(np.array([1, 1]))[1], fresh.step(np.array([1, 1]))[1], rtol=1e-5, atol=1e-6)
+
+
 @pytest.mark.parametrize("top_k,top_p", [(0, 1.0), (2, 1.0), (0, 0.7), (0, 0.1), (3, 0.95)])
 @pytest.mark.parametrize("rows", [1, 4])
 def test_draw_follows_the_filtered_distribution(top_k, top_p, rows):

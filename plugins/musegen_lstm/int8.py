@@ -1,33 +1,49 @@
 """int8 kernels for the NumPy sampler (``--set model.sampler=numpy-int8``): a quarter of the memory a step reads.
 
 One tune's step on a CPU is a ``(1, K) x (K, N)`` product that reads the whole kernel: at the paper's
-1024 units the recurrent kernel is 16 MB of float32 and the product alone takes about 300 us, whatever
-the arithmetic. Stored as int8 with one float32 scale per output column it is 4 MB, and PyTorch's
-weight-only int8 kernel (``torch._weight_int8pack_mm``, activations in bfloat16) makes the product in
-about 110 us on the same machine. The price is rounding: on the paper preset's trained model the
-held-out loss moved from 1.70646 to 1.70726 nats a character (+0.05%).
+1024 units the recurrent kernel (with the output layer's fused beside it) is 16.7 MB of float32 and
+the product alone takes about 290 us, whatever the arithmetic. Stored as int8 with one float32 scale
+per output column it is 4.2 MB, which the two cores' L2 caches nearly hold. Two of PyTorch's CPU
+kernels multiply by it (2-core Sapphire Rapids, 1024 x 4179, microseconds a product):
 
-That kernel wins only for a few rows (tunes) at a time; from :data:`KERNEL_ROWS` rows up, the product is
-float32 over the dequantized weights (the same int8 values times their scales), where BLAS is faster.
-Needs PyTorch (any backend): it is imported when such a kernel is made, never otherwise.
+========================  =====  =====  =====  =====  ======
+rows (tunes)                  1      5      8     16      64
+========================  =====  =====  =====  =====  ======
+float32 (NumPy's BLAS)      287    894    765    949   2,226
+``dynamic``                  93    193    163    348     599
+``weight-only``             144    455    511    947   3,751
+========================  =====  =====  =====  =====  ======
+
+- ``dynamic`` (preferred): ``torch.ops.quantized.linear_dynamic``, FBGEMM's int8 GEMM; each call
+  quantizes its input to 7-bit integers (one scale for the call, ``reduce_range``: no overflow on
+  CPUs without VNNI either).
+- ``weight-only`` (where ``dynamic`` does not run): ``torch._weight_int8pack_mm`` with the input in
+  bfloat16; above :data:`KERNEL_ROWS` rows, float32 BLAS over the dequantized weights instead.
+
+The price is rounding: on the paper preset's trained model the held-out loss moved from 1.70646 to
+1.70783 nats a character with ``dynamic`` (+0.08%) and to 1.70801 with ``weight-only`` (+0.09%); on
+the default preset's, 1.24883 to 1.24887. Needs PyTorch (any backend): imported when such a kernel is
+made, never otherwise.
 """
 
 from __future__ import annotations
 
 import functools
+import warnings
 
 import numpy as np
 
 from musegen import MusegenError
 
+ROUTES = ("dynamic", "weight-only")
+
 PAD = 64
-"""The kernel's input length is padded with zeros to a multiple of this: PyTorch's int8 kernel reads
+"""``weight-only``: the input length is padded with zeros to a multiple of this: that kernel reads
 garbage past lengths that are not multiples of 16 (PyTorch 2.13, CPU; 24, 40, 56 tried)."""
 
 KERNEL_ROWS = 8
-"""Up to this many rows a product runs PyTorch's int8 kernel; above, float32 BLAS over the dequantized
-weights (2-core Sapphire Rapids, 1024 x 4096: 8 rows 847 vs 1,126 us; 16 rows 1,259 vs 1,361; 64 rows
-3,445 vs 2,262)."""
+"""``weight-only``: up to this many rows the int8 kernel, above them float32 BLAS over the dequantized
+weights (table above)."""
 
 
 def _torch():
@@ -41,21 +57,53 @@ def _torch():
     return torch
 
 
+def _prepack(torch, q, scale):
+    """``q`` (N, K) int8 with per-row ``scale``, packed for ``torch.ops.quantized.linear_dynamic``."""
+    with warnings.catch_warnings():  # PyTorch calls quantized tensors deprecated in favour of torchao;
+        warnings.simplefilter("ignore")  # the packed weights below are what its kernels still read
+        qw = torch._make_per_channel_quantized_tensor(q.contiguous(), scale.double(),
+                                                      torch.zeros(q.shape[0], dtype=torch.long), 0)
+    return torch.ops.quantized.linear_prepack(qw, None)
+
+
+@functools.cache
+def best_route() -> str:
+    """``dynamic`` where this PyTorch runs it correctly (tried once on a small kernel), else ``weight-only``."""
+    torch = _torch()
+    try:
+        rng = np.random.default_rng(0)
+        q = torch.from_numpy(rng.integers(-127, 128, size=(24, 40)).astype(np.int8))
+        scale = torch.full((24,), 0.01)
+        x = torch.from_numpy(rng.uniform(-1, 1, size=(3, 40)).astype(np.float32))
+        got = torch.ops.quantized.linear_dynamic(x, _prepack(torch, q, scale), True)
+        want = x @ (q.float() * scale[:, None]).T
+        return "dynamic" if float((got - want).norm() / want.norm()) < 0.05 else "weight-only"
+    except Exception:  # noqa: BLE001 — no quantized engine for this CPU, or the op is gone
+        return "weight-only"
+
+
 class Int8Kernel:
     """A float32 kernel ``(K, N)`` as int8 values ``q`` and a scale per column: ``kernel ≈ q * scale``,
-    ``scale = max |column| / 127`` (each column's largest weight is exact)."""
+    ``scale = max |column| / 127`` (each column's largest weight is exact). ``route``: one of
+    :data:`ROUTES`, by default :func:`best_route`."""
 
-    def __init__(self, kernel: np.ndarray):
+    def __init__(self, kernel: np.ndarray, route: str | None = None):
         torch = _torch()
+        self.route = route or best_route()
+        if self.route not in ROUTES:
+            raise ValueError(f"route {self.route!r}: one of {ROUTES}")
         k = torch.from_numpy(np.ascontiguousarray(kernel, np.float32))
         scale = k.abs().amax(0) / 127
         scale = torch.where(scale > 0, scale, torch.ones_like(scale))  # an all-zero column stays zero
         rows, cols = kernel.shape
-        self.q = torch.zeros((cols, -(-rows // PAD) * PAD), dtype=torch.int8)  # (N, K padded): as the kernel reads
+        self.q = torch.zeros((cols, -(-rows // PAD) * PAD), dtype=torch.int8)  # (N, K padded): as the kernels read
         self.q[:, :rows] = torch.round(k / scale).to(torch.int8).T
         self.scale = scale.numpy()
         self.shape = (rows, cols)
-        self._unit = torch.ones(self.shape[1], dtype=torch.bfloat16)  # scales applied in float32 after
+        if self.route == "dynamic":
+            self._packed = _prepack(torch, self.q[:, :rows], scale)
+        else:
+            self._unit = torch.ones(cols, dtype=torch.bfloat16)  # the kernel's scales: applied in float32 after
 
     @functools.cached_property
     def dequantized(self) -> np.ndarray:
@@ -65,10 +113,14 @@ class Int8Kernel:
     def product(self, x: np.ndarray, out: np.ndarray):
         """A function of no arguments that writes ``x @ kernel`` into ``out``, reading ``x`` when called
         (both are buffers the caller keeps and overwrites in place)."""
+        torch = _torch()
+        x_t, out_t = torch.from_numpy(x), torch.from_numpy(out)
+        if self.route == "dynamic":
+            op, packed = torch.ops.quantized.linear_dynamic, self._packed
+            return lambda: out_t.copy_(op(x_t, packed, True))
         if x.shape[0] > KERNEL_ROWS:
             return functools.partial(x.dot, self.dequantized, out=out)
-        torch = _torch()
-        x_t, out_t, q, unit, scale = torch.from_numpy(x), torch.from_numpy(out), self.q, self._unit, self.scale
+        q, unit, scale = self.q, self._unit, self.scale
         padded = torch.zeros((x.shape[0], q.shape[1]), dtype=torch.bfloat16)
         x_bf16, mm = padded[:, :x.shape[1]], torch._weight_int8pack_mm
 

@@ -10,7 +10,7 @@ pytest.importorskip("torch")
 from musegen import MusegenError  # noqa: E402
 from musegen_lstm import int8  # noqa: E402
 from musegen_lstm.config import LSTMConfig  # noqa: E402
-from musegen_lstm.int8 import KERNEL_ROWS, Int8Kernel  # noqa: E402
+from musegen_lstm.int8 import KERNEL_ROWS, ROUTES, Int8Kernel, best_route  # noqa: E402
 from musegen_lstm.sampling import FastStep, NumpyLSTM, Prepared  # noqa: E402
 from tests.plugins.test_lstm import random_net  # noqa: E402
 
@@ -35,11 +35,22 @@ def test_each_column_keeps_its_largest_weight_and_rounds_the_rest_to_its_step():
     assert q.q.dtype.is_floating_point is False and tuple(q.q.shape) == (96, 64)  # int8, (N, K) as the kernel reads
 
 
-@pytest.mark.parametrize("k", [64, 24, 8])  # PyTorch's kernel needs multiples of 16: padded
+def test_this_machine_runs_the_dynamic_route():
+    """On x86 (this project's CI) PyTorch's FBGEMM kernels run: if they stop, sampling falls back to
+    the slower weight-only kernel, and this says so."""
+    import platform
+
+    if platform.machine() not in ("x86_64", "AMD64"):
+        pytest.skip("FBGEMM is x86's")
+    assert best_route() == "dynamic"
+
+
+@pytest.mark.parametrize("route", ROUTES)
+@pytest.mark.parametrize("k", [64, 24, 8])  # the weight-only kernel needs multiples of 16: padded
 @pytest.mark.parametrize("rows", [1, KERNEL_ROWS, KERNEL_ROWS + 1, 40])
-def test_product_writes_x_times_the_int8_weights_into_the_buffer(rows, k):
+def test_product_writes_x_times_the_int8_weights_into_the_buffer(rows, k, route):
     rng = np.random.default_rng(1)
-    q = Int8Kernel(kernel(rng, k=k))
+    q = Int8Kernel(kernel(rng, k=k), route)
     x = np.empty((rows, k), np.float32)
     out = np.full((rows, 96), np.nan, np.float32)
     run = q.product(x, out)
@@ -47,19 +58,23 @@ def test_product_writes_x_times_the_int8_weights_into_the_buffer(rows, k):
         x[:] = rng.normal(size=x.shape)
         run()
         expected = x @ q.dequantized
-        if rows > KERNEL_ROWS:  # float32 over the dequantized weights
+        err = np.linalg.norm(out - expected) / np.linalg.norm(expected)
+        if route == "weight-only" and rows > KERNEL_ROWS:  # float32 over the dequantized weights
             np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-6)
-        else:  # PyTorch's int8 kernel, activations in bfloat16: about 3 significant digits
-            err = np.linalg.norm(out - expected) / np.linalg.norm(expected)
+        elif route == "weight-only":  # activations in bfloat16: about 3 significant digits
             assert 0 < err < 1e-2
+        else:  # activations as 7-bit integers, one scale for the call
+            assert 0 < err < 3e-2
 
 
+@pytest.mark.parametrize("route", ROUTES)
 @pytest.mark.parametrize("units", [[16], [16, 8]])
-def test_int8_steps_follow_the_float32_recurrence_closely(units):
+def test_int8_steps_follow_the_float32_recurrence_closely(units, route, monkeypatch):
+    monkeypatch.setattr(int8, "best_route", lambda: route)
     rng = np.random.default_rng(2)
     net = random_net(rng, units)
     prep = Prepared(net, int8=True)
-    assert all(isinstance(kernel, Int8Kernel) for _, kernel, _ in prep.weights)
+    assert all(isinstance(kernel, Int8Kernel) and kernel.route == route for _, kernel, _ in prep.weights)
     exact, fast = FastStep(net, 1), FastStep(prep, 1)
     apart = []
     for _ in range(30):

@@ -247,6 +247,10 @@ def main() -> int:
     if args.device == "cpu" and not args.skip_int8:  # the NumPy sampler with int8 weights, same PyTorch loop
         ours.model.config = ours.model.config.model_copy(update={"sampler": "numpy-int8"})
         ours.sample(1, args.sample_len)  # quantizes the weights, once for the model
+        from musegen_lstm.int8 import best_route
+
+        int8_route = best_route()
+        time.sleep(0.5)  # NumPy's OpenBLAS threads spin a while after float32 products (int8_sampling.PAUSE)
         for n in (1, 64):
             seconds[f"sample_b{n}_int8"] = race(sides, lambda s: s.sample(n, args.sample_len), args.rounds)
     tunes = lambda key: int(key.split("_")[1][1:])  # noqa: E731 — sample_b64_int8: 64
@@ -258,6 +262,8 @@ def main() -> int:
     print(f"device {args.device} ({device_name(args)}), "
           f"backend {ours.backend} (LSTM path: {path}), torch {torch.__version__}, LSTM {args.units}, "
           f"sequence {args.seq}, batch {args.batch}, {args.precision}, sampler {sampler}, best of {args.rounds} rounds")
+    if any(k.endswith("_int8") for k in rate):
+        print(f"int8 rows: model.sampler=numpy-int8, {int8_route} route (musegen_lstm/int8.py)")
     print(f"{'characters/s':<22}{'musegen':>12}{'PyTorch':>12}{'ratio':>8}")
     result = {}
     for key, r in rate.items():
@@ -265,6 +271,7 @@ def main() -> int:
         print(f"{key:<22}{r['musegen']:>12,.0f}{r['torch']:>12,.0f}{result[f'{key}_ratio_vs_torch']:>8.2f}")
     result.update(device=args.device, device_name=device_name(args), backend=ours.backend, lstm_path=path,
                   units=args.units, precision=args.precision,
+                  int8_route=int8_route if any(k.endswith("_int8") for k in rate) else None,
                   musegen={k: round(r["musegen"]) for k, r in rate.items()},
                   torch={k: round(r["torch"]) for k, r in rate.items()})
     if not args.skip_extras:

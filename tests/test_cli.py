@@ -188,6 +188,26 @@ def test_compose_example_runs(tmp_path):
     assert "held-out loss" in proc.stdout
 
 
+def test_int8_benchmark_runs_and_scores_a_run_both_ways(trained):
+    """benchmarks/int8_sampling.py at a toy size: its speed rows and the run's held-out loss, float32
+    and int8 (close, not equal)."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    pytest.importorskip("torch")
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "int8_sampling.py"), "--units", "32",
+                           "--rounds", "1", "--run", str(trained)], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert set(result["speed"]["32"]) == {"numpy_b1", "numpy-int8_b1", "numpy_b64", "numpy-int8_b64"}
+    assert all(v > 0 for v in result["speed"]["32"].values())
+    held = result["held_out"]
+    assert held["tunes"] > 0 and held["float32"] != held["int8"]
+    assert abs(held["int8"] - held["float32"]) < 0.02 * held["float32"]
+
+
 def test_eval_writes_json_and_report(trained):
     r = gen("eval", trained, "--samples", 3, "--json")
     assert r.exit_code == 0, r.output

@@ -19,7 +19,7 @@ PRESET = typer.Option("default", "--preset", "-p", help="Preset from registry.to
 CONFIG = typer.Option(None, "--config", help="A TOML file of settings (same sections as a preset).")
 STEPS = typer.Option(None, "--steps", help="Training steps (the paper's iterations).")
 SEED = typer.Option(None, "--seed", help="Random seed for training and sampling. [default: 0]")
-SETS = typer.Option(None, "--set", "-s", help="Override any setting: model.units=512, train.batch_size=16, sample.top_p=0.9 (repeatable).")
+SETS = typer.Option(None, "--set", "-s", metavar="KEY=VALUE", help="Override any setting: model.units=512, train.batch_size=16, sample.top_p=0.9 (repeatable).")
 VALID = typer.Option(None, "--valid", help="A file of held-out tunes for validation, instead of a split of the corpus.")
 DISTRIBUTE = typer.Option(None, "--distribute", help="data-parallel: split each batch over every GPU (jax backend). [default: none]")
 PRETRAIN = typer.Option(None, "--pretrain", help="Corpora to train on first, comma-separated (e.g. oneills,ryans); needs --pretrain-steps.")
@@ -213,7 +213,7 @@ def generate(
     prime: str = PRIME, max_len: int = MAX_LEN, valid_only: bool = VALID_ONLY, check_bars: bool = CHECK_BARS,
     out: Path = typer.Option(None, "--out", "-o", help="Where to write tunes. [default: RUN_DIR/samples]"),
     render: str = RENDER, soundfont: str = SOUNDFONT,
-    sets: list[str] = typer.Option(None, "--set", "-s", help="Override a sampling setting: sample.bar_retries=4, "
+    sets: list[str] = typer.Option(None, "--set", "-s", metavar="KEY=VALUE", help="Override a sampling setting: sample.bar_retries=4, "
                                    "model.sampler=numpy-int8 (repeatable; the model's other settings are the run's)."),
 ):
     """Sample new tunes from a trained run and write them."""

@@ -233,11 +233,14 @@ def toy_net(seed=1):
                      np.array([0.0, 1.0, 1.0, -3.0]))  # tokens: 0, 1, 2 closes a unit, 3 ends
 
 
-def test_checked_sampling_draws_refused_units_again():
-    from musegen_lstm.sampling import sample
+@pytest.mark.parametrize("int8", [False, True])
+def test_checked_sampling_draws_refused_units_again(int8):
+    from musegen_lstm.sampling import Prepared, sample
 
+    if int8:
+        pytest.importorskip("torch")
     checker = EvenUnits(retries=3)
-    out = sample(toy_net(), [], 6, 200, end_id=3, seed=0, checker=checker)
+    out = sample(Prepared(toy_net(), int8=int8), [], 6, 200, end_id=3, seed=0, checker=checker)
     drawn = [u for seq in out for u in units(seq)]
     assert len(drawn) > 20 and checker.checked > len(drawn)  # some units were drawn again
     assert all(u.count(1) % 2 == 0 for u in drawn)

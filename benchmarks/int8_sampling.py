@@ -6,8 +6,9 @@ trained model's held-out loss.
 
 Speed: characters/s of 300-character tunes through the ``lstm`` model's own ``sample`` (1 and 64 tunes),
 float32 and int8 in alternating blocks of ``--rounds`` calls (see PAUSE), the best call of each side
-counted, after a first call of each (which lays the weights out, and quantizes them for int8). Loss: every held-out tune of the run scored character by character
-through the sampler's own step (the tempered logits at temperature 1), float32 and int8.
+counted, after a first call of each (which lays the weights out, and quantizes them for int8). Loss:
+every held-out tune of the run scored character by character through the sampler's own step (the
+tempered logits at temperature 1), float32 and int8.
 Prints a table and, last, one JSON line.
 """
 

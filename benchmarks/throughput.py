@@ -11,8 +11,8 @@ slows both alike; the best round of each side counts. Sampling: 1 and 64 sequenc
 LSTM state, the same way; on a CPU also with int8 weights (rows *_int8: model.sampler=numpy-int8,
 weights quantized once for the model). The LSTM path printed is the one the training step ran (each
 layer records it), checked on a GPU in the step itself: cuDNN's primitives in the jax step's program,
-cuDNN's ops in a profile of a torch step. Then `gen --help` and `gen plugins` (fresh processes; Keras must not be
-imported) and ABC -> MIDI -> WAV of O'Neill's tunes. Prints a table and, last, one JSON line.
+cuDNN's ops in a profile of a torch step. Then `gen --help` and `gen plugins` (fresh processes;
+Keras must not be imported) and ABC -> MIDI -> WAV of O'Neill's tunes. Prints a table and, last, one JSON line.
 """
 
 from __future__ import annotations
@@ -243,7 +243,7 @@ def main() -> int:
     for n in (1, 64):
         seconds[f"sample_b{n}"] = race(sides, lambda s: s.sample(n, args.sample_len), args.rounds)
     ours = sides["musegen"]
-    sampler = ours.model.sampler()
+    sampler, int8_route = ours.model.sampler(), None
     if args.device == "cpu" and not args.skip_int8:  # the NumPy sampler with int8 weights, same PyTorch loop
         ours.model.config = ours.model.config.model_copy(update={"sampler": "numpy-int8"})
         ours.sample(1, args.sample_len)  # quantizes the weights, once for the model
@@ -262,7 +262,7 @@ def main() -> int:
     print(f"device {args.device} ({device_name(args)}), "
           f"backend {ours.backend} (LSTM path: {path}), torch {torch.__version__}, LSTM {args.units}, "
           f"sequence {args.seq}, batch {args.batch}, {args.precision}, sampler {sampler}, best of {args.rounds} rounds")
-    if any(k.endswith("_int8") for k in rate):
+    if int8_route:
         print(f"int8 rows: model.sampler=numpy-int8, {int8_route} route (musegen_lstm/int8.py)")
     print(f"{'characters/s':<22}{'musegen':>12}{'PyTorch':>12}{'ratio':>8}")
     result = {}
@@ -271,7 +271,7 @@ def main() -> int:
         print(f"{key:<22}{r['musegen']:>12,.0f}{r['torch']:>12,.0f}{result[f'{key}_ratio_vs_torch']:>8.2f}")
     result.update(device=args.device, device_name=device_name(args), backend=ours.backend, lstm_path=path,
                   units=args.units, precision=args.precision,
-                  int8_route=int8_route if any(k.endswith("_int8") for k in rate) else None,
+                  int8_route=int8_route,
                   musegen={k: round(r["musegen"]) for k, r in rate.items()},
                   torch={k: round(r["torch"]) for k, r in rate.items()})
     if not args.skip_extras:

@@ -12,7 +12,8 @@ arithmetic, is what a step of a small LSTM costs):
 - gates are reordered (i, f, o, c) and the sigmoid gates' columns halved, so that one ``tanh`` over
   all gates gives every activation: ``sigmoid(x) = (1 + tanh(x / 2)) / 2``;
 - a layer above the first multiplies ``[x, h]`` by its stacked kernels in one product;
-- the temperature divides the output layer's weights, not the logits of every step.
+- the temperature divides the output layer's weights, not the logits of every step (with the output
+  layer fused into the recurrent product, below, it scales the logits: one multiply a step).
 
 That layout is a :class:`Prepared`, made once per model and kept between calls; with ``int8`` its
 LSTM products read int8 weights (:mod:`musegen_lstm.int8`, ``model.sampler=numpy-int8``).
@@ -77,7 +78,6 @@ class Prepared:
     """
 
     def __init__(self, net: NumpyLSTM, int8: bool = False):
-        self.int8 = int8
         self.fused = len(net.layers) == 1
         self.units = []
         self.weights = []  # per layer: (input table or None, kernel of the product, bias or None)
@@ -294,8 +294,8 @@ def _sample_checked(fast: FastStep, logits, rng, prime, n, max_len, end_id, temp
     """Sampling with a checker (see ``musegen.Checker``). Each sequence keeps snapshots of its state
     (length, its row of every array in ``fast.state``, logits, the checker's state) at its last
     accepted boundaries: a refused unit is drawn again from the last one, and after
-    ``checker.retries`` refusals from the one before. Sequences still in their header are drawn at the header temperature, unfiltered; the
-    end of the header is a boundary too."""
+    ``checker.retries`` refusals from the one before. Sequences still in their header are drawn at
+    the header temperature, unfiltered; the end of the header is a boundary too."""
     stats = checker.stats
     for key in ("units", "redraws", "backtracks", "kept_wrong"):
         stats.setdefault(key, 0)

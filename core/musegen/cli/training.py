@@ -213,8 +213,9 @@ def generate(
     prime: str = PRIME, max_len: int = MAX_LEN, valid_only: bool = VALID_ONLY, check_bars: bool = CHECK_BARS,
     out: Path = typer.Option(None, "--out", "-o", help="Where to write tunes. [default: RUN_DIR/samples]"),
     render: str = RENDER, soundfont: str = SOUNDFONT,
-    sets: list[str] = typer.Option(None, "--set", "-s", metavar="KEY=VALUE", help="Override a sampling setting: sample.bar_retries=4, "
-                                   "model.sampler=numpy-int8 (repeatable; the model's other settings are the run's)."),
+    sets: list[str] = typer.Option(None, "--set", "-s", metavar="KEY=VALUE",
+                                   help="Override a sampling setting: sample.bar_retries=4, model.sampler=numpy-int8 "
+                                        "(repeatable; the model's other settings are the run's)."),
 ):
     """Sample new tunes from a trained run and write them."""
     from musegen.config import parse_sets

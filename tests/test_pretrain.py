@@ -56,6 +56,25 @@ def test_pretrain_needs_corpora_and_steps(tmp_path):
     assert r.exit_code == 2 and "unknown corpus 'nonesuch'" in r.output
 
 
+
+def test_zero_pretrain_steps_turns_a_configured_pretraining_off(tmp_path):
+    """A preset or config file that pre-trains, and --pretrain-steps 0 (or --set train.pretrain_steps=0)
+    on the command line: a run without pre-training, not an error. Naming corpora too still is one."""
+    corpus, other, cfg = tmp_path / "tunes.abc", tmp_path / "other.abc", tmp_path / "pre.toml"
+    corpus.write_text("\n".join(TUNES))
+    other.write_text(EXTRA)
+    cfg.write_text(f"pretrain = [{str(other)!r}]\n[train]\npretrain_steps = 4\n")
+    base = ["train", "--corpus", str(corpus), "--preset", "tiny", "--config", str(cfg), "--steps", "2"]
+    for k, zero in enumerate((["--pretrain-steps", "0"], ["--set", "train.pretrain_steps=0"])):
+        out = tmp_path / f"run{k}"
+        r = runner.invoke(app, [*base, *zero, "--out", str(out)])
+        assert r.exit_code == 0, r.output
+        manifest = json.loads((out / "run.json").read_text())
+        assert manifest["result"]["steps"] == 2 and "pretrain" not in manifest["corpus"]
+        assert "~" not in manifest["encoder_state"]["chars"]  # only the pre-training tune has it
+    r = runner.invoke(app, [*base, "--pretrain-steps", "0", "--pretrain", str(other), "--out", str(tmp_path / "r")])
+    assert r.exit_code == 2 and "pre-training needs both pretrain corpora" in r.output
+
 def test_transposed_copies_for_the_pretrain_corpora_only(tmp_path):
     corpus, other = tmp_path / "tunes.abc", tmp_path / "other.abc"
     corpus.write_text("\n".join(TUNES))

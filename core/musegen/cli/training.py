@@ -23,7 +23,7 @@ SETS = typer.Option(None, "--set", "-s", metavar="KEY=VALUE", help="Override any
 VALID = typer.Option(None, "--valid", help="A file of held-out tunes for validation, instead of a split of the corpus.")
 DISTRIBUTE = typer.Option(None, "--distribute", help="data-parallel: split each batch over every GPU (jax backend). [default: none]")
 PRETRAIN = typer.Option(None, "--pretrain", help="Corpora to train on first, comma-separated (e.g. oneills,ryans); needs --pretrain-steps.")
-PRETRAIN_STEPS = typer.Option(None, "--pretrain-steps", help="Steps on the --pretrain corpora before the --steps on the corpus.")
+PRETRAIN_STEPS = typer.Option(None, "--pretrain-steps", help="Steps on the --pretrain corpora before the --steps on the corpus; 0 turns a preset's pre-training off.")
 FORCE = typer.Option(False, "--force", help="Overwrite a run already in --out.")
 TUNES = typer.Option(None, "--tunes", "-n", help="How many tunes to write.")
 TEMP = typer.Option(None, "--temperature", "-t", help="Sampling temperature (lower: safer, higher: wilder).")
@@ -57,7 +57,11 @@ def _config(preset, config, corpus, encoder, model, steps, seed, sets, valid=Non
         flags["renderers"] = [r.strip() for r in render.split(",") if r.strip()]
     if soundfont:
         flags["render.wav.soundfont"] = soundfont
-    return resolve(preset, config, flags, parse_sets(sets or []))
+    sets = parse_sets(sets or [])
+    named = {**flags, **sets}
+    if named.get("train.pretrain_steps") == 0 and named.get("pretrain") is None:
+        flags["pretrain"] = []  # 0 pre-training steps, no corpora named: a preset's pre-training is off
+    return resolve(preset, config, flags, sets)
 
 
 def _default_out(cfg) -> Path:

@@ -10,7 +10,7 @@ pytest.importorskip("torch")
 from musegen import MusegenError  # noqa: E402
 from musegen_lstm import int8  # noqa: E402
 from musegen_lstm.config import LSTMConfig  # noqa: E402
-from musegen_lstm.int8 import KERNEL_ROWS, ROUTES, Int8Kernel, best_route  # noqa: E402
+from musegen_lstm.int8 import KERNEL_ROWS, ONEDNN_ROWS, ROUTES, Int8Kernel, best_route, onednn_ok  # noqa: E402
 from musegen_lstm.sampling import FastStep, NumpyLSTM, Prepared  # noqa: E402
 from tests.plugins.test_lstm import random_net  # noqa: E402
 
@@ -45,9 +45,28 @@ def test_this_machine_runs_the_dynamic_route():
     assert best_route() == "dynamic"
 
 
+def test_many_rows_read_the_weights_packed_for_onednn_and_few_fbgemms():
+    """The dynamic route packs the weights a second time, for oneDNN, when a product of ONEDNN_ROWS
+    rows or more is bound (and only then); both give the same rounding (checked in the test below)."""
+    import platform
+
+    if platform.machine() not in ("x86_64", "AMD64"):
+        pytest.skip("oneDNN's int8 kernels: checked on x86")
+    assert onednn_ok()
+    q = Int8Kernel(kernel(np.random.default_rng(4)), "dynamic")
+    few = np.ones((ONEDNN_ROWS - 1, 64), np.float32)
+    q.product(few, np.empty((len(few), 96), np.float32))()
+    assert "_packed_onednn" not in vars(q)
+    many = np.ones((ONEDNN_ROWS, 64), np.float32)
+    out = np.empty((len(many), 96), np.float32)
+    q.product(many, out)()
+    assert "_packed_onednn" in vars(q)
+    np.testing.assert_allclose(out, many @ q.dequantized, rtol=3e-2, atol=3e-2 * np.abs(out).max())
+
+
 @pytest.mark.parametrize("route", ROUTES)
 @pytest.mark.parametrize("k", [64, 24, 8])  # the weight-only kernel needs multiples of 16: padded
-@pytest.mark.parametrize("rows", [1, KERNEL_ROWS, KERNEL_ROWS + 1, 40])
+@pytest.mark.parametrize("rows", [1, KERNEL_ROWS, KERNEL_ROWS + 1, ONEDNN_ROWS, 40])
 def test_product_writes_x_times_the_int8_weights_into_the_buffer(rows, k, route):
     rng = np.random.default_rng(1)
     q = Int8Kernel(kernel(rng, k=k), route)

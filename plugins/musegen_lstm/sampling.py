@@ -259,6 +259,9 @@ def sample(net: NumpyLSTM, prime: list[int], n: int, max_len: int, end_id: int,
         logits = fast.step(np.full(n, tok, dtype=np.int64))
     if checker is not None:
         return _sample_checked(fast, logits, rng, prime, n, max_len, end_id, temperature, top_k, top_p, checker)
+    vocab = logits.shape[1]
+    if n == 1 and not (top_k and top_k < vocab) and top_p >= 1.0:  # one tune, unfiltered: Gumbel-max
+        return [_sample_one_gumbel(fast, logits[0], rng, max_len, end_id)]
     uniforms = rng.random((max_len, n))
     if n == 1:  # one tune: Python scalars, no batch bookkeeping
         one: list[int] = []
@@ -285,6 +288,31 @@ def sample(net: NumpyLSTM, prime: list[int], n: int, max_len: int, end_id: int,
                 break
         logits = fast.step(nxt)
     return [out[: min(length[i], steps), i].tolist() for i in range(n)]
+
+
+GUMBEL_ROWS = 256
+""":func:`_sample_one_gumbel` draws its noise this many tokens at a time."""
+
+
+def _sample_one_gumbel(fast: FastStep, logits: np.ndarray, rng, max_len: int, end_id: int) -> list[int]:
+    """One tune without top-k or top-p, by the Gumbel-max trick: ``argmax(logits + g)``, with ``g``
+    independent Gumbel(0, 1) noise for each token of the vocabulary, is a draw from
+    ``softmax(logits)``, exactly. Two NumPy calls a token instead of the inverse CDF's six: right
+    after a product that streams the weights through the caches, each call costs several times what
+    it costs in a loop of its own. At 1024 units, 300 characters, 8 calls each way alternating in one
+    process: int8 weights 3,981 -> 4,372 characters/s (median), float32 2,300 -> 2,450."""
+    one: list[int] = []
+    noisy = np.empty_like(logits)
+    for t in range(max_len):
+        if t % GUMBEL_ROWS == 0:
+            noise = rng.gumbel(size=(GUMBEL_ROWS, logits.shape[0])).astype(np.float32)
+        np.add(logits, noise[t % GUMBEL_ROWS], out=noisy)
+        tok = int(noisy.argmax())
+        one.append(tok)
+        if tok == end_id:
+            break
+        logits = fast.step(tok)[0]
+    return one
 
 
 DEPTH = 8  # accepted boundaries a sequence remembers: how far back it can go

@@ -85,6 +85,24 @@ def test_draw_follows_the_filtered_distribution(top_k, top_p, rows):
     np.testing.assert_allclose(np.bincount(drawn, minlength=5) / len(grid), expected, atol=2e-3)
 
 
+
+@pytest.mark.parametrize("units", [[16], [16, 8]])
+def test_one_unfiltered_tune_draws_each_token_with_its_softmax_probability(units):
+    """One tune without top-k or top-p (the Gumbel-max path): with an output layer that ignores the
+    state, every token is an independent draw from softmax(bias / temperature)."""
+    from musegen_lstm.sampling import GUMBEL_ROWS, sample
+
+    rng = np.random.default_rng(5)
+    net = random_net(rng, units, vocab=5)
+    net.dense_w[:] = 0.0
+    net.dense_b[:] = np.log([0.5, 0.25, 0.15, 0.07, 0.03])
+    expected = filter_logits(net.dense_b[None], 0.7, 0, 1.0)[0]
+    tune = sample(net, [1], 1, 40_000, end_id=-1, temperature=0.7, seed=3)[0]
+    assert len(tune) == 40_000 > GUMBEL_ROWS  # the noise is drawn again every GUMBEL_ROWS tokens
+    np.testing.assert_allclose(np.bincount(tune, minlength=5) / len(tune), expected, atol=0.01)
+    assert tune[:500] == sample(net, [1], 1, 500, end_id=-1, temperature=0.7, seed=3)[0]  # seeded
+    assert sample(net, [1], 1, 500, end_id=4, seed=3)[0][-1] == 4  # stops at the end token
+
 def test_filters():
     logits = np.log(np.array([[0.5, 0.3, 0.15, 0.05]]))
     np.testing.assert_allclose(filter_logits(logits, 1.0, 0, 1.0), [[0.5, 0.3, 0.15, 0.05]], rtol=1e-6)

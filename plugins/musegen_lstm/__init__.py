@@ -1,6 +1,7 @@
 """The seed paper's model: Embedding → LSTM → Dense over the vocabulary, in Keras 3 on any backend.
 
-Keras is imported only when the model is built or loaded, never when this plugin is registered.
+Keras is imported only when the model is built, or loaded for more than sampling (:mod:`musegen_lstm.trained`),
+never when this plugin is registered.
 """
 
 import musegen
@@ -10,5 +11,5 @@ from musegen_lstm.config import LSTMConfig
 
 @musegen.hookimpl
 def register_models(register):
-    register("lstm", "musegen_lstm.lstm:LSTMModel", config=LSTMConfig,
+    register("lstm", "musegen_lstm.trained:LSTM", config=LSTMConfig,
              summary="Keras 3 Embedding → LSTM → Dense (JAX, TensorFlow or PyTorch backend)")

@@ -5,39 +5,13 @@ from __future__ import annotations
 import csv
 import io
 import math
-import os
-import sys
 import time
 from pathlib import Path
 from types import SimpleNamespace
 
-os.environ.setdefault("KERAS_BACKEND", "jax")  # musegen's default backend, unless one was chosen already
-if os.environ["KERAS_BACKEND"] != "tensorflow":
-    # Keras imports TensorFlow whenever it is installed (to seed it, to serialize), whatever the backend;
-    # with its oneDNN setting left alone it prints log lines on import. It computes nothing here.
-    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
-# The compiled sampler runs on JAX whatever the backend: on a GPU, JAX must not take 75% of its memory
-# up front (its default) beside PyTorch or TensorFlow. Every GPU number in RESULTS.md ran this way.
-os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+from musegen_lstm import env
 
-
-def _cpu_devices() -> None:
-    """One JAX CPU device per core this process may use, unless the number was chosen already: on a CPU
-    the jax backend's recurrence splits each batch's rows across them (:func:`musegen_lstm.jax_lstm.cpu_mesh`;
-    XLA runs each small product on one core). Set ``JAX_NUM_CPU_DEVICES=1`` to keep one."""
-    if os.environ["KERAS_BACKEND"] != "jax" or "JAX_NUM_CPU_DEVICES" in os.environ \
-            or "xla_force_host_platform_device_count" in os.environ.get("XLA_FLAGS", ""):
-        return
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    os.environ["JAX_NUM_CPU_DEVICES"] = str(cores)  # read when JAX is imported
-    if "jax" in sys.modules:  # imported already: JAX takes it until its first computation, not after
-        try:
-            sys.modules["jax"].config.update("jax_num_cpu_devices", cores)
-        except Exception:  # noqa: BLE001 — JAX has computed already: it keeps its devices
-            pass
-
-
-_cpu_devices()
+env.setup()  # before Keras is imported
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
@@ -47,8 +21,8 @@ from musegen_lstm.jax_sampling import sample as jax_sample
 from musegen_lstm.net import build
 from musegen_lstm.sampling import NumpyLSTM, Prepared, sample
 from musegen_lstm.steps import steps
+from musegen_lstm.trained import CHECKPOINTS, accelerated
 
-CHECKPOINTS = {"best": "model.keras", "last": "last.keras"}
 
 
 def windows(stream: np.ndarray, length: int) -> np.ndarray:
@@ -300,9 +274,7 @@ class LSTMModel:
         numpy-int8 only when asked for."""
         if self.config.sampler != "auto":
             return self.config.sampler
-        import jax
-
-        return "jax" if any(d.platform != "cpu" for d in jax.devices()) else "numpy"
+        return "jax" if accelerated() else "numpy"
 
     def count_params(self) -> int:
         return self.build().count_params()

@@ -1,0 +1,100 @@
+"""What the registry hands out for ``lstm``: Keras for training, and no Keras to sample from a trained run.
+
+``LSTM(config, vocab_size)`` is :class:`musegen_lstm.lstm.LSTMModel` (Keras, imported then).
+``LSTM.load(config, vocab_size, run)`` opens the run's best checkpoint as a :class:`Trained`: its
+weights read by :mod:`musegen_lstm.checkpoint`, sampled by the NumPy sampler (or the compiled JAX one
+on an accelerator), the same tunes as the Keras model gives for the same seed. Anything else asked of
+it — scoring, training on, the Keras net — loads the Keras model then and hands over to it.
+``gen generate -n 1`` of the paper preset's run (trained on the torch backend; ABC, MIDI and WAV
+written) took 1.0-1.4 s this way, 5.5-5.6 s with the Keras model, most of that importing Keras and PyTorch.
+"""
+
+from __future__ import annotations
+
+from musegen import MusegenError
+
+CHECKPOINTS = {"best": "model.keras", "last": "last.keras"}
+
+
+class LSTM:
+    """The ``lstm`` model component: building one is the Keras model, loading one for sampling is not."""
+
+    def __new__(cls, config, vocab_size: int):
+        from musegen_lstm.lstm import LSTMModel
+
+        return LSTMModel(config, vocab_size)
+
+    @staticmethod
+    def load(config, vocab_size: int, run, tag: str = "best"):
+        """The run's ``tag`` checkpoint: a :class:`Trained` for the best one where its file reads without
+        Keras, else (the last one, to train on; a file Keras must read, or explain) the Keras model."""
+        path = run.file(CHECKPOINTS[tag])
+        if tag == "best" and path.is_file():
+            from musegen_lstm.checkpoint import read
+
+            net = read(path, vocab_size)
+            if net is not None:
+                return Trained(config, vocab_size, run, tag, net)
+        from musegen_lstm.lstm import LSTMModel
+
+        return LSTMModel.load(config, vocab_size, run, tag)
+
+
+class Trained:
+    """A trained ``lstm`` model read for sampling, without Keras (see the module's docstring).
+
+    ``sample`` is :meth:`musegen_lstm.lstm.LSTMModel.sample`'s, on the same weights; every other
+    attribute is the Keras model's, loaded on first use.
+    """
+
+    def __init__(self, config, vocab_size: int, run, tag: str, net):
+        self.config, self.vocab_size, self._run, self._tag, self._net = config, vocab_size, run, tag, net
+        self._prepared = {}  # int8 or not -> Prepared: the weights never change here
+
+    def sample(self, prime: list[int], options, end_id: int, checker=None) -> list[list[int]]:
+        """As the Keras model samples: the NumPy sampler on a CPU and with a ``checker``, the compiled
+        JAX one on an accelerator (``model.sampler=auto``), or the one ``model.sampler`` names."""
+        from musegen_lstm import sampling
+
+        args = (prime, options.tunes, options.max_len, end_id, options.temperature, options.top_k, options.top_p,
+                options.seed)
+        sampler = self.config.sampler
+        if sampler == "auto":
+            sampler = "numpy" if checker is not None or not accelerated() else "jax"
+        if checker is None and sampler == "jax":
+            from musegen_lstm.jax_sampling import sample as jax_sample
+
+            return jax_sample(self._net, *args)
+        int8 = sampler == "numpy-int8"
+        if int8 not in self._prepared:
+            self._prepared[int8] = sampling.Prepared(self._net, int8=int8)
+        return sampling.sample(self._prepared[int8], *args, checker=checker)
+
+    def numpy_lstm(self):
+        """The weights as the NumPy sampler reads them (as ``LSTMModel.numpy_lstm``)."""
+        return self._net
+
+    def keras_model(self):
+        """The Keras model of the same checkpoint (loaded once, on first use)."""
+        if "_keras" not in self.__dict__:
+            from musegen_lstm.lstm import LSTMModel
+
+            self._keras = LSTMModel.load(self.config, self.vocab_size, self._run, self._tag)
+        return self._keras
+
+    def __getattr__(self, name: str):
+        if name.startswith("__") or name in ("_keras", "_net", "_prepared", "_run", "_tag"):
+            raise AttributeError(name)
+        return getattr(self.keras_model(), name)
+
+
+def accelerated() -> bool:
+    """Whether JAX sees a GPU (or another accelerator): where ``auto`` samples with the compiled loop."""
+    from musegen_lstm import env
+
+    env.setup()  # before JAX is imported
+    try:
+        import jax
+    except ImportError as exc:
+        raise MusegenError(f"model.sampler=auto needs JAX ({exc}); or --set model.sampler=numpy") from None
+    return any(d.platform != "cpu" for d in jax.devices())

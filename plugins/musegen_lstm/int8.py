@@ -127,14 +127,14 @@ class Int8Kernel:
         self.shape = (rows, cols)
         if self.route == "dynamic":
             self._packed = _prepack(torch, self.q[:, :rows], scale)
-            self._scale_t = scale
         else:
             self._unit = torch.ones(cols, dtype=torch.bfloat16)  # the kernel's scales: applied in float32 after
 
     @functools.cached_property
     def _packed_onednn(self):
         """The weights packed for oneDNN (``dynamic`` route, many rows): made on first use."""
-        return _prepack(_torch(), self.q[:, :self.shape[0]], self._scale_t, "onednn")
+        torch = _torch()
+        return _prepack(torch, self.q[:, :self.shape[0]], torch.from_numpy(self.scale), "onednn")
 
     @functools.cached_property
     def dequantized(self) -> np.ndarray:

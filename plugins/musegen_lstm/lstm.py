@@ -17,11 +17,10 @@ import numpy as np  # noqa: E402
 
 from musegen import MusegenError, TrainResult, interrupts
 from musegen.atomic import atomic_path, write_text
-from musegen_lstm.jax_sampling import sample as jax_sample
 from musegen_lstm.net import build
-from musegen_lstm.sampling import NumpyLSTM, Prepared, sample
+from musegen_lstm.sampling import NumpyLSTM, Prepared
 from musegen_lstm.steps import steps
-from musegen_lstm.trained import CHECKPOINTS, accelerated
+from musegen_lstm.trained import CHECKPOINTS, draw_tunes, sampler_for
 
 
 
@@ -261,20 +260,14 @@ class LSTMModel:
 
     def sample(self, prime: list[int], options, end_id: int, checker=None) -> list[list[int]]:
         """Carry (h, c) token by token, never re-running the prefix; all tunes advance as one batch.
-        With a ``checker`` (bars, say), refused units are drawn again: that needs the NumPy sampler."""
-        args = (prime, options.tunes, options.max_len, end_id, options.temperature, options.top_k, options.top_p,
-                options.seed)
-        sampler = self.sampler()
-        if checker is None and sampler == "jax":
-            return jax_sample(self.weights(), *args)
-        return sample(self.prepared(int8=sampler == "numpy-int8"), *args, checker=checker)
+        With a ``checker`` (bars, say), refused units are drawn again: that needs the NumPy sampler
+        (:func:`musegen_lstm.trained.draw_tunes`)."""
+        return draw_tunes(self, prime, options, end_id, checker)
 
     def sampler(self) -> str:
         """numpy on a CPU (as fast as compiled JAX there for one tune and many); jax on an accelerator.
         numpy-int8 only when asked for."""
-        if self.config.sampler != "auto":
-            return self.config.sampler
-        return "jax" if accelerated() else "numpy"
+        return sampler_for(self.config.sampler)
 
     def count_params(self) -> int:
         return self.build().count_params()

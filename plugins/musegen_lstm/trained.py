@@ -52,23 +52,20 @@ class Trained:
         self._prepared = {}  # int8 or not -> Prepared: the weights never change here
 
     def sample(self, prime: list[int], options, end_id: int, checker=None) -> list[list[int]]:
-        """As the Keras model samples: the NumPy sampler on a CPU and with a ``checker``, the compiled
-        JAX one on an accelerator (``model.sampler=auto``), or the one ``model.sampler`` names."""
-        from musegen_lstm import sampling
+        """As the Keras model samples (:func:`draw_tunes`), on the same weights."""
+        return draw_tunes(self, prime, options, end_id, checker)
 
-        args = (prime, options.tunes, options.max_len, end_id, options.temperature, options.top_k, options.top_p,
-                options.seed)
-        sampler = self.config.sampler
-        if sampler == "auto":
-            sampler = "numpy" if checker is not None or not accelerated() else "jax"
-        if checker is None and sampler == "jax":
-            from musegen_lstm.jax_sampling import sample as jax_sample
+    def weights(self):
+        """The weights the compiled sampler reads: here the NumPy arrays (as ``LSTMModel.weights``)."""
+        return self._net
 
-            return jax_sample(self._net, *args)
-        int8 = sampler == "numpy-int8"
+    def prepared(self, int8: bool = False):
+        """The NumPy sampler's layout of the weights, made once each way (the weights never change here)."""
         if int8 not in self._prepared:
-            self._prepared[int8] = sampling.Prepared(self._net, int8=int8)
-        return sampling.sample(self._prepared[int8], *args, checker=checker)
+            from musegen_lstm.sampling import Prepared
+
+            self._prepared[int8] = Prepared(self._net, int8=int8)
+        return self._prepared[int8]
 
     def numpy_lstm(self):
         """The weights as the NumPy sampler reads them (as ``LSTMModel.numpy_lstm``)."""
@@ -86,6 +83,30 @@ class Trained:
         if name.startswith("__") or name in ("_keras", "_net", "_prepared", "_run", "_tag"):
             raise AttributeError(name)
         return getattr(self.keras_model(), name)
+
+
+def draw_tunes(model, prime: list[int], options, end_id: int, checker=None) -> list[list[int]]:
+    """How both ``lstm`` models sample (``LSTMModel``, :class:`Trained`): the compiled JAX loop over
+    ``model.weights()`` where :func:`sampler_for` says jax and there is no ``checker``, else the NumPy
+    sampler over ``model.prepared(int8=...)`` (a checker's refused units are drawn again there)."""
+    args = (prime, options.tunes, options.max_len, end_id, options.temperature, options.top_k, options.top_p,
+            options.seed)
+    sampler = sampler_for(model.config.sampler, checker)
+    if checker is None and sampler == "jax":
+        from musegen_lstm.jax_sampling import sample as jax_sample
+
+        return jax_sample(model.weights(), *args)
+    from musegen_lstm.sampling import sample
+
+    return sample(model.prepared(int8=sampler == "numpy-int8"), *args, checker=checker)
+
+
+def sampler_for(name: str, checker=None) -> str:
+    """``model.sampler`` as it runs: ``auto`` is numpy on a CPU and with a ``checker`` (JAX not asked
+    then), the compiled jax loop on an accelerator; numpy-int8 only when named."""
+    if name != "auto":
+        return name
+    return "numpy" if checker is not None or not accelerated() else "jax"
 
 
 def accelerated() -> bool:

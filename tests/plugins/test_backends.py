@@ -264,6 +264,64 @@ def test_fused_cpu_lstm_equals_keras_lstm_forward_and_backward(backend, path):
     assert float(out) < 1e-5 and float(grad) < 1e-4
 
 
+MIXED = """
+import numpy as np, keras
+import musegen_lstm.layer as L
+if {no_bf16}:
+    L._cpu_has_bfloat16 = L._torch_has_bfloat16 = lambda: False  # a CPU without bfloat16 instructions
+rng = np.random.default_rng(0)
+x = rng.normal(size=(3, 9, 5)).astype("float32")
+target = rng.normal(size=(3, 9, 6)).astype("float32")
+ours, wide = L.LSTM(6, return_sequences=True, dtype={policy!r}), keras.layers.LSTM(6, return_sequences=True)
+ours.build(x.shape)
+wide.build(x.shape)
+wide.set_weights([w + rng.normal(size=w.shape).astype("float32") * 0.5 for w in ours.get_weights()])
+ours.set_weights(wide.get_weights())
+if keras.backend.backend() == "jax":
+    import jax
+    def grads(layer):
+        def loss(tv):
+            y, _ = layer.stateless_call(tv, [v.value for v in layer.non_trainable_variables], x)
+            return (y.astype("float32") * target).sum()
+        return [np.asarray(g) for g in jax.grad(loss)([v.value for v in layer.trainable_variables])]
+else:
+    import torch
+    def grads(layer):
+        (layer(torch.tensor(x)).float() * torch.tensor(target)).sum().backward()
+        return [v.value.grad.numpy() for v in layer.trainable_variables]
+y = ours(x)
+numpy = lambda a: keras.ops.convert_to_numpy(keras.ops.cast(a, "float32"))
+out = float(np.abs(numpy(y) - numpy(wide(x))).max())
+grad = max(float(np.abs(a - b).max() / np.abs(b).max()) for a, b in zip(grads(ours), grads(wide)))
+print(ours.path.replace(" ", "_"), keras.backend.standardize_dtype(y.dtype), out, grad)
+"""
+
+
+@pytest.mark.parametrize("backend,policy,no_bf16", [
+    ("torch", "mixed_bfloat16", False), ("torch", "mixed_bfloat16", True), ("torch", "mixed_float16", False),
+    ("jax", "mixed_bfloat16", False), ("jax", "mixed_bfloat16", True), ("jax", "mixed_float16", False)])
+def test_fused_cpu_lstm_in_a_mixed_precision(backend, policy, no_bf16):
+    """On a CPU a mixed precision never falls back to Keras's per-step loop: bfloat16 where the CPU has
+    the instructions (PyTorch's kernel; JAX's scan in bfloat16 products), float32 otherwise (float16
+    always). Results are float32 Keras's to the precision's rounding, in the layer's compute type."""
+    from musegen_lstm.layer import cpu_dtype
+
+    script = MIXED.format(policy=policy, no_bf16=no_bf16)
+    proc = run_python(script, env={"KERAS_BACKEND": backend, "CUDA_VISIBLE_DEVICES": ""})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    ran, dtype, out, grad = proc.stdout.split()
+    compute = policy.split("_")[1]
+    inner = "float32" if no_bf16 else cpu_dtype(compute, backend)
+    if backend == "jax":
+        assert ran == "musegen-jax-scan,_" + ("bfloat16_products" if inner == "bfloat16" else "float32")
+    else:
+        assert ran == "torch-native,_" + inner
+    assert dtype == compute
+    # rounding of the outputs to 8 (bfloat16) or 11 (float16) bits, and of the computation when bfloat16
+    assert float(out) < (0.05 if compute == "bfloat16" else 5e-3)
+    assert float(grad) < (0.05 if compute == "bfloat16" else 5e-3)  # relative to each gradient's largest
+
+
 SPLIT = """
 import os, jax, jax.numpy as jnp, numpy as np
 import musegen_lstm.lstm  # one JAX CPU device per core unless JAX_NUM_CPU_DEVICES is set
@@ -275,10 +333,11 @@ kern, bias = jax.random.normal(k[2], (5, 64)) * 0.3, jax.random.normal(k[3], (64
 dense, x = jax.random.normal(k[4], (16, 20)) * 0.3, jax.random.normal(k[5], (B, 7, 5))
 tok, h0 = jax.random.randint(k[6], (B, 7), 0, 20), jax.random.normal(k[7], (B, 16)) * 0.3
 def loss(table, rk, dense, kern, bias, h0):
-    out, h, c = J.lstm(x, kern, rk, bias, h0, h0 * 0.5)
-    return jnp.sum(jnp.sin(J.lstm_from_table(tok, table, rk) @ dense)) + jnp.sum(jnp.cos(out)) + jnp.sum(h * c)
+    out, h, c = J.lstm(x, kern, rk, bias, h0, h0 * 0.5, dtype={dtype!r})
+    return (jnp.sum(jnp.sin(J.lstm_from_table(tok, table, rk, {dtype!r}) @ dense)) + jnp.sum(jnp.cos(out))
+            + jnp.sum(h * c))
 grad = lambda: jax.jit(jax.value_and_grad(loss, argnums=tuple(range(6))))(table, rk, dense, kern, bias, h0)
-split, path = grad(), J.path(B, 16)
+split, path = grad(), J.path(B, 16, {dtype!r})
 J.cpu_mesh = lambda batch: None  # the same computation on one device
 whole = grad()
 diff = max(float(jnp.max(jnp.abs(a - b)) / jnp.max(jnp.abs(b)))
@@ -291,13 +350,27 @@ print(len(jax.devices()) == len(os.sched_getaffinity(0)), diff, path.replace(" "
 @pytest.mark.parametrize("rows,devices,split", [(32, "2", True), (12, "2", False), (32, "1", False)])
 def test_jax_cpu_recurrence_split_over_devices_equals_one_device(rows, devices, split, columns):
     env = {"KERAS_BACKEND": "jax", "JAX_NUM_CPU_DEVICES": devices, "CUDA_VISIBLE_DEVICES": ""}
-    proc = run_python(KERNEL_LEFT * columns + SPLIT.format(rows=rows), env=env)
+    proc = run_python(KERNEL_LEFT * columns + SPLIT.format(rows=rows, dtype="float32"), env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     _, diff, path = proc.stdout.split()
     # 32 rows on 2 devices: 16 each; 12 rows would leave 6 (under MIN_ROWS, not worth a core)
     assert path == ("musegen-jax-scan" + ",_kernel_on_the_left" * columns
                     + ",_rows_split_over_2_CPU_devices" * split)
     assert float(diff) < 1e-5  # loss and every gradient (relative), lstm() and lstm_from_table() alike
+
+
+@pytest.mark.parametrize("columns", [False, True])
+def test_jax_cpu_recurrence_in_bfloat16_products_split_over_devices(columns):
+    """bfloat16 products (mixed_bfloat16 on a CPU that has them) run in both layouts, split over two
+    devices, and give one device's loss and gradients; only the kernels' gradients, rounded to
+    bfloat16 on each device before they are summed, differ by more than float32 rounding."""
+    env = {"KERAS_BACKEND": "jax", "JAX_NUM_CPU_DEVICES": "2", "CUDA_VISIBLE_DEVICES": ""}
+    proc = run_python(KERNEL_LEFT * columns + SPLIT.format(rows=32, dtype="bfloat16"), env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    _, diff, path = proc.stdout.split()
+    assert path == ("musegen-jax-scan" + ",_kernel_on_the_left" * columns
+                    + ",_rows_split_over_2_CPU_devices,_bfloat16_products")
+    assert float(diff) < 1e-2
 
 
 SPLIT_TRAINING = """
@@ -331,7 +404,8 @@ def test_jax_training_split_over_two_cpu_devices_equals_one_device(corpus, tmp_p
 
 def test_jax_backend_makes_one_cpu_device_per_core():
     unset = 'import os; os.environ.pop("JAX_NUM_CPU_DEVICES", None); os.environ.pop("XLA_FLAGS", None)\n'
-    proc = run_python(unset + SPLIT.format(rows=16), env={"KERAS_BACKEND": "jax", "CUDA_VISIBLE_DEVICES": ""})
+    proc = run_python(unset + SPLIT.format(rows=16, dtype="float32"),
+                      env={"KERAS_BACKEND": "jax", "CUDA_VISIBLE_DEVICES": ""})
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.split()[0] == "True"
 
@@ -341,7 +415,7 @@ import numpy as np, keras
 import musegen_lstm.net as N
 from musegen_lstm.config import LSTMConfig
 rng = np.random.default_rng(0)
-net = N.build(LSTMConfig(embedding_dim={embedding}, units=6, layers=2, dropout=0.2), {vocab})
+net = N.build(LSTMConfig(embedding_dim={embedding}, units=6, layers=2, dropout=0.2, precision={precision!r}), {vocab})
 net.set_weights([w + rng.normal(size=w.shape).astype("float32") * 0.5 for w in net.get_weights()])
 tokens = rng.integers(0, {vocab}, size=(3, 9)).astype("int32")
 target = rng.normal(size=(3, 9, {vocab})).astype("float32")
@@ -352,14 +426,14 @@ if backend == "jax":
     def grads(f):
         def loss(tv):
             with keras.StatelessScope(state_mapping=list(zip(net.trainable_variables, tv))):
-                return (f(tokens) * target).sum()
+                return (f(tokens).astype("float32") * target).sum()
         return [np.asarray(g) for g in jax.grad(loss)([v.value for v in net.trainable_variables])]
 elif backend == "torch":
     import torch
     def grads(f):
         for v in net.trainable_variables:
             v.value.grad = None
-        (f(torch.tensor(tokens)) * torch.tensor(target)).sum().backward()
+        (f(torch.tensor(tokens)).float() * torch.tensor(target)).sum().backward()
         return [v.value.grad.numpy().copy() for v in net.trainable_variables]
 else:
     import tensorflow as tf
@@ -376,8 +450,10 @@ if backend in N._FOLDS:
         return out
     N._FOLDS[backend] = counted
 out = float(np.abs(keras.ops.convert_to_numpy(net(tokens)) - keras.ops.convert_to_numpy(graph(tokens))).max())
-grad = max(float(np.abs(a - b).max()) for a, b in zip(grads(net), grads(graph)))
-print(net.folded(), len(calls), out, grad)
+pairs = list(zip(grads(net), grads(graph)))
+grad = max(float(np.abs(a - b).max()) for a, b in pairs)
+relative = max(float(np.abs(a - b).max() / np.abs(b).max()) for a, b in pairs)
+print(net.folded(), len(calls), out, grad, net.get_layer("lstm_0").path.replace(" ", "_"), relative)
 """
 
 
@@ -387,13 +463,34 @@ print(net.folded(), len(calls), out, grad)
     ("tensorflow", 7, 9, "False")])
 def test_embedding_folded_into_the_lstm_equals_keras_graph_forward_and_backward(backend, vocab, embedding, folded):
     """On a CPU the first LSTM reads embedding @ kernel + bias from a table: the same outputs and gradients."""
+    ran, calls, out, grad, _, _ = _folded(backend, vocab, embedding, "float32")
+    assert ran == folded and (int(calls) > 0) == (folded == "True")  # the fold ran where it says it does
+    assert float(out) < 1e-5 and float(grad) < 1e-4
+
+
+@pytest.mark.parametrize("backend", ["jax", "torch"])
+def test_embedding_folded_in_mixed_bfloat16(backend):
+    """The fold runs under mixed_bfloat16 too (bfloat16 where the CPU has it; torch: the one-hot rows
+    padded), with the outputs and gradients of Keras's graph to bfloat16's rounding."""
+    from musegen_lstm.layer import cpu_dtype
+
+    ran, calls, out, _, path, grad = _folded(backend, 17, 40, "mixed_bfloat16")
+    assert ran == "True" and int(calls) > 0
+    inner = cpu_dtype("bfloat16", backend)
+    if backend == "jax":
+        assert path == "musegen-jax-scan,_" + ("bfloat16_products" if inner == "bfloat16" else "float32")
+    else:
+        assert path == "torch-native,_" + inner
+    assert float(out) < 0.05 and float(grad) < 0.05  # gradients: relative to each one's largest
+
+
+def _folded(backend, vocab, embedding, precision):
     script = FOLDED.replace("{vocab}", str(vocab)).replace("{embedding}", str(embedding))
+    script = script.replace("{precision!r}", repr(precision))
     script = KERNEL_LEFT + script if backend == "jax-columns" else script
     proc = run_python(script, env={"KERAS_BACKEND": backend.split("-")[0], "CUDA_VISIBLE_DEVICES": ""})
     assert proc.returncode == 0, proc.stderr[-3000:]
-    ran, calls, out, grad = proc.stdout.split()
-    assert ran == folded and (int(calls) > 0) == (folded == "True")  # the fold ran where it says it does
-    assert float(out) < 1e-5 and float(grad) < 1e-4
+    return proc.stdout.split()
 
 
 DATA_PARALLEL = """

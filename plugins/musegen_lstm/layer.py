@@ -54,25 +54,35 @@ def _torch(layer, sequences, initial_state):
     import torch
 
     cell = layer.cell
-    kernel, recurrent, bias = cell.kernel.value, cell.recurrent_kernel.value, cell.bias.value
     compute = getattr(torch, layer.compute_dtype)  # what the layer gives; the kernel computes in dtype
     dtype = compute if sequences.is_cuda else getattr(torch, cpu_dtype(layer.compute_dtype, "torch"))
-    sequences = sequences.to(dtype)
-    h0, c0 = (s.to(dtype).unsqueeze(0) for s in initial_state)
-    params = [kernel.T.to(dtype).contiguous(), recurrent.T.to(dtype).contiguous(), bias.to(dtype)]
+    path = ("cudnn" if sequences.is_cuda and torch.backends.cudnn.enabled and torch.backends.cudnn.is_available()
+            else "torch-native")
+    outputs, h, c = torch_lstm(layer, path, sequences, *initial_state, cell.kernel.value,
+                               cell.recurrent_kernel.value, cell.bias.value, dtype)
+    return h, (outputs if layer.return_sequences else h.unsqueeze(1)), [h, c]
+
+
+def torch_lstm(layer, path: str, x, h0, c0, input_kernel, recurrent, bias, dtype):
+    """PyTorch's LSTM kernel over batch-first ``x`` from ``(h0, c0)`` ``(B, U)``, with Keras's weights
+    (``x @ input_kernel + h @ recurrent + bias``), computing in ``dtype``; records ``path`` (with the
+    type, unless it and the layer's are float32) on ``layer``. Returns (outputs, h, c) in the layer's
+    compute type. :func:`_torch` and :mod:`musegen_lstm.net`'s fold both run it."""
+    import torch
+
+    compute = getattr(torch, layer.compute_dtype)
+    layer._ran(path if dtype == torch.float32 == compute else f"{path}, {str(dtype)[6:]}")
+    params = [input_kernel.T.to(dtype).contiguous(), recurrent.T.to(dtype).contiguous(), bias.to(dtype)]
     params.append(torch.zeros_like(params[-1]))
     # torch._VF.lstm is what torch.nn.LSTM calls: (input, (h0, c0), weights, has_biases, num_layers,
     # dropout, train, bidirectional, batch_first); gate order i, f, g, o is Keras's i, f, c, o.
     # On a GPU it runs cuDNN whenever cuDNN accepts the inputs.
-    path = ("cudnn" if sequences.is_cuda and torch.backends.cudnn.enabled and torch.backends.cudnn.is_available()
-            else "torch-native")
-    layer._ran(path if dtype == torch.float32 == compute else f"{path}, {str(dtype)[6:]}")
     with warnings.catch_warnings():
         # cuDNN wants the four weights in one buffer and copies them into one (20 MB: microseconds); say nothing
         warnings.filterwarnings("ignore", "RNN module weights are not part of single contiguous chunk")
-        outputs, h, c = torch._VF.lstm(sequences, (h0, c0), params, True, 1, 0.0, torch.is_grad_enabled(), False, True)
-    outputs, h, c = (a.to(compute) for a in (outputs, h.squeeze(0), c.squeeze(0)))
-    return h, (outputs if layer.return_sequences else h.unsqueeze(1)), [h, c]
+        outputs, h, c = torch._VF.lstm(x.to(dtype), (h0.to(dtype).unsqueeze(0), c0.to(dtype).unsqueeze(0)), params,
+                                       True, 1, 0.0, torch.is_grad_enabled(), False, True)
+    return tuple(a.to(compute) for a in (outputs, h.squeeze(0), c.squeeze(0)))
 
 
 def cpu_dtype(compute_dtype: str, backend: str) -> str:

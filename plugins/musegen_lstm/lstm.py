@@ -23,7 +23,6 @@ from musegen_lstm.steps import steps
 from musegen_lstm.trained import CHECKPOINTS, draw_tunes, sampler_for
 
 
-
 def windows(stream: np.ndarray, length: int) -> np.ndarray:
     """Non-overlapping (input, target) windows of ``length`` covering ``stream``."""
     n = (len(stream) - 1) // length

@@ -85,23 +85,18 @@ characters/s, 96 19,071, 128 18,588, 256 16,705; float32 alike at all four, 6,81
 def _torch(embedding, lstm, tokens):
     import torch
 
-    from musegen_lstm.layer import cpu_dtype
+    from musegen_lstm.layer import cpu_dtype, torch_lstm
 
     dtype = getattr(torch, cpu_dtype(lstm.compute_dtype, "torch"))
     cell = lstm.cell
-    kernel, recurrent, bias = cell.kernel.value, cell.recurrent_kernel.value, cell.bias.value
-    table = embedding.embeddings.value.float() @ kernel.float()  # in float32 whatever the precision
+    recurrent = cell.recurrent_kernel.value
+    table = embedding.embeddings.value.float() @ cell.kernel.value.float()  # in float32 whatever the precision
     if dtype == torch.bfloat16:  # oneDNN's bfloat16 LSTM: 11,078 characters/s with 83 inputs, 19,071 with 96
         table = torch.nn.functional.pad(table, (0, 0, 0, -table.shape[0] % BF16_INPUTS))
-    onehot = torch.nn.functional.one_hot(tokens.long(), table.shape[0]).to(dtype)
-    zeros = onehot.new_zeros(1, tokens.shape[0], recurrent.shape[0])
+    onehot = torch.nn.functional.one_hot(tokens.long(), table.shape[0])
+    zeros = table.new_zeros(tokens.shape[0], recurrent.shape[0])
     # As layer._torch, with (embedding @ kernel) as the input weights and one-hot rows as the inputs.
-    params = [table.T.to(dtype).contiguous(), recurrent.T.to(dtype).contiguous(), bias.to(dtype)]
-    params.append(torch.zeros_like(params[-1]))
-    lstm._ran("torch-native" if dtype == torch.float32 == getattr(torch, lstm.compute_dtype)
-              else f"torch-native, {str(dtype)[6:]}")
-    outputs, _, _ = torch._VF.lstm(onehot, (zeros, zeros), params, True, 1, 0.0, torch.is_grad_enabled(), False, True)
-    return outputs.to(getattr(torch, lstm.compute_dtype))
+    return torch_lstm(lstm, "torch-native", onehot, zeros, zeros, table, recurrent, cell.bias.value, dtype)[0]
 
 
 def _torch_folds(embeddings) -> bool:

@@ -111,7 +111,8 @@ def cudnn_seen(net, x, backend: str) -> str | None:
 
 class Torch:
     """The reference: torch.nn.LSTM (cuDNN on a GPU), Adam, cross-entropy; a no_grad sampling loop.
-    With a mixed precision, training runs under ``torch.autocast`` in that type."""
+    With a mixed precision, training runs under ``torch.autocast`` in that type (on a GPU autocast runs
+    cuDNN's LSTM in float16 under either type: its outputs come back float16, seen on an H200)."""
 
     def __init__(self, args):
         import torch

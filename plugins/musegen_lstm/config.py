@@ -10,11 +10,11 @@ class LSTMConfig(BaseModel):
     layers: int = Field(1, ge=1, le=8, description="stacked LSTM layers")
     dropout: float = Field(0.0, ge=0, lt=1, description="dropout after each LSTM layer (keeps the cuDNN path)")
     precision: str = Field("float32", pattern="^(float32|mixed_bfloat16|mixed_float16)$",
-                           description="compute precision (weights stay float32): mixed_bfloat16/mixed_float16 "
-                                       "run cuDNN's LSTM in half precision on the torch backend (JAX's cuDNN LSTM "
-                                       "stays float32); on a CPU with bfloat16 instructions mixed_bfloat16 runs the "
-                                       "torch backend's LSTM in bfloat16 (about 2x float32), elsewhere on CPUs the "
-                                       "LSTM computes in float32")
+                           description="compute precision (weights stay float32): on a GPU either mixed "
+                                       "precision runs the torch backend's cuDNN LSTM in float16, as torch.autocast "
+                                       "does (3.6x float32; JAX's cuDNN LSTM stays float32); on a CPU with bfloat16 "
+                                       "instructions mixed_bfloat16 runs the LSTM in bfloat16 (about 2x float32), "
+                                       "elsewhere on CPUs the LSTM computes in float32")
     sampler: str = Field("auto", pattern="^(auto|numpy|numpy-int8|jax)$",
                          description="sampling loop: numpy (CPU), jax (compiled, on a GPU if there is one), auto; "
                                      "numpy-int8: numpy with int8 LSTM weights (needs PyTorch): from 512 units "

@@ -1,7 +1,8 @@
 """``keras.layers.LSTM`` with a fused recurrence on every backend it can, recording which one ran.
 
-- torch: PyTorch's own LSTM kernel (the one ``torch.nn.LSTM`` runs): cuDNN on a GPU, in float32 or
-  a mixed precision; the native CPU kernel, 4-8x faster than Keras's per-step Python loop, in
+- torch: PyTorch's own LSTM kernel (the one ``torch.nn.LSTM`` runs): cuDNN on a GPU, in float32, or
+  in float16 under either mixed precision (:func:`gpu_dtype`); the native CPU kernel, 4-8x faster
+  than Keras's per-step Python loop, in
   float32, or in bfloat16 under ``mixed_bfloat16`` where the CPU has bfloat16 instructions
   (:func:`cpu_dtype`);
 - jax on a GPU: cuDNN through ``jax.experimental.rnn`` (what Keras itself calls there), in float32
@@ -54,8 +55,8 @@ def _torch(layer, sequences, initial_state):
     import torch
 
     cell = layer.cell
-    compute = getattr(torch, layer.compute_dtype)  # what the layer gives; the kernel computes in dtype
-    dtype = compute if sequences.is_cuda else getattr(torch, cpu_dtype(layer.compute_dtype, "torch"))
+    compute = layer.compute_dtype
+    dtype = getattr(torch, gpu_dtype(compute) if sequences.is_cuda else cpu_dtype(compute, "torch"))
     path = ("cudnn" if sequences.is_cuda and torch.backends.cudnn.enabled and torch.backends.cudnn.is_available()
             else "torch-native")
     outputs, h, c = torch_lstm(layer, path, sequences, *initial_state, cell.kernel.value,
@@ -83,6 +84,17 @@ def torch_lstm(layer, path: str, x, h0, c0, input_kernel, recurrent, bias, dtype
         outputs, h, c = torch._VF.lstm(x.to(dtype), (h0.to(dtype).unsqueeze(0), c0.to(dtype).unsqueeze(0)), params,
                                        True, 1, 0.0, torch.is_grad_enabled(), False, True)
     return tuple(a.to(compute) for a in (outputs, h.squeeze(0), c.squeeze(0)))
+
+
+def gpu_dtype(compute_dtype: str) -> str:
+    """The type cuDNN's LSTM computes in on a GPU (torch backend) for a layer computing in
+    ``compute_dtype``: float16 under either mixed precision, which is what ``torch.autocast`` runs
+    cuDNN's LSTM in even when asked for bfloat16. cuDNN's float16 LSTM has persistent kernels (the
+    whole recurrence in one launch); its bfloat16 LSTM launches products each time step and is host-bound:
+    LSTM 1024, batch 32, sequence 400, forward and backward on an H200: float16 4.6 ms, bfloat16 14.3,
+    float32 17.9. Float16's range is safe here: an LSTM's ``h`` stays within (-1, 1) and ``|c|`` grows
+    by at most 1 a time step (``benchmarks/RESULTS.md``, session 9)."""
+    return "float16" if compute_dtype in ("bfloat16", "float16") else compute_dtype
 
 
 def cpu_dtype(compute_dtype: str, backend: str) -> str:

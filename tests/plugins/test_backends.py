@@ -322,6 +322,38 @@ def test_fused_cpu_lstm_in_a_mixed_precision(backend, policy, no_bf16):
     assert float(grad) < (0.05 if compute == "bfloat16" else 5e-3)  # relative to each gradient's largest
 
 
+ON_GPU = """
+import torch
+import musegen_lstm.layer as L
+class OnGpu:  # all _torch asks of a CUDA tensor (is_cuda); the tensor itself goes on to the kernel, on this CPU
+    is_cuda = True
+    def __init__(self, t):
+        self.t = t
+run, kernel = L._torch, L.torch_lstm
+L._FUSED["torch"] = lambda layer, seq, state: run(layer, OnGpu(seq), state)
+L.torch_lstm = lambda layer, path, x, *rest: kernel(layer, path, getattr(x, "t", x), *rest)
+torch.backends.cudnn.is_available = lambda: True
+"""
+
+
+@pytest.mark.parametrize("policy,ran", [("mixed_bfloat16", "cudnn,_float16"), ("mixed_float16", "cudnn,_float16"),
+                                        ("float32", "cudnn")])
+def test_cudnn_lstm_computes_in_float16_under_a_mixed_precision(policy, ran):
+    """On a GPU the torch backend's LSTM runs cuDNN in float16 under either mixed precision (what
+    torch.autocast runs it in: cuDNN's bfloat16 LSTM has no persistent kernel and ran 3.1x slower on
+    an H200), in float32 otherwise; the layer still gives its compute type. The GPU is faked (the
+    kernel runs on this CPU in the type a GPU would get); results are float32 Keras's to float16 rounding."""
+    script = MIXED.format(policy=policy, no_bf16=False).replace("import musegen_lstm.layer as L", ON_GPU, 1)
+    proc = run_python(script, env={"KERAS_BACKEND": "torch", "CUDA_VISIBLE_DEVICES": ""})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    path, dtype, out, grad = proc.stdout.split()
+    assert path == ran
+    assert dtype == ("float32" if policy == "float32" else policy.split("_")[1])
+    # float16 has 11 bits; the bfloat16 layer's outputs are rounded to 8 on the way out
+    assert float(out) < (0.05 if policy == "mixed_bfloat16" else 5e-3 if policy == "mixed_float16" else 1e-5)
+    assert float(grad) < (0.05 if policy == "mixed_bfloat16" else 5e-3 if policy == "mixed_float16" else 1e-4)
+
+
 SPLIT = """
 import os, jax, jax.numpy as jnp, numpy as np
 import musegen_lstm.lstm  # one JAX CPU device per core unless JAX_NUM_CPU_DEVICES is set

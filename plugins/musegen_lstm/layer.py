@@ -1,9 +1,9 @@
 """``keras.layers.LSTM`` with a fused recurrence on every backend it can, recording which one ran.
 
 - torch: PyTorch's own LSTM kernel (the one ``torch.nn.LSTM`` runs): cuDNN on a GPU, in float32, or
-  in float16 under either mixed precision (:func:`gpu_dtype`); the native CPU kernel, 4-8x faster
-  than Keras's per-step Python loop, in
-  float32, or in bfloat16 under ``mixed_bfloat16`` where the CPU has bfloat16 instructions
+  in float16 under either mixed precision (:func:`gpu_dtype`), its gradients crossing float16 scaled
+  (:func:`_float16_gradients`); the native CPU kernel, 4-8x faster than Keras's per-step Python
+  loop, in float32, or in bfloat16 under ``mixed_bfloat16`` where the CPU has bfloat16 instructions
   (:func:`cpu_dtype`);
 - jax on a GPU: cuDNN through ``jax.experimental.rnn`` (what Keras itself calls there), in float32
   whatever the precision (it has no bfloat16); if that cannot run, the scan below in float32;
@@ -73,6 +73,10 @@ def torch_lstm(layer, path: str, x, h0, c0, input_kernel, recurrent, bias, dtype
 
     compute = getattr(torch, layer.compute_dtype)
     layer._ran(path if dtype == torch.float32 == compute else f"{path}, {str(dtype)[6:]}")
+    scaling = dtype == torch.float16 and torch.is_grad_enabled()
+    if scaling:  # the gradients cross float16 scaled (see _float16_gradients)
+        scale, unscale, box = (*_float16_gradients(), [])
+        x, h0, c0, input_kernel, recurrent, bias = unscale.apply(box, x, h0, c0, input_kernel, recurrent, bias)
     params = [input_kernel.T.to(dtype).contiguous(), recurrent.T.to(dtype).contiguous(), bias.to(dtype)]
     params.append(torch.zeros_like(params[-1]))
     # torch._VF.lstm is what torch.nn.LSTM calls: (input, (h0, c0), weights, has_biases, num_layers,
@@ -83,7 +87,49 @@ def torch_lstm(layer, path: str, x, h0, c0, input_kernel, recurrent, bias, dtype
         warnings.filterwarnings("ignore", "RNN module weights are not part of single contiguous chunk")
         outputs, h, c = torch._VF.lstm(x.to(dtype), (h0.to(dtype).unsqueeze(0), c0.to(dtype).unsqueeze(0)), params,
                                        True, 1, 0.0, torch.is_grad_enabled(), False, True)
-    return tuple(a.to(compute) for a in (outputs, h.squeeze(0), c.squeeze(0)))
+    out = tuple(a.to(compute) for a in (outputs, h.squeeze(0), c.squeeze(0)))
+    return scale.apply(box, *out) if scaling else out
+
+
+GRADIENT_TOP = 2.0**-3
+"""The largest gradient entering a float16 LSTM is scaled to within (GRADIENT_TOP / 2, GRADIENT_TOP]."""
+
+
+@functools.cache
+def _float16_gradients():
+    """Two identities whose gradients scale by a power of two across a float16 LSTM, as a loss scale does.
+
+    The gradients reaching the LSTM's outputs carry the loss's mean over every character: in the paper
+    model (batch 32, sequence 400; ``benchmarks/float16_gradients.py``, initialized to overfit) the
+    largest is 7e-6-1.3e-4 and the median 9e-8-3e-6, below float16's normal range (6.1e-5), and up
+    to 38% of them round to zero: the whole gradient 5.0-5.7e-3 off in float16 (bfloat16: 1.7e-3). ``scale`` (on the outputs) multiplies the incoming gradients, in the
+    layer's type, by ``2^k`` that brings the largest to within (GRADIENT_TOP / 2, GRADIENT_TOP]:
+    2.1e-4 off, the float16 rounding. ``unscale`` (on the inputs and weights) divides theirs by it on
+    the way out. Worked out on the device: nothing waits. The weights' gradients, sums over every
+    character, stay far from float16's largest (65504): measured at most 4,000 times the largest
+    incoming gradient (the bias, at initialization), so at most 500 here."""
+    import torch
+
+    class Scale(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, box, *tensors):
+            ctx.box = box
+            return tuple(t.view_as(t) for t in tensors)
+
+        @staticmethod
+        def backward(ctx, *grads):
+            largest = torch.stack([g.detach().abs().amax().float() for g in grads]).amax()
+            # 2^k within float16 (2^-14 .. 2^15), and 2^15 when every gradient is zero
+            k = torch.floor(torch.log2(GRADIENT_TOP / largest)).clamp(-14, 15)
+            ctx.box[:] = [torch.exp2(k)]  # for unscale, whose backward runs after this one
+            return (None, *(g * ctx.box[0].to(g.dtype) for g in grads))
+
+    class Unscale(Scale):
+        @staticmethod
+        def backward(ctx, *grads):
+            return (None, *(g if g is None else g / ctx.box[0].to(g.dtype) for g in grads))
+
+    return Scale, Unscale
 
 
 def gpu_dtype(compute_dtype: str) -> str:

@@ -271,7 +271,7 @@ if {no_bf16}:
     L._cpu_has_bfloat16 = L._torch_has_bfloat16 = lambda: False  # a CPU without bfloat16 instructions
 rng = np.random.default_rng(0)
 x = rng.normal(size=(3, 9, 5)).astype("float32")
-target = rng.normal(size=(3, 9, 6)).astype("float32")
+target = rng.normal(size=(3, 9, 6)).astype("float32") * {small}  # a loss this much smaller
 ours, wide = L.LSTM(6, return_sequences=True, dtype={policy!r}), keras.layers.LSTM(6, return_sequences=True)
 ours.build(x.shape)
 wide.build(x.shape)
@@ -306,7 +306,7 @@ def test_fused_cpu_lstm_in_a_mixed_precision(backend, policy, no_bf16):
     always). Results are float32 Keras's to the precision's rounding, in the layer's compute type."""
     from musegen_lstm.layer import cpu_dtype
 
-    script = MIXED.format(policy=policy, no_bf16=no_bf16)
+    script = MIXED.format(policy=policy, no_bf16=no_bf16, small=1.0)
     proc = run_python(script, env={"KERAS_BACKEND": backend, "CUDA_VISIBLE_DEVICES": ""})
     assert proc.returncode == 0, proc.stderr[-3000:]
     ran, dtype, out, grad = proc.stdout.split()
@@ -336,14 +336,16 @@ torch.backends.cudnn.is_available = lambda: True
 """
 
 
-@pytest.mark.parametrize("policy,ran", [("mixed_bfloat16", "cudnn,_float16"), ("mixed_float16", "cudnn,_float16"),
-                                        ("float32", "cudnn")])
-def test_cudnn_lstm_computes_in_float16_under_a_mixed_precision(policy, ran):
+@pytest.mark.parametrize("policy,ran,small", [("mixed_bfloat16", "cudnn,_float16", 1.0), ("mixed_float16", "cudnn,_float16", 1.0),
+                                              ("float32", "cudnn", 1.0), ("mixed_bfloat16", "cudnn,_float16", 1e-6)])
+def test_cudnn_lstm_computes_in_float16_under_a_mixed_precision(policy, ran, small):
     """On a GPU the torch backend's LSTM runs cuDNN in float16 under either mixed precision (what
     torch.autocast runs it in: cuDNN's bfloat16 LSTM has no persistent kernel and ran 3.1x slower on
     an H200), in float32 otherwise; the layer still gives its compute type. The GPU is faked (the
-    kernel runs on this CPU in the type a GPU would get); results are float32 Keras's to float16 rounding."""
-    script = MIXED.format(policy=policy, no_bf16=False).replace("import musegen_lstm.layer as L", ON_GPU, 1)
+    kernel runs on this CPU in the type a GPU would get); results are float32 Keras's to float16 rounding.
+    ``small``: a loss a million times smaller (gradients of 1e-6, float16's subnormals, where the
+    paper model's are): the gradients cross float16 scaled, and come out as precise as with 1."""
+    script = MIXED.format(policy=policy, no_bf16=False, small=small).replace("import musegen_lstm.layer as L", ON_GPU, 1)
     proc = run_python(script, env={"KERAS_BACKEND": "torch", "CUDA_VISIBLE_DEVICES": ""})
     assert proc.returncode == 0, proc.stderr[-3000:]
     path, dtype, out, grad = proc.stdout.split()

@@ -208,6 +208,27 @@ def test_int8_benchmark_runs_and_scores_a_run_both_ways(trained):
     assert abs(held["int8"] - held["float32"]) < 0.02 * held["float32"]
 
 
+def test_float16_gradients_benchmark_measures_a_run(trained, tmp_path):
+    """benchmarks/float16_gradients.py on a toy run and its initialization: a row each, the gradients
+    scaled before float16 no further off than unscaled; a directory that is no run: one line, exit 2."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    pytest.importorskip("torch")
+    script = str(ROOT / "benchmarks" / "float16_gradients.py")
+    proc = subprocess.run([sys.executable, script, str(trained), "--init"], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rows = [line for line in proc.stdout.splitlines() if "recurrent_kernel" in line]
+    assert len(rows) == 2 and "(initialized)" in rows[1]
+    for row in rows:
+        half, scaled, bf16 = (float(v) for v in row.split("  ")[-2].split(" / "))
+        assert 0 < scaled <= half and scaled < 1e-3 and bf16 > 0
+    bad = subprocess.run([sys.executable, script, str(tmp_path)], capture_output=True, text=True, timeout=600)
+    assert bad.returncode == 2 and bad.stderr.startswith("error: ") and "Traceback" not in bad.stderr
+
+
 def test_eval_writes_json_and_report(trained):
     r = gen("eval", trained, "--samples", 3, "--json")
     assert r.exit_code == 0, r.output

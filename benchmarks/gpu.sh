@@ -35,6 +35,10 @@ if [[ -n $train ]]; then
       --preset paper --steps 300 -o "/tmp/paper-$backend"
     [[ -f /tmp/paper-$backend/history.csv ]] && cat "/tmp/paper-$backend/history.csv"
   done
+  rm -rf /tmp/paper-torch-bf16  # the float16 cuDNN LSTM with its scaled gradients, against float32 above
+  stage 100 gen-train-paper-torch-bf16 env MUSEGEN_BACKEND=torch $py -m musegen train --corpus "$train" --valid "$valid" \
+    --preset paper --steps 300 --set model.precision=mixed_bfloat16 -o /tmp/paper-torch-bf16
+  [[ -f /tmp/paper-torch-bf16/history.csv ]] && cat /tmp/paper-torch-bf16/history.csv
   rm -rf /tmp/dp
   stage 90 gen-train-data-parallel env MUSEGEN_BACKEND=jax $py -m musegen train --corpus "$train" --valid "$valid" \
     --preset paper --steps 40 --distribute data-parallel --set train.eval_every=20 -o /tmp/dp

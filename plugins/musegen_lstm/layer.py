@@ -100,12 +100,13 @@ def _float16_gradients():
     """Two identities whose gradients scale by a power of two across a float16 LSTM, as a loss scale does.
 
     The gradients reaching the LSTM's outputs carry the loss's mean over every character: in the paper
-    model (batch 32, sequence 400; ``benchmarks/float16_gradients.py``, initialized to overfit) the
-    largest is 7e-6-1.3e-4 and the median 9e-8-3e-6, below float16's normal range (6.1e-5), and up
-    to 38% of them round to zero: the whole gradient 5.0-5.7e-3 off in float16 (bfloat16: 1.7e-3). ``scale`` (on the outputs) multiplies the incoming gradients, in the
-    layer's type, by ``2^k`` that brings the largest to within (GRADIENT_TOP / 2, GRADIENT_TOP]:
-    2.1e-4 off, the float16 rounding. ``unscale`` (on the inputs and weights) divides theirs by it on
-    the way out. Worked out on the device: nothing waits. The weights' gradients, sums over every
+    model (batch 32, sequence 400; ``benchmarks/float16_gradients.py``, from initialization to
+    overfitting) the largest is 7e-6-1.3e-4 and the median 9e-8-3e-6, below float16's normal range
+    (6.1e-5), and up to 38% of them round to zero: the whole gradient 5.0-5.7e-3 off in float16
+    (bfloat16: 1.7e-3). ``scale`` (on the outputs) multiplies the incoming gradients, in the layer's
+    type, by ``2^k`` that brings the largest to within (GRADIENT_TOP / 2, GRADIENT_TOP]: 2.1e-4 off,
+    float16's rounding. ``unscale`` (on the inputs and weights) divides theirs by it on the way out.
+    ``k`` is worked out on the device: nothing waits. The weights' gradients, sums over every
     character, stay far from float16's largest (65504): measured at most 4,000 times the largest
     incoming gradient (the bias, at initialization), so at most 500 here."""
     import torch
@@ -136,10 +137,10 @@ def gpu_dtype(compute_dtype: str) -> str:
     """The type cuDNN's LSTM computes in on a GPU (torch backend) for a layer computing in
     ``compute_dtype``: float16 under either mixed precision, which is what ``torch.autocast`` runs
     cuDNN's LSTM in even when asked for bfloat16. cuDNN's float16 LSTM has persistent kernels (the
-    whole recurrence in one launch); its bfloat16 LSTM launches products each time step and is host-bound:
-    LSTM 1024, batch 32, sequence 400, forward and backward on an H200: float16 4.6 ms, bfloat16 14.3,
-    float32 17.9. Float16's range is safe here: an LSTM's ``h`` stays within (-1, 1) and ``|c|`` grows
-    by at most 1 a time step (``benchmarks/RESULTS.md``, session 9)."""
+    whole recurrence in one launch); its bfloat16 LSTM launches products each time step and is
+    host-bound: LSTM 1024, batch 32, sequence 400, forward and backward on an H200: float16 4.6 ms,
+    bfloat16 14.3, float32 17.9 (``benchmarks/cudnn_lstm_types.py``). Float16's range is safe here:
+    an LSTM's ``h`` stays within (-1, 1) and ``|c|`` grows by at most 1 a time step."""
     return "float16" if compute_dtype in ("bfloat16", "float16") else compute_dtype
 
 

@@ -336,8 +336,9 @@ torch.backends.cudnn.is_available = lambda: True
 """
 
 
-@pytest.mark.parametrize("policy,ran,small", [("mixed_bfloat16", "cudnn,_float16", 1.0), ("mixed_float16", "cudnn,_float16", 1.0),
-                                              ("float32", "cudnn", 1.0), ("mixed_bfloat16", "cudnn,_float16", 1e-6)])
+@pytest.mark.parametrize("policy,ran,small", [
+    ("mixed_bfloat16", "cudnn,_float16", 1.0), ("mixed_float16", "cudnn,_float16", 1.0), ("float32", "cudnn", 1.0),
+    ("mixed_bfloat16", "cudnn,_float16", 1e-6)])
 def test_cudnn_lstm_computes_in_float16_under_a_mixed_precision(policy, ran, small):
     """On a GPU the torch backend's LSTM runs cuDNN in float16 under either mixed precision (what
     torch.autocast runs it in: cuDNN's bfloat16 LSTM has no persistent kernel and ran 3.1x slower on
@@ -345,7 +346,8 @@ def test_cudnn_lstm_computes_in_float16_under_a_mixed_precision(policy, ran, sma
     kernel runs on this CPU in the type a GPU would get); results are float32 Keras's to float16 rounding.
     ``small``: a loss a million times smaller (gradients of 1e-6, float16's subnormals, where the
     paper model's are): the gradients cross float16 scaled, and come out as precise as with 1."""
-    script = MIXED.format(policy=policy, no_bf16=False, small=small).replace("import musegen_lstm.layer as L", ON_GPU, 1)
+    script = MIXED.format(policy=policy, no_bf16=False, small=small)
+    script = script.replace("import musegen_lstm.layer as L", ON_GPU, 1)
     proc = run_python(script, env={"KERAS_BACKEND": "torch", "CUDA_VISIBLE_DEVICES": ""})
     assert proc.returncode == 0, proc.stderr[-3000:]
     path, dtype, out, grad = proc.stdout.split()

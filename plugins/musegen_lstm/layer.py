@@ -95,6 +95,15 @@ GRADIENT_TOP = 2.0**-3
 """The largest gradient entering a float16 LSTM is scaled to within (GRADIENT_TOP / 2, GRADIENT_TOP]."""
 
 
+def gradient_scale(largest):
+    """``2^k`` (a tensor, on ``largest``'s device) that brings ``largest`` (a float32 tensor: the largest
+    gradient) to within (GRADIENT_TOP / 2, GRADIENT_TOP], ``k`` within float16 (-14 .. 15; 15 when
+    every gradient is zero). What :func:`_float16_gradients` scales by."""
+    import torch
+
+    return torch.exp2(torch.floor(torch.log2(GRADIENT_TOP / largest)).clamp(-14, 15))
+
+
 @functools.cache
 def _float16_gradients():
     """Two identities whose gradients scale by a power of two across a float16 LSTM, as a loss scale does.
@@ -120,9 +129,7 @@ def _float16_gradients():
         @staticmethod
         def backward(ctx, *grads):
             largest = torch.stack([g.detach().abs().amax().float() for g in grads]).amax()
-            # 2^k within float16 (2^-14 .. 2^15), and 2^15 when every gradient is zero
-            k = torch.floor(torch.log2(GRADIENT_TOP / largest)).clamp(-14, 15)
-            ctx.box[:] = [torch.exp2(k)]  # for unscale, whose backward runs after this one
+            ctx.box[:] = [gradient_scale(largest)]  # for unscale, whose backward runs after this one
             return (None, *(g * ctx.box[0].to(g.dtype) for g in grads))
 
     class Unscale(Scale):
@@ -189,13 +196,25 @@ def _jax(layer, sequences, initial_state):
             outputs, h, c = (a.astype(compute) for a in out)
             return h, (outputs if layer.return_sequences else h[:, None]), [h, c]
     from musegen_lstm.jax_lstm import lstm
-    from musegen_lstm.jax_lstm import path as jax_path
 
-    dtype = cpu_dtype(compute, "jax") if jax.default_backend() == "cpu" else "float32"
-    ran = jax_path(sequences.shape[0], recurrent.shape[0], dtype)
-    layer._ran(ran if compute == "float32" or dtype != "float32" else f"{ran}, float32")
+    dtype = jax_scan_dtype(layer, sequences.shape[0], recurrent.shape[0])
     outputs, h, c = (a.astype(compute) for a in lstm(*wide, dtype=dtype))
     return h, (outputs if layer.return_sequences else h[:, None]), [h, c]
+
+
+def jax_scan_dtype(layer, batch: int, units: int) -> str:
+    """The type of :mod:`musegen_lstm.jax_lstm`'s products for ``layer`` over ``batch`` rows (bfloat16
+    on a CPU that has it under ``mixed_bfloat16``, else float32), its path recorded on ``layer`` (with
+    ", float32" where the layer computes in another type). :func:`_jax` and :mod:`musegen_lstm.net`'s
+    fold both run the scan."""
+    import jax
+
+    from musegen_lstm.jax_lstm import path
+
+    dtype = cpu_dtype(layer.compute_dtype, "jax") if jax.default_backend() == "cpu" else "float32"
+    ran = path(batch, units, dtype)
+    layer._ran(ran if layer.compute_dtype == "float32" or dtype != "float32" else f"{ran}, float32")
+    return dtype
 
 
 def _jax_cudnn(sequences, kernel, recurrent, bias, h0, c0):

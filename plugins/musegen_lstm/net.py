@@ -114,15 +114,13 @@ def _jax_folds(embeddings) -> bool:
 
 
 def _jax(embedding, lstm, tokens):
-    from musegen_lstm.jax_lstm import lstm_from_table, path
-    from musegen_lstm.layer import cpu_dtype
+    from musegen_lstm.jax_lstm import lstm_from_table
+    from musegen_lstm.layer import jax_scan_dtype
 
     cell = lstm.cell
     kernel, recurrent, bias = (v.value.astype("float32") for v in (cell.kernel, cell.recurrent_kernel, cell.bias))
     table = embedding.embeddings.value.astype("float32") @ kernel + bias
-    dtype = cpu_dtype(lstm.compute_dtype, "jax")  # bfloat16 products where the CPU has them
-    ran = path(tokens.shape[0], recurrent.shape[0], dtype)
-    lstm._ran(ran if lstm.compute_dtype == "float32" or dtype != "float32" else f"{ran}, float32")
+    dtype = jax_scan_dtype(lstm, tokens.shape[0], recurrent.shape[0])  # bfloat16 products where the CPU has them
     return lstm_from_table(tokens, table, recurrent, dtype).astype(lstm.compute_dtype)
 
 

@@ -7,8 +7,8 @@ the run's own training tunes (its batch size and sequence length) goes forward a
 float32 on the torch backend; printed: the loss, the largest gradient reaching the LSTM's outputs
 (``dy``), its median, the share below float16's normal range (6.1e-5) and the share that rounds to
 zero (below 2^-25), the largest gradient of each LSTM weight, and how far the whole ``dy`` moves
-(relative, in norm) rounded to float16 as it is, scaled by 2^k first (k from
-``musegen_lstm.layer.GRADIENT_TOP``, as the layer does), and rounded to bfloat16.
+(relative, in norm) rounded to float16 as it is, scaled by 2^k first
+(``musegen_lstm.layer.gradient_scale``, as the layer does), and rounded to bfloat16.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ def main() -> None:
     from musegen.errors import MusegenError
     from musegen.evaluation import held_out
     from musegen.pipeline import load_run
-    from musegen_lstm.layer import GRADIENT_TOP
+    from musegen_lstm.layer import gradient_scale
     from musegen_lstm.net import build
 
     cases = [(run, False) for run in args.runs] + ([(args.runs[0], True)] if args.init else [])
@@ -56,7 +56,7 @@ def main() -> None:
         loss = torch.nn.functional.cross_entropy(dense(h).reshape(-1, dense.units), y.reshape(-1).long())
         loss.backward()
         dy = h.grad
-        scale = 2.0 ** float(np.floor(np.log2(GRADIENT_TOP / dy.abs().max().item())))
+        scale = float(gradient_scale(dy.abs().max()))
         off = [float(((dy * s).to(t).float() / s - dy).norm() / dy.norm())
                for s, t in ((1.0, torch.float16), (scale, torch.float16), (1.0, torch.bfloat16))]
         g = dy.abs().flatten()

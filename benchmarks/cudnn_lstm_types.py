@@ -2,19 +2,22 @@
 
     python benchmarks/cudnn_lstm_types.py [--units 1024] [--batch 32] [--seq 400]
 
-Times one forward and backward pass of a single LSTM layer (the paper's shapes by default), called the
-way musegen's torch backend calls it (``torch._VF.lstm`` with weights cast to the type) in float32,
-float16 and bfloat16, and ``torch.nn.LSTM`` under ``torch.autocast`` in bfloat16 and float16, all in one
-run; prints milliseconds a pass, characters/s, the ratio to float32, the type autocast's outputs come
-back in, and the kernels each one launched (cuDNN's persistent LSTM kernels run the whole recurrence in
-one launch; its standard algorithm launches products each time step). musegen_lstm.layer.gpu_dtype
-chose float16 for either mixed precision from what this printed on an H200 (``RESULTS.md``, session 9).
+Times one forward and backward pass of a single LSTM layer (the paper's shapes by default) through
+musegen's torch backend's own call (``musegen_lstm.layer.torch_lstm``: weights cast to the type, and
+in float16 its gradients scaled) in float32, float16 and bfloat16, and ``torch.nn.LSTM`` under
+``torch.autocast`` in bfloat16 and float16, all in one run; prints milliseconds a pass, characters/s,
+the ratio to float32, the type autocast's outputs come back in, and the kernels each one launched
+(cuDNN's persistent LSTM kernels run the whole recurrence in one launch; its standard algorithm
+launches products each time step). musegen_lstm.layer.gpu_dtype chose float16 for either mixed
+precision from what scratch scripts of the same calls printed on an H200 (``RESULTS.md``, session 9).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from types import SimpleNamespace
 import time
 import warnings
 
@@ -30,6 +33,9 @@ def main() -> None:
     import torch
     from torch.profiler import ProfilerActivity, profile
 
+    os.environ.setdefault("KERAS_BACKEND", "torch")  # musegen_lstm.layer imports Keras
+    from musegen_lstm.layer import torch_lstm
+
     if not torch.cuda.is_available():
         print("error: no CUDA GPU here: this benchmark times cuDNN", file=sys.stderr)
         sys.exit(2)
@@ -40,16 +46,15 @@ def main() -> None:
     kernel = torch.nn.Parameter(torch.randn(I, 4 * U, device=dev) * 0.03)
     recurrent = torch.nn.Parameter(torch.randn(U, 4 * U, device=dev) * 0.03)
     bias = torch.nn.Parameter(torch.zeros(4 * U, device=dev))
-    h0 = torch.zeros(1, B, U, device=dev)
+    h0 = torch.zeros(B, U, device=dev)
     module = torch.nn.LSTM(I, U, batch_first=True).to(dev)
     out_types = {}
 
-    def musegen_way(dtype):  # as musegen_lstm.layer.torch_lstm
+    layer = SimpleNamespace(compute_dtype="float32", _ran=lambda path: None)  # what torch_lstm asks of a layer
+
+    def musegen_way(dtype):
         def run():
-            params = [kernel.T.to(dtype).contiguous(), recurrent.T.to(dtype).contiguous(), bias.to(dtype)]
-            params.append(torch.zeros_like(params[-1]))
-            out = torch._VF.lstm(x.to(dtype), (h0.to(dtype), h0.to(dtype)), params, True, 1, 0.0, True, False, True)[0]
-            out.float().mean().backward()
+            torch_lstm(layer, "cudnn", x, h0, h0, kernel, recurrent, bias, dtype)[0].mean().backward()
         return run
 
     def autocast(dtype):

@@ -13,7 +13,7 @@ class LSTMConfig(BaseModel):
                            description="compute precision (weights stay float32): on a GPU either mixed "
                                        "precision runs the torch backend's cuDNN LSTM in float16, as torch.autocast "
                                        "does, its gradients scaled (3.6x float32; JAX's cuDNN LSTM stays float32; "
-                                       "mixed_float16 has no loss scale); on a CPU with bfloat16 "
+                                       "mixed_float16 trains with a dynamic loss scale); on a CPU with bfloat16 "
                                        "instructions mixed_bfloat16 runs the LSTM in bfloat16 (about 2x float32), "
                                        "elsewhere on CPUs the LSTM computes in float32")
     sampler: str = Field("auto", pattern="^(auto|numpy|numpy-int8|jax)$",

@@ -17,6 +17,7 @@ import numpy as np  # noqa: E402
 
 from musegen import MusegenError, TrainResult, interrupts
 from musegen.atomic import atomic_path, write_text
+from musegen_lstm.loss_scale import LossScale
 from musegen_lstm.net import build
 from musegen_lstm.sampling import NumpyLSTM, Prepared
 from musegen_lstm.steps import steps
@@ -53,6 +54,8 @@ class LSTMModel:
                 0.0 if warm else lr, max(1, train.total_steps - warm), alpha=0.1,
                 warmup_target=lr if warm else None, warmup_steps=warm)
         opt = keras.optimizers.Adam(learning_rate=lr, clipnorm=train.clipnorm)
+        if self.config.precision == "mixed_float16":  # float16 gradients: a dynamic loss scale (loss_scale.py)
+            opt = LossScale(opt)
         self.net.compile(optimizer=opt, loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
 
     def save(self, run, tag: str) -> Path:

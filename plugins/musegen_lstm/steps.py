@@ -11,6 +11,10 @@ it (one step later, while the next one runs), and the weights stay where they ar
   without blocking, and none of the blocking copies of Python numbers Keras's torch code makes;
 - tensorflow: ``train_on_batch``.
 
+Under ``mixed_float16`` the model's optimizer is a loss scale (:mod:`musegen_lstm.loss_scale`): each
+step multiplies the loss by it before the gradients, as ``train_on_batch`` does; the torch step
+also skips an overflowing step and updates the scale on the device, without reading anything back.
+
 Dropout masks depend on (seed, step, layer) alone, like the batches: a resumed run draws the same
 masks as one never interrupted (Keras does not save its seed generators' counters).
 """
@@ -67,13 +71,16 @@ class TorchSteps(KerasSteps):
     number it turns into a GPU tensor is a blocking copy (4 in its Adam, 1 in its loss, one per dropout
     seed: each waits for all the queued work). When the model is compiled as :meth:`LSTMModel._compile`
     compiles it (plain Adam, optional per-weight clipnorm, sparse cross-entropy from logits), the same
-    update runs on Keras's own optimizer variables with those numbers kept on the host."""
+    update runs on Keras's own optimizer variables with those numbers kept on the host (Adam wrapped in
+    a loss scale too, under ``mixed_float16``)."""
 
     def __init__(self, net, seed: int):
         super().__init__(net, seed)
-        self.plain = _plain_adam(net.optimizer) and _plain_loss(net.loss)
-        if self.plain and not net.optimizer.built:
-            net.optimizer.build(net.trainable_variables)
+        opt = net.optimizer
+        self.loss_scale = opt if isinstance(opt, keras.optimizers.LossScaleOptimizer) else None  # mixed_float16
+        self.plain = _plain_adam(self._adam_of()) and _plain_loss(net.loss)
+        if self.plain and not opt.built:
+            opt.build(net.trainable_variables)
         self.iterations = None  # the optimizer's step counter, mirrored on the host
         self.rate = None
 
@@ -98,7 +105,7 @@ class TorchSteps(KerasSteps):
             loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), y.reshape(-1).long())
         else:
             loss = net.loss(y, logits)
-        loss.backward()
+        (self.loss_scale.scale_loss(loss) if self.loss_scale else loss).backward()
         variables = net.trainable_variables
         grads = [v.value.grad for v in variables]
         with torch.no_grad():
@@ -109,12 +116,16 @@ class TorchSteps(KerasSteps):
         return loss.detach()
 
     def _adam(self, grads, variables) -> None:
-        """Keras's Adam update (keras/src/backend/torch/optimizers/torch_adam.py) and per-weight clipnorm."""
+        """Keras's Adam update (keras/src/backend/torch/optimizers/torch_adam.py) and per-weight clipnorm;
+        under a loss scale, :meth:`_unscale` first and the update kept only where it says."""
         import torch
 
-        opt = self.net.optimizer
+        opt = self._adam_of()
         if self.iterations is None:
             self.iterations = int(keras.ops.convert_to_numpy(opt.iterations))  # one wait, at the first step
+        keep = None
+        if self.loss_scale:
+            keep, grads = self._unscale(grads)
         if opt.clipnorm:  # each gradient scaled by clipnorm / max(its norm, clipnorm)
             norms = torch._foreach_norm(grads)
             grads = torch._foreach_mul(grads, [opt.clipnorm / torch.clamp(n, min=opt.clipnorm) for n in norms])
@@ -122,23 +133,50 @@ class TorchSteps(KerasSteps):
         alpha = self._learning_rate(self.iterations) * math.sqrt(1 - opt.beta_2**t) / (1 - opt.beta_1**t)
         m = [opt._momentums[opt._get_variable_index(v)].value for v in variables]
         v2 = [opt._velocities[opt._get_variable_index(v)].value for v in variables]
-        torch._foreach_mul_(m, opt.beta_1)
-        torch._foreach_add_(m, grads, alpha=1 - opt.beta_1)
-        torch._foreach_mul_(v2, opt.beta_2)
-        torch._foreach_add_(v2, torch._foreach_mul(grads, grads), alpha=1 - opt.beta_2)
+        if keep is None:
+            torch._foreach_mul_(m, opt.beta_1)
+            torch._foreach_add_(m, grads, alpha=1 - opt.beta_1)
+            torch._foreach_mul_(v2, opt.beta_2)
+            torch._foreach_add_(v2, torch._foreach_mul(grads, grads), alpha=1 - opt.beta_2)
+        else:  # the same, as m += (1 - beta_1) * keep * (g - m): nothing moves where keep is 0
+            torch._foreach_add_(m, torch._foreach_mul(torch._foreach_sub(grads, m), (1 - opt.beta_1) * keep))
+            torch._foreach_add_(v2, torch._foreach_mul(torch._foreach_sub(torch._foreach_mul(grads, grads), v2),
+                                                       (1 - opt.beta_2) * keep))
+            alpha = alpha * keep
         torch._foreach_add_([v.value for v in variables],
                             torch._foreach_div(torch._foreach_mul(m, alpha), torch._foreach_add(torch._foreach_sqrt(v2), opt.epsilon)),
                             alpha=-1)
-        opt.iterations.value.add_(1)
+        opt.iterations.value.add_(1)  # a skipped step counts too (musegen_lstm.loss_scale.LossScale)
         self.iterations = t
 
+    def _adam_of(self):
+        """The Adam that updates the weights: the model's optimizer, or the one its loss scale wraps."""
+        return self.loss_scale.inner_optimizer if self.loss_scale else self.net.optimizer
+
+    def _unscale(self, grads):
+        """The loss scale's part of a step, on the device (nothing waits): ``(keep, grads)``, ``keep`` 1.0
+        where every gradient is finite (``grads`` then divided by the scale) and 0.0 where one is not
+        (``grads`` then zeros); the scale and its counter updated as ``LossScaleOptimizer`` updates them."""
+        import torch
+
+        ls = self.loss_scale
+        scale, counter = ls.dynamic_scale.value, ls.step_counter.value
+        finite = torch.isfinite(torch.stack(torch._foreach_norm(grads))).all()
+        grads = [torch.where(finite, g / scale, 0.0) for g in grads]
+        counter.add_(1).mul_(finite)  # clean steps in a row
+        grow = counter == ls.dynamic_growth_steps
+        scale.mul_(torch.where(finite, 1.0 + grow.float(), 0.5))  # x2 after enough clean steps, x0.5 on overflow
+        counter.masked_fill_(grow, 0)
+        return finite.float(), grads
+
     def _learning_rate(self, iterations: int) -> float:
-        rate = self.net.optimizer._learning_rate
+        opt = self._adam_of()
+        rate = opt._learning_rate
         if isinstance(rate, keras.optimizers.schedules.LearningRateSchedule):
             with keras.device("cpu"):  # the schedule's arithmetic on the host: nothing to wait for
                 return float(keras.ops.convert_to_numpy(rate(iterations)))
         if self.rate is None:
-            self.rate = float(keras.ops.convert_to_numpy(self.net.optimizer.learning_rate))  # one wait
+            self.rate = float(keras.ops.convert_to_numpy(opt.learning_rate))  # one wait
         return self.rate
 
 
@@ -173,9 +211,16 @@ class JaxSteps(KerasSteps):
         seeds = [(positions[id(gen.state)], jnp.asarray(seed_state(seed, i, 0), dtype=gen.state.dtype))
                  for i, gen in self.gens]
 
-        def loss_and_state(trainable, non_trainable, x, y):
+        opt = net.optimizer
+
+        def loss_and_state(trainable, non_trainable, optimizer, x, y):
             logits, non_trainable = net.stateless_call(trainable, non_trainable, x, training=True)
-            return net.loss(y, logits), non_trainable
+            loss = net.loss(y, logits)
+            scaled = loss
+            if isinstance(opt, keras.optimizers.LossScaleOptimizer):  # mixed_float16: its current scale
+                with keras.StatelessScope(state_mapping=list(zip(opt.variables, optimizer))):
+                    scaled = opt.scale_loss(loss)
+            return scaled, (loss, non_trainable)
 
         grad = jax.value_and_grad(loss_and_state, has_aux=True)
 
@@ -184,8 +229,8 @@ class JaxSteps(KerasSteps):
             non_trainable = list(non_trainable)
             for k, first in seeds:
                 non_trainable[k] = first.at[1].set(step.astype(first.dtype))
-            (loss, non_trainable), grads = grad(trainable, non_trainable, x, y)
-            trainable, optimizer = net.optimizer.stateless_apply(optimizer, grads, trainable)
+            (_, (loss, non_trainable)), grads = grad(trainable, non_trainable, optimizer, x, y)
+            trainable, optimizer = opt.stateless_apply(optimizer, grads, trainable)  # unscales the gradients
             return (trainable, non_trainable, optimizer), loss
 
         self._step = jax.jit(step)

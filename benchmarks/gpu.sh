@@ -25,6 +25,7 @@ KERAS_BACKEND=jax $py -c "import sys, jax, torch, keras; print(sys.version.split
 stage 150 jax-fp32 $py benchmarks/throughput.py --device gpu --backend jax --skip-extras
 stage 150 torch-fp32 $py benchmarks/throughput.py --device gpu --backend torch --skip-extras
 stage 120 torch-bf16 $py benchmarks/throughput.py --device gpu --backend torch --precision mixed_bfloat16 --skip-extras --rounds 2
+stage 120 torch-fp16 $py benchmarks/throughput.py --device gpu --backend torch --precision mixed_float16 --skip-extras --rounds 2  # with its loss scale
 stage 120 jax-bf16 $py benchmarks/throughput.py --device gpu --backend jax --precision mixed_bfloat16 --skip-extras --rounds 2
 stage 60 cudnn-types $py benchmarks/cudnn_lstm_types.py
 stage 120 sampler-unroll $py benchmarks/sampler_unroll.py --unroll ${UNROLLS:-1,4,8,16,32} --rounds 2
@@ -35,10 +36,12 @@ if [[ -n $train ]]; then
       --preset paper --steps 300 -o "/tmp/paper-$backend"
     [[ -f /tmp/paper-$backend/history.csv ]] && cat "/tmp/paper-$backend/history.csv"
   done
-  rm -rf /tmp/paper-torch-bf16  # the float16 cuDNN LSTM with its scaled gradients, against float32 above
-  stage 100 gen-train-paper-torch-bf16 env MUSEGEN_BACKEND=torch $py -m musegen train --corpus "$train" --valid "$valid" \
-    --preset paper --steps 300 --set model.precision=mixed_bfloat16 -o /tmp/paper-torch-bf16
-  [[ -f /tmp/paper-torch-bf16/history.csv ]] && cat /tmp/paper-torch-bf16/history.csv
+  for p in bfloat16 float16; do  # the float16 cuDNN LSTM, its gradients scaled (float16: the loss too), against float32
+    rm -rf "/tmp/paper-torch-$p"
+    stage 100 "gen-train-paper-torch-$p" env MUSEGEN_BACKEND=torch $py -m musegen train --corpus "$train" --valid "$valid" \
+      --preset paper --steps 300 --set model.precision=mixed_$p -o "/tmp/paper-torch-$p"
+    [[ -f /tmp/paper-torch-$p/history.csv ]] && cat "/tmp/paper-torch-$p/history.csv"
+  done
   rm -rf /tmp/dp
   stage 90 gen-train-data-parallel env MUSEGEN_BACKEND=jax $py -m musegen train --corpus "$train" --valid "$valid" \
     --preset paper --steps 40 --distribute data-parallel --set train.eval_every=20 -o /tmp/dp

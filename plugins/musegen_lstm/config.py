@@ -19,5 +19,5 @@ class LSTMConfig(BaseModel):
     sampler: str = Field("auto", pattern="^(auto|numpy|numpy-int8|jax)$",
                          description="sampling loop: numpy (CPU), jax (compiled, on a GPU if there is one), auto; "
                                      "numpy-int8: numpy with int8 LSTM weights (needs PyTorch): from 512 units "
-                                     "up 1.4-2.7x faster on a CPU; the paper model's held-out loss +0.08%",
+                                     "up 1.6-3.8x faster on a CPU; the paper model's held-out loss +0.08%",
                          json_schema_extra={"sampling": True})  # gen generate --set model.sampler=... may change it

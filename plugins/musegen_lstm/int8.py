@@ -130,6 +130,11 @@ class Int8Kernel:
         else:
             self._unit = torch.ones(cols, dtype=torch.bfloat16)  # the kernel's scales: applied in float32 after
 
+    @property
+    def packed(self):
+        """The weights packed for ``torch.ops.quantized.linear_dynamic`` by FBGEMM (``dynamic`` route)."""
+        return self._packed
+
     @functools.cached_property
     def _packed_onednn(self):
         """The weights packed for oneDNN (``dynamic`` route, many rows): made on first use."""

@@ -119,6 +119,61 @@ def test_sampling_with_int8_weights_is_seeded_and_draws_like_float32():
     assert len(many) == 64 and all(len(t) == 50 for t in many)
 
 
+
+def test_one_int8_tune_runs_compiled_drawing_and_stepping_as_the_python_loop(monkeypatch):
+    """One tune through one fused layer on the dynamic route: the compiled loop (int8_loop) draws the
+    same tokens from the same noise as the Python loop and leaves the same state, to float32 rounding
+    (PyTorch's tanh is not NumPy's); an end token stops it at once."""
+    monkeypatch.setattr(int8, "best_route", lambda: "dynamic")
+    rng = np.random.default_rng(5)
+    prep = Prepared(random_net(rng, [24]), int8=True)
+    noise = rng.gumbel(size=(40, 11)).astype(np.float32)
+
+    def primed():
+        fast = FastStep(prep, 1, temperature=0.8)
+        for token in (0, 3, 4):
+            fast.step(token)
+        return fast
+
+    ours, theirs = primed(), primed()
+    got = ours.compiled_loop()(noise, -1)
+    want, logits = [], theirs.logits[0]
+    for row in noise:
+        want.append(int(np.argmax(logits + row)))
+        logits = theirs.step(want[-1])[0]
+    assert got == want and len(set(got)) > 3
+    for a, b in zip([*ours.state, ours.logits], [*theirs.state, theirs.logits]):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    end = got[6]
+    assert primed().compiled_loop()(noise, end) == got[: got.index(end) + 1]
+
+
+def test_only_one_int8_tune_through_one_fused_layer_runs_compiled(monkeypatch):
+    monkeypatch.setattr(int8, "best_route", lambda: "dynamic")
+    rng = np.random.default_rng(6)
+    one, two = random_net(rng, [16]), random_net(rng, [16, 8])
+    assert FastStep(Prepared(one, int8=True), 1).compiled_loop() is not None
+    assert FastStep(Prepared(one, int8=True), 3).compiled_loop() is None  # several tunes: batched NumPy steps
+    assert FastStep(one, 1).compiled_loop() is None  # float32
+    assert FastStep(Prepared(two, int8=True), 1).compiled_loop() is None  # two layers: nothing fused
+    monkeypatch.setattr(int8, "best_route", lambda: "weight-only")
+    assert FastStep(Prepared(one, int8=True), 1).compiled_loop() is None
+
+
+def test_one_int8_tune_draws_the_same_compiled_or_not(monkeypatch):
+    """The same seed gives the same tune whether TorchScript compiles the loop or not (noise drawn in
+    the same blocks; over 300 characters, past a block's end), and the tune is as long as asked."""
+    from musegen_lstm import int8_loop
+    from musegen_lstm.sampling import sample
+
+    monkeypatch.setattr(int8, "best_route", lambda: "dynamic")
+    prep = Prepared(random_net(np.random.default_rng(7), [16]), int8=True)
+    compiled = sample(prep, [1, 2], 1, 300, end_id=-1, seed=3, temperature=0.9)[0]
+    monkeypatch.setattr(int8_loop, "_compiled", lambda: None)  # no TorchScript: the Python loop
+    assert FastStep(prep, 1).compiled_loop() is None
+    python = sample(prep, [1, 2], 1, 300, end_id=-1, seed=3, temperature=0.9)[0]
+    assert compiled == python and len(compiled) == 300
+
 def test_without_pytorch_a_one_line_error(monkeypatch):
     monkeypatch.setitem(sys.modules, "torch", None)  # import torch raises ImportError
     with pytest.raises(MusegenError, match="needs PyTorch"):

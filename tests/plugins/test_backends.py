@@ -202,32 +202,21 @@ def test_mixed_float16_trains_with_a_dynamic_loss_scale(backend):
 
 
 GRADIENTS = """
-import numpy as np, keras
+import sys, numpy as np, keras
 from musegen_lstm.config import LSTMConfig
 from musegen_lstm.net import build
-backend = keras.backend.backend()
+sys.path.insert(0, "benchmarks")
+from loss_scale import gradients  # what benchmarks/loss_scale.py measures with
 rng = np.random.default_rng(0)
 x, y = rng.integers(0, 40, size=(32, 400)), rng.integers(0, 40, size=(32, 400))  # the paper's batch and sequence
 keras.utils.set_random_seed(1)
 nets = {p: build(LSTMConfig(embedding_dim=16, units=32, precision=p), 40) for p in ("float32", "mixed_float16")}
 nets["mixed_float16"].set_weights(nets["float32"].get_weights())
-loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-def grads(net, scale):
-    if backend == "jax":
-        import jax
-        non_trainable = [v.value for v in net.non_trainable_variables]
-        f = lambda t: loss(y, net.stateless_call(t, non_trainable, x)[0]) * scale
-        g = jax.grad(f)([v.value for v in net.trainable_variables])
-    else:
-        net.zero_grad()
-        (loss(y, net(x)) * scale).backward()
-        g = [v.value.grad for v in net.trainable_variables]
-    return [np.asarray(keras.ops.convert_to_numpy(t), np.float64) / scale for t in g]
-exact = grads(nets["float32"], 1.0)
+exact = gradients(nets["float32"], x, y, 1.0)
 lstm = [k for k, v in enumerate(nets["float32"].trainable_variables) if "lstm" in v.path]
 from musegen_lstm.loss_scale import LossScale
 for scale in (1.0, LossScale(keras.optimizers.Adam()).initial_scale):  # the scale training starts with
-    g = grads(nets["mixed_float16"], scale)
+    g = gradients(nets["mixed_float16"], x, y, scale)
     print(max(np.linalg.norm(g[k] - exact[k]) / np.linalg.norm(exact[k]) for k in lstm))
 """
 

@@ -62,7 +62,7 @@ def _compiled():
     """:func:`_steps` compiled, or None where TorchScript cannot compile it."""
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # torch.jit.script is deprecated (PyTorch 2.10 on); it still runs
+            warnings.simplefilter("ignore")  # torch.jit.script warns that it is deprecated (PyTorch 2.13); it runs
             return torch.jit.script(_steps)
     except Exception:  # noqa: BLE001 — no TorchScript in this PyTorch: the Python loop
         return None

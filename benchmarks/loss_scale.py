@@ -71,6 +71,7 @@ def main() -> None:
             print(f"error: {exc}", file=sys.stderr)
             sys.exit(2)
         config = model.config.model_copy(update={"precision": "float32"})
+        keras.utils.set_random_seed(0)  # --init: the same initialization every time
         exact_net = build(config, enc.vocab_size)
         if not init:
             exact_net.set_weights(model.net.get_weights())

@@ -231,11 +231,11 @@ def test_float16_gradients_benchmark_measures_a_run(trained, tmp_path):
 
 
 def test_loss_scale_benchmark_measures_a_run(trained, tmp_path):
-    """benchmarks/loss_scale.py on a toy run and its initialization, on a batch of the paper's shape
-    (32 x 400: gradients within float16's subnormals): each LSTM weight's gradient in mixed_float16
-    at least twice as close to float32's with the loss scale as without (3.05-4.11x when written,
-    its held-out tunes giving windows of 198; 36-45x on another toy run's 400); the
-    toy run's own batch (4 x 32) has no such gradients. A directory that is no run: one line, exit 2."""
+    """benchmarks/loss_scale.py on a toy run and its (seeded) initialization, on a batch of 32 windows
+    (the toy's held-out tunes give windows of 198 characters): each LSTM weight's gradient in
+    mixed_float16 closer to float32's with the loss scale than without. How much closer depends on the
+    model: 2.9-3.1x here, 14-21x in test_the_loss_scale_keeps_float16_gradients_precise, 12-277x on
+    the paper model, overfit to initialized (RESULTS.md). A directory that is no run: one line, exit 2."""
     import subprocess
     import sys
 
@@ -251,7 +251,7 @@ def test_loss_scale_benchmark_measures_a_run(trained, tmp_path):
     for row in result["runs"]:
         assert set(row["weights"]) == {"kernel", "recurrent_kernel", "bias"}
         for entry in row["weights"].values():
-            assert 0 < entry["scaled"] < entry["unscaled"] / 2, row
+            assert 0 < entry["scaled"] < entry["unscaled"], row
     bad = subprocess.run([sys.executable, script, str(tmp_path)], capture_output=True, text=True, timeout=600)
     assert bad.returncode == 2 and bad.stderr.startswith("error: ") and "Traceback" not in bad.stderr
 

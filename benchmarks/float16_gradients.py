@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 
 
 def main() -> None:
@@ -25,31 +24,18 @@ def main() -> None:
     ap.add_argument("--tag", default="best", choices=["best", "last"])
     args = ap.parse_args()
     os.environ["KERAS_BACKEND"] = "torch"
-    import numpy as np
     import torch
 
-    from musegen.errors import MusegenError
-    from musegen.evaluation import held_out
-    from musegen.pipeline import load_run
+    from gradient_runs import cases, windows
     from musegen_lstm.layer import gradient_scale
     from musegen_lstm.net import build
 
-    cases = [(run, False) for run in args.runs] + ([(args.runs[0], True)] if args.init else [])
     header = (f"{'run':40s} {'loss':>6s} {'max|dy|':>8s} {'median':>8s} {'<normal':>7s} {'->0':>6s}  "
               "float16 / scaled / bfloat16  largest weight gradients")
-    for n, (where, init) in enumerate(cases):
-        try:
-            _, cfg, enc, model = load_run(where, backend="torch", tag=args.tag)
-        except MusegenError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            sys.exit(2)
+    for n, (name, init, cfg, enc, model) in enumerate(cases(args, "torch")):
         net = build(model.config, enc.vocab_size) if init else model.net
-        ids = np.array([i for piece in held_out(cfg, None)[0] for i in enc.encode(piece)])
-        seq, batch = cfg.train.seq_len, cfg.train.batch_size
-        seq = min(seq, len(ids) - 2)  # a toy corpus may be shorter than a window
-        starts = np.random.default_rng(0).integers(0, len(ids) - seq - 1, batch)
-        windows = ids[starts[:, None] + np.arange(seq + 1)]
-        x, y = torch.tensor(windows[:, :-1]), torch.tensor(windows[:, 1:])
+        batch = windows(cfg, enc, cfg.train.batch_size, cfg.train.seq_len)
+        x, y = torch.tensor(batch[:, :-1]), torch.tensor(batch[:, 1:])
         emb, lstm, dense = net.get_layer("embedding"), net.get_layer("lstm_0"), net.get_layer("logits")
         h = lstm(emb(x)).float()
         h.retain_grad()
@@ -61,10 +47,9 @@ def main() -> None:
                for s, t in ((1.0, torch.float16), (scale, torch.float16), (1.0, torch.bfloat16))]
         g = dy.abs().flatten()
         weights = " ".join(f"{v.name} {v.value.grad.abs().max().item():.1e}" for v in lstm.trainable_variables)
-        name = (where + (" (initialized)" if init else ""))[-40:]
         if n == 0:
             print(header)
-        print(f"{name:40s} {loss.item():6.3f} {g.max().item():8.1e} {g.median().item():8.1e} "
+        print(f"{name[-40:]:40s} {loss.item():6.3f} {g.max().item():8.1e} {g.median().item():8.1e} "
               f"{(g < 6.1e-5).float().mean().item():7.1%} {(g < 2.0**-25).float().mean().item():6.1%}  "
               f"{off[0]:.1e} / {off[1]:.1e} / {off[2]:.1e}  {weights}")
 

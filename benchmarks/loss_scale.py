@@ -55,21 +55,13 @@ def main() -> None:
     import keras
     import numpy as np
 
-    from musegen.errors import MusegenError
-    from musegen.evaluation import held_out
-    from musegen.pipeline import load_run
+    from gradient_runs import cases, windows
     from musegen_lstm.loss_scale import LossScale
     from musegen_lstm.net import build
 
     top = LossScale(keras.optimizers.Adam()).initial_scale
-    cases = [(run, False) for run in args.runs] + ([(args.runs[0], True)] if args.init else [])
     results = []
-    for where, init in cases:
-        try:
-            _, cfg, enc, model = load_run(where, backend=args.backend, tag=args.tag)
-        except MusegenError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            sys.exit(2)
+    for name, init, cfg, enc, model in cases(args, args.backend):
         config = model.config.model_copy(update={"precision": "float32"})
         keras.utils.set_random_seed(0)  # --init: the same initialization every time
         exact_net = build(config, enc.vocab_size)
@@ -77,25 +69,22 @@ def main() -> None:
             exact_net.set_weights(model.net.get_weights())
         half_net = build(config.model_copy(update={"precision": "mixed_float16"}), enc.vocab_size)
         half_net.set_weights(exact_net.get_weights())
-        ids = np.array([i for piece in held_out(cfg, None)[0] for i in enc.encode(piece)])
-        seq, batch = args.seq or cfg.train.seq_len, args.batch or cfg.train.batch_size
-        seq = min(seq, len(ids) - 2)  # a toy corpus may be shorter than a window
-        starts = np.random.default_rng(0).integers(0, len(ids) - seq - 1, batch)
-        windows = ids[starts[:, None] + np.arange(seq + 1)]
-        x, y = windows[:, :-1].astype("int32"), windows[:, 1:].astype("int32")
+        batch = windows(cfg, enc, args.batch or cfg.train.batch_size, args.seq or cfg.train.seq_len)
+        x, y = batch[:, :-1].astype("int32"), batch[:, 1:].astype("int32")
         exact = gradients(exact_net, x, y, 1.0)
-        names = [v.path for v in exact_net.trainable_variables]
-        row = {"run": where + (" (initialized)" if init else ""), "batch": [batch, seq], "weights": {}}
+        paths = [v.path for v in exact_net.trainable_variables]
+        row = {"run": name, "batch": list(x.shape), "weights": {}}
         for label, scale in (("unscaled", 1.0), ("scaled", top)):
-            for name, g, e in zip(names, gradients(half_net, x, y, scale), exact):
-                if "lstm" in name:
-                    entry = row["weights"].setdefault(name.split("/")[-1], {})
+            for path, g, e in zip(paths, gradients(half_net, x, y, scale), exact):
+                if "lstm" in path:
+                    entry = row["weights"].setdefault(path.split("/")[-1], {})
                     entry[label] = float(np.linalg.norm(g - e) / np.linalg.norm(e))
                     entry[f"{label}_zeroed"] = float(np.mean((g == 0) & (e != 0)))
         results.append(row)
-        print(f"{row['run'][-40:]:40s} batch {batch} x {seq}, {args.backend}: off float32, no loss scale / 2^{np.log2(top):.0f}")
-        for name, e in row["weights"].items():
-            print(f"  {name:18s} {e['unscaled']:.2e} / {e['scaled']:.2e}   zeroed {e['unscaled_zeroed']:.2%} / "
+        print(f"{name[-40:]:40s} batch {x.shape[0]} x {x.shape[1]}, {args.backend}: off float32, "
+              f"no loss scale / 2^{np.log2(top):.0f}")
+        for weight, e in row["weights"].items():
+            print(f"  {weight:18s} {e['unscaled']:.2e} / {e['scaled']:.2e}   zeroed {e['unscaled_zeroed']:.2%} / "
                   f"{e['scaled_zeroed']:.2%}")
     print(json.dumps({"backend": args.backend, "loss_scale": top, "runs": results}))
 

@@ -112,20 +112,25 @@ def test_resumed_run_with_dropout_equals_uninterrupted_on_each_backend(corpus, b
     assert float(proc.stdout.strip().splitlines()[-1]) == 0.0  # same batches, same dropout masks, same weights
 
 
-STEPS = """
+STEPS_SETUP = """
 import numpy as np, keras
 from musegen import TrainConfig
 from musegen_lstm.config import LSTMConfig
 from musegen_lstm.lstm import LSTMModel
 from musegen_lstm.steps import KerasSteps, steps
-def model():
+def model(precision="float32"):
     keras.utils.set_random_seed(3)
-    m = LSTMModel(LSTMConfig(embedding_dim=6, units=8, dropout=0.3), 11)
+    m = LSTMModel(LSTMConfig(embedding_dim=6, units=8, dropout=0.3, precision=precision), 11)
     m.build()
     m._compile(TrainConfig(steps=6, learning_rate=1e-2, clipnorm=0.02, schedule="cosine", warmup_steps=2))
     return m.net
 rng = np.random.default_rng(0)
 batches = [rng.integers(0, 11, size=(4, 10)).astype("int32") for _ in range(5)]
+"""
+"""model(precision): one small model, the same at each call (dropout, clipping, a warm-up schedule),
+and five batches: for training steps compared with Keras's own train_on_batch."""
+
+STEPS = STEPS_SETUP + """
 a, b = model(), model()
 ours, theirs = steps(a, 7), KerasSteps(b, 7)  # theirs: Keras's own train_on_batch
 la = [ours(x[:, :-1], x[:, 1:], i) for i, x in enumerate(batches)]
@@ -149,22 +154,11 @@ def test_training_steps_that_do_not_wait_equal_keras_train_on_batch(backend, kin
     assert iterations == "5" and int(distinct) == 5  # five real steps, each on its own batch
 
 
-
-LOSS_SCALE = """
-import numpy as np, keras
-from musegen import TrainConfig
-from musegen_lstm.config import LSTMConfig
-from musegen_lstm.lstm import LSTMModel
-from musegen_lstm.steps import KerasSteps, steps
-def model():
-    keras.utils.set_random_seed(3)
-    m = LSTMModel(LSTMConfig(embedding_dim=6, units=8, dropout=0.3, precision="mixed_float16"), 11)
-    m.build()
-    m._compile(TrainConfig(steps=6, learning_rate=1e-2, clipnorm=0.02, schedule="cosine", warmup_steps=2))
-    m.net.optimizer.dynamic_growth_steps = 2  # before the first step: jax and tensorflow compile it in
-    return m.net
-rng = np.random.default_rng(0)
-batches = [rng.integers(0, 11, size=(4, 10)).astype("int32") for _ in range(5)]
+LOSS_SCALE = STEPS_SETUP + """
+def scaled():
+    net = model("mixed_float16")
+    net.optimizer.dynamic_growth_steps = 2  # before the first step: jax and tensorflow compile it in
+    return net
 def run(net, step):
     losses, weights = [], [net.get_weights()]
     for i, x in enumerate(batches):
@@ -175,7 +169,7 @@ def run(net, step):
         step.sync()
         weights.append(net.get_weights())
     return losses, weights
-a, b = model(), model()
+a, b = scaled(), scaled()
 la, wa = run(a, steps(a, 7))
 lb, wb = run(b, KerasSteps(b, 7))  # Keras's own train_on_batch: scale_loss, then the optimizer's apply
 moved = lambda w, k: max(float(np.abs(p - q).max()) for p, q in zip(w[k], w[k + 1]))
@@ -234,6 +228,7 @@ def test_the_loss_scale_keeps_float16_gradients_precise(backend):
     unscaled, scaled = (float(v) for v in proc.stdout.split())
     assert unscaled > 2e-4  # float16's 11 bits, and fewer in its subnormals
     assert scaled < unscaled / 5, (unscaled, scaled)
+
 
 IN_PLACE = """
 import numpy as np, keras

@@ -9,7 +9,9 @@
   whatever the precision (it has no bfloat16); if that cannot run, the scan below in float32;
 - jax on a CPU: :mod:`musegen_lstm.jax_lstm`, a scan with a hand-written backward pass, in float32,
   its products in bfloat16 under ``mixed_bfloat16`` where the CPU has bfloat16 instructions;
-- anything else (tensorflow, a mask, dropout inside the cell): Keras's own path.
+- tensorflow on a CPU, in float32: :mod:`musegen_lstm.tf_lstm`, XLA-compiled loops with a hand-written
+  backward pass (on a GPU Keras runs cuDNN itself);
+- anything else (a mask, dropout inside the cell, tensorflow in a mixed precision): Keras's own path.
 
 ``layer.path`` names the recurrence the last call ran (on jax: the one it traced; when the embedding
 is folded into this layer, :mod:`musegen_lstm.net` records its path here too). The weights, their
@@ -236,4 +238,30 @@ def _jax_cudnn(sequences, kernel, recurrent, bias, h0, c0):
     return outputs, h[0], c[0]
 
 
-_FUSED = {"torch": _torch, "jax": _jax}
+def _tensorflow(layer, sequences, initial_state):
+    """:mod:`musegen_lstm.tf_lstm` where TensorFlow sees no GPU and the layer computes in float32;
+    None (Keras's path) elsewhere."""
+    if not tf_cpu_float32(layer):
+        return None
+    from musegen_lstm.tf_lstm import lstm, path
+
+    cell = layer.cell
+    layer._ran(path(sequences.shape[0], cell.units))
+    outputs, h, c = lstm(sequences, cell.kernel.value, cell.recurrent_kernel.value, cell.bias.value, *initial_state)
+    return h, (outputs if layer.return_sequences else h[:, None]), [h, c]
+
+
+def tf_cpu_float32(layer) -> bool:
+    """Whether ``layer`` computes in float32 and TensorFlow sees no GPU: where :mod:`musegen_lstm.tf_lstm`
+    runs (on a GPU Keras's own TensorFlow LSTM runs cuDNN; a mixed precision keeps Keras's path)."""
+    return layer.compute_dtype == "float32" and not _tf_gpus()
+
+
+@functools.cache
+def _tf_gpus() -> bool:
+    import tensorflow as tf
+
+    return bool(tf.config.list_logical_devices("GPU"))
+
+
+_FUSED = {"torch": _torch, "jax": _jax, "tensorflow": _tensorflow}

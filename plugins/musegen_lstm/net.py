@@ -13,7 +13,9 @@ rounding, same checkpoints; the NumPy sampler reads the layers as before.
 - torch on a CPU, when the vocabulary is smaller than the embedding: PyTorch's native LSTM kernel
   over one-hot inputs, the table as its input weights (in bfloat16 under ``mixed_bfloat16`` where
   the CPU has bfloat16 instructions, else in float32);
-- anything else (tensorflow, a GPU, dropout inside the LSTM, a mask): Keras's graph.
+- tensorflow on a CPU, in float32: :func:`musegen_lstm.tf_lstm.lstm_from_table`, rows looked up step
+  by step;
+- anything else (a GPU, dropout inside the LSTM, a mask, tensorflow in a mixed precision): Keras's graph.
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ class Net(keras.Model):
     def folded(self) -> bool:
         """Whether a call on this machine reads the first LSTM's input projection from a table."""
         chain, backend = self._chain(), keras.backend.backend()
-        return chain is not None and backend in _FOLDS and _FOLDS_WHEN[backend](chain[0].embeddings.value)
+        return chain is not None and backend in _FOLDS and _FOLDS_WHEN[backend](*chain[:2])
 
     def _chain(self):
         """[embedding, lstm_0, every later layer in order] when the model is build()'s plain chain of
@@ -99,14 +101,15 @@ def _torch(embedding, lstm, tokens):
     return torch_lstm(lstm, "torch-native", onehot, zeros, zeros, table, recurrent, cell.bias.value, dtype)[0]
 
 
-def _torch_folds(embeddings) -> bool:
+def _torch_folds(embedding, lstm) -> bool:
     """PyTorch's kernel multiplies its inputs in any case: one-hot rows are cheaper than embeddings
     only when the vocabulary is smaller than the embedding (the paper's 83 < 256, not 83 > 64).
     On a GPU the layer runs cuDNN (:mod:`musegen_lstm.layer`)."""
+    embeddings = embedding.embeddings.value
     return not embeddings.is_cuda and embeddings.shape[0] < embeddings.shape[1]
 
 
-def _jax_folds(embeddings) -> bool:
+def _jax_folds(embedding, lstm) -> bool:
     """On a CPU; on a GPU the layer runs cuDNN (:mod:`musegen_lstm.layer`)."""
     import jax
 
@@ -124,5 +127,21 @@ def _jax(embedding, lstm, tokens):
     return lstm_from_table(tokens, table, recurrent, dtype).astype(lstm.compute_dtype)
 
 
-_FOLDS = {"torch": _torch, "jax": _jax}
-_FOLDS_WHEN = {"torch": _torch_folds, "jax": _jax_folds}  # Net.folded() asks these before a fold runs
+def _tensorflow(embedding, lstm, tokens):
+    from musegen_lstm.tf_lstm import lstm_from_table, path
+
+    cell = lstm.cell
+    table = embedding.embeddings.value @ cell.kernel.value + cell.bias.value
+    lstm._ran(path(tokens.shape[0], cell.units))
+    return lstm_from_table(tokens, table, cell.recurrent_kernel.value)
+
+
+def _tensorflow_folds(embedding, lstm) -> bool:
+    """Where the layer itself runs :mod:`musegen_lstm.tf_lstm`: float32, no GPU."""
+    from musegen_lstm.layer import tf_cpu_float32
+
+    return tf_cpu_float32(lstm)
+
+
+_FOLDS = {"torch": _torch, "jax": _jax, "tensorflow": _tensorflow}
+_FOLDS_WHEN = {"torch": _torch_folds, "jax": _jax_folds, "tensorflow": _tensorflow_folds}  # asked by Net.folded()

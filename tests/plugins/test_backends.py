@@ -331,13 +331,16 @@ print(ours.path.replace(" ", "_"), out, grad)
 
 
 KERNEL_LEFT = "import musegen_lstm.jax_lstm as J\nJ.COLUMNS_ABOVE = 0  # the layout of units > 512, at small sizes\n"
+TF_KERNEL_LEFT = "import musegen_lstm.tf_lstm as T\nT.COLUMNS_ABOVE = 0  # the layout of units > 512, at small sizes\n"
+LEFT = {"jax-columns": KERNEL_LEFT, "tensorflow-columns": TF_KERNEL_LEFT}
 
 
 @pytest.mark.parametrize("backend,path", [("jax", "musegen-jax-scan"),
                                           ("jax-columns", "musegen-jax-scan,_kernel_on_the_left"),
-                                          ("torch", "torch-native"), ("tensorflow", "keras")])
+                                          ("torch", "torch-native"), ("tensorflow", "musegen-tf-xla-loops"),
+                                          ("tensorflow-columns", "musegen-tf-xla-loops,_kernel_on_the_left")])
 def test_fused_cpu_lstm_equals_keras_lstm_forward_and_backward(backend, path):
-    script = KERNEL_LEFT + FUSED if backend == "jax-columns" else FUSED
+    script = LEFT.get(backend, "") + FUSED
     proc = run_python(script, env={"KERAS_BACKEND": backend.split("-")[0], "CUDA_VISIBLE_DEVICES": ""})
     assert proc.returncode == 0, proc.stderr[-3000:]
     ran, out, grad = proc.stdout.split()
@@ -490,6 +493,48 @@ def test_jax_cpu_recurrence_in_bfloat16_products_split_over_devices(columns):
     assert float(diff) < 1e-2
 
 
+TF_SPLIT = """
+import numpy as np, tensorflow as tf
+from musegen_lstm import tf_lstm as T
+T._cores = lambda: {cores}  # this many cores, whatever the machine has
+rng = np.random.default_rng(0)
+c = lambda *shape: tf.constant(rng.normal(size=shape).astype("float32") * 0.3)
+table, rk, kern, bias, dense, h0 = c(20, 64), c(16, 64), c(5, 64), c(64), c(16, 20), c({rows}, 16)
+x, tok = c({rows}, 7, 5), tf.constant(rng.integers(0, 20, ({rows}, 7)).astype("int32"))
+weights = [table, rk, kern, bias, h0]
+def loss(table, rk, kern, bias, h0, x, tok):
+    out, h, cl = T.lstm(x, kern, rk, bias, h0, h0 * 0.5)
+    return (tf.reduce_sum(tf.sin(T.lstm_from_table(tok, table, rk) @ dense)) + tf.reduce_sum(tf.cos(out))
+            + tf.reduce_sum(h * cl))
+def grads(x, tok):
+    with tf.GradientTape() as tape:
+        tape.watch(weights)
+        value = loss(*weights, x, tok)
+    return [value, *tape.gradient(value, weights)]
+# eagerly, and traced with the batch and the time steps unknown (the XLA loops take the shapes they get)
+traced = tf.function(grads, input_signature=[tf.TensorSpec([None, None, 5]), tf.TensorSpec([None, None], tf.int32)])
+path, split, unknown = T.path({rows}, 16), grads(x, tok), traced(x, tok)
+T.shares = lambda batch, units: 1  # the same computation in one share
+whole = grads(x, tok)
+diff = lambda a, b: max(float(tf.reduce_max(tf.abs(p - q)) / tf.reduce_max(tf.abs(q))) for p, q in zip(a, b))
+print(diff(split, whole), diff(unknown, whole), path.replace(" ", "_"))
+"""
+
+
+@pytest.mark.parametrize("columns", [False, True])
+@pytest.mark.parametrize("rows,cores,split", [(32, 2, True), (12, 2, False), (32, 1, False)])
+def test_tensorflow_cpu_recurrence_split_in_shares_equals_one_share(rows, cores, split, columns):
+    """TensorFlow's XLA loops (tf_lstm) give the same loss and gradients split in one share of the rows
+    per core (at least MIN_ROWS each; never in columns) as whole, and traced with unknown shapes."""
+    script = TF_KERNEL_LEFT * columns + TF_SPLIT.format(rows=rows, cores=cores)
+    proc = run_python(script, env={"KERAS_BACKEND": "tensorflow", "CUDA_VISIBLE_DEVICES": ""})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    split_diff, unknown_diff, path = proc.stdout.split()
+    assert path == ("musegen-tf-xla-loops" + ",_kernel_on_the_left" * columns
+                    + ",_rows_split_in_2_concurrent_shares" * (split and not columns))
+    assert float(split_diff) < 1e-5 and float(unknown_diff) < 1e-5
+
+
 SPLIT_TRAINING = """
 import sys, numpy as np, musegen, jax
 from musegen.pipeline import load_run
@@ -577,7 +622,7 @@ print(net.folded(), len(calls), out, grad, net.get_layer("lstm_0").path.replace(
 @pytest.mark.parametrize("backend,vocab,embedding,folded", [
     ("jax", 11, 5, "True"), ("jax", 7, 9, "True"), ("jax-columns", 7, 9, "True"),
     ("torch", 7, 9, "True"), ("torch", 11, 5, "False"),  # one-hot rows only pay when the vocabulary is smaller
-    ("tensorflow", 7, 9, "False")])
+    ("tensorflow", 11, 5, "True"), ("tensorflow-columns", 7, 9, "True")])
 def test_embedding_folded_into_the_lstm_equals_keras_graph_forward_and_backward(backend, vocab, embedding, folded):
     """On a CPU the first LSTM reads embedding @ kernel + bias from a table: the same outputs and gradients."""
     ran, calls, out, grad, _, _ = _folded(backend, vocab, embedding, "float32")
@@ -601,11 +646,35 @@ def test_embedding_folded_in_mixed_bfloat16(backend):
     assert float(out) < 0.05 and float(grad) < 0.05  # gradients: relative to each one's largest
 
 
+DENSE_EMBEDDING = """
+import numpy as np, keras
+from musegen_lstm.net import build
+from musegen_lstm.config import LSTMConfig
+net = build(LSTMConfig(embedding_dim=8, units=16), 5)
+net.compile(optimizer=keras.optimizers.Adam(1e-3), loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+before = np.array(net.get_layer("embedding").embeddings.numpy())
+x = np.random.default_rng(0).integers(0, 5, size=(32, 41)).astype("int32")  # each id about 260 times a batch
+net.train_on_batch(x[:, :-1], x[:, 1:])
+print(net.folded(), float(np.abs(net.get_layer("embedding").embeddings.numpy() - before).max()))
+"""
+
+
+def test_tensorflow_embedding_gets_a_dense_adam_step():
+    """On TensorFlow the folded embedding's gradient is dense, as on jax and torch: Adam's first step
+    moves each weight by at most its learning rate. (Keras 3's Adam, given TensorFlow's per-character
+    sparse gradient, squares each character's gradient instead of their sum: up to sqrt(260) times it.)"""
+    proc = run_python(DENSE_EMBEDDING, env={"KERAS_BACKEND": "tensorflow", "CUDA_VISIBLE_DEVICES": ""})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    folded, moved = proc.stdout.split()
+    assert folded == "True"
+    assert 0.9e-3 < float(moved) <= 1.0001e-3
+
+
 def _folded(backend, vocab, embedding, precision):
     script = FOLDED.replace("{vocab}", str(vocab)).replace("{embedding}", str(embedding))
     script = script.replace("{precision!r}", repr(precision))
-    script = KERNEL_LEFT + script if backend == "jax-columns" else script
-    proc = run_python(script, env={"KERAS_BACKEND": backend.split("-")[0], "CUDA_VISIBLE_DEVICES": ""})
+    proc = run_python(LEFT.get(backend, "") + script, env={"KERAS_BACKEND": backend.split("-")[0],
+                                                          "CUDA_VISIBLE_DEVICES": ""})
     assert proc.returncode == 0, proc.stderr[-3000:]
     return proc.stdout.split()
 

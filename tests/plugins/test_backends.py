@@ -279,19 +279,26 @@ same = all(np.array_equal(a[1], b[1]) for a, b in zip(after.weights, fresh.weigh
 moved = not np.array_equal(after.weights[0][1], first.weights[0][1])
 m.net.set_weights([w * 2 for w in m.net.get_weights()])
 doubled = not np.array_equal(m.prepared().weights[0][1], after.weights[0][1])
-print(kept, same, moved, doubled, m.prepared(int8=True) is not m.prepared())
+other = m.prepared(int8=True) is not m.prepared()
+q = m.prepared(int8=True)
+int8_kept = m.prepared(int8=True) is q
+stepper(x[:, :-1], x[:, 1:], 1)
+stepper.sync()
+int8_moved = m.prepared(int8=True) is not q
+print(kept, same, moved, doubled, other, int8_kept, int8_moved)
 """
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_the_samplers_prepared_weights_are_kept_until_the_weights_change(backend):
     """Training steps (in place on torch, new arrays on jax) and set_weights make the NumPy sampler lay
-    its weights out again; TensorFlow's variables say nothing of their changes: prepared each call."""
+    its weights out again; TensorFlow's variables say nothing of their changes: float32 weights are
+    laid out each call there, int8 ones kept while the variables hold the same values."""
     proc = run_python(PREPARED, env={"KERAS_BACKEND": backend, "CUDA_VISIBLE_DEVICES": ""})
     assert proc.returncode == 0, proc.stderr[-3000:]
-    kept, same, moved, doubled, other = proc.stdout.split()
+    kept, same, moved, doubled, other, int8_kept, int8_moved = proc.stdout.split()
     assert kept == str(backend != "tensorflow")
-    assert same == moved == doubled == other == "True"
+    assert same == moved == doubled == other == int8_kept == int8_moved == "True"
 
 
 FUSED = """

@@ -9,9 +9,10 @@
   whatever the precision (it has no bfloat16); if that cannot run, the scan below in float32;
 - jax on a CPU: :mod:`musegen_lstm.jax_lstm`, a scan with a hand-written backward pass, in float32,
   its products in bfloat16 under ``mixed_bfloat16`` where the CPU has bfloat16 instructions;
-- tensorflow on a CPU, in float32: :mod:`musegen_lstm.tf_lstm`, XLA-compiled loops with a hand-written
-  backward pass (on a GPU Keras runs cuDNN itself);
-- anything else (a mask, dropout inside the cell, tensorflow in a mixed precision): Keras's own path.
+- tensorflow on a CPU: :mod:`musegen_lstm.tf_lstm`, XLA-compiled loops with a hand-written backward
+  pass, in float32, their recurrent products in bfloat16 under ``mixed_bfloat16`` where the CPU has
+  bfloat16 instructions (on a GPU Keras runs cuDNN itself);
+- anything else (a mask, dropout inside the cell): Keras's own path.
 
 ``layer.path`` names the recurrence the last call ran (on jax: the one it traced; when the embedding
 is folded into this layer, :mod:`musegen_lstm.net` records its path here too). The weights, their
@@ -155,7 +156,8 @@ def gpu_dtype(compute_dtype: str) -> str:
 
 def cpu_dtype(compute_dtype: str, backend: str) -> str:
     """The type a CPU recurrence multiplies in for a layer computing in ``compute_dtype``, on the
-    ``backend`` (torch: PyTorch's LSTM kernel, jax: the products of :mod:`musegen_lstm.jax_lstm`):
+    ``backend`` (torch: PyTorch's LSTM kernel, jax and tensorflow: the products of
+    :mod:`musegen_lstm.jax_lstm` and :mod:`musegen_lstm.tf_lstm`):
     bfloat16 only where this CPU has bfloat16 instructions (AVX512-BF16 or AMX; PyTorch's oneDNN
     kernel at 1024 units, forward and backward: 2.2x float32's speed on this project's 2-core Sapphire
     Rapids); float16, or bfloat16 emulated, ran slower than float32 (5,868 characters/s against 7,626
@@ -239,26 +241,35 @@ def _jax_cudnn(sequences, kernel, recurrent, bias, h0, c0):
 
 
 def _tensorflow(layer, sequences, initial_state):
-    """:mod:`musegen_lstm.tf_lstm` where TensorFlow sees no GPU and the layer computes in float32;
-    None (Keras's path) elsewhere."""
-    if not tf_cpu_float32(layer):
+    """:mod:`musegen_lstm.tf_lstm` where TensorFlow sees no GPU; None (Keras's path: cuDNN) on a GPU."""
+    if tf_gpu():
         return None
-    from musegen_lstm.tf_lstm import lstm, path
+    from musegen_lstm.tf_lstm import lstm
 
     cell = layer.cell
-    layer._ran(path(sequences.shape[0], cell.units))
-    outputs, h, c = lstm(sequences, cell.kernel.value, cell.recurrent_kernel.value, cell.bias.value, *initial_state)
+    dtype = tf_scan_dtype(layer, sequences.shape[0])
+    wide = [keras.ops.cast(a, "float32") for a in (sequences, cell.kernel.value, cell.recurrent_kernel.value,
+                                                    cell.bias.value, *initial_state)]
+    outputs, h, c = (keras.ops.cast(a, layer.compute_dtype) for a in lstm(*wide, dtype=dtype))
     return h, (outputs if layer.return_sequences else h[:, None]), [h, c]
 
 
-def tf_cpu_float32(layer) -> bool:
-    """Whether ``layer`` computes in float32 and TensorFlow sees no GPU: where :mod:`musegen_lstm.tf_lstm`
-    runs (on a GPU Keras's own TensorFlow LSTM runs cuDNN; a mixed precision keeps Keras's path)."""
-    return layer.compute_dtype == "float32" and not _tf_gpus()
+def tf_scan_dtype(layer, batch) -> str:
+    """The type of :mod:`musegen_lstm.tf_lstm`'s recurrent products for ``layer`` over ``batch`` rows
+    (bfloat16 on a CPU that has it under ``mixed_bfloat16``, else float32), its path recorded on
+    ``layer`` (with ", float32" where the layer computes in another type). :func:`_tensorflow` and
+    :mod:`musegen_lstm.net`'s fold both run the loops."""
+    from musegen_lstm.tf_lstm import path
+
+    dtype = cpu_dtype(layer.compute_dtype, "tensorflow")
+    ran = path(batch, layer.cell.units, dtype)
+    layer._ran(ran if layer.compute_dtype == "float32" or dtype != "float32" else f"{ran}, float32")
+    return dtype
 
 
 @functools.cache
-def _tf_gpus() -> bool:
+def tf_gpu() -> bool:
+    """Whether TensorFlow sees a GPU: there Keras's own TensorFlow LSTM runs cuDNN."""
     import tensorflow as tf
 
     return bool(tf.config.list_logical_devices("GPU"))

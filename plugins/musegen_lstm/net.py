@@ -13,9 +13,9 @@ rounding, same checkpoints; the NumPy sampler reads the layers as before.
 - torch on a CPU, when the vocabulary is smaller than the embedding: PyTorch's native LSTM kernel
   over one-hot inputs, the table as its input weights (in bfloat16 under ``mixed_bfloat16`` where
   the CPU has bfloat16 instructions, else in float32);
-- tensorflow on a CPU, in float32: :func:`musegen_lstm.tf_lstm.lstm_from_table`, rows looked up step
-  by step;
-- anything else (a GPU, dropout inside the LSTM, a mask, tensorflow in a mixed precision): Keras's graph.
+- tensorflow on a CPU: :func:`musegen_lstm.tf_lstm.lstm_from_table`, rows looked up step by step (in
+  the precision :mod:`musegen_lstm.layer` would run);
+- anything else (a GPU, dropout inside the LSTM, a mask): Keras's graph.
 """
 
 from __future__ import annotations
@@ -128,19 +128,22 @@ def _jax(embedding, lstm, tokens):
 
 
 def _tensorflow(embedding, lstm, tokens):
-    from musegen_lstm.tf_lstm import lstm_from_table, path
+    from musegen_lstm.layer import tf_scan_dtype
+    from musegen_lstm.tf_lstm import lstm_from_table
 
     cell = lstm.cell
-    table = embedding.embeddings.value @ cell.kernel.value + cell.bias.value
-    lstm._ran(path(tokens.shape[0], cell.units))
-    return lstm_from_table(tokens, table, cell.recurrent_kernel.value)
+    kernel, bias = (keras.ops.cast(v.value, "float32") for v in (cell.kernel, cell.bias))
+    table = keras.ops.cast(embedding.embeddings.value, "float32") @ kernel + bias
+    dtype = tf_scan_dtype(lstm, tokens.shape[0])  # bfloat16 products where the CPU has them
+    out = lstm_from_table(tokens, table, keras.ops.cast(cell.recurrent_kernel.value, "float32"), dtype)
+    return keras.ops.cast(out, lstm.compute_dtype)
 
 
 def _tensorflow_folds(embedding, lstm) -> bool:
-    """Where the layer itself runs :mod:`musegen_lstm.tf_lstm`: float32, no GPU."""
-    from musegen_lstm.layer import tf_cpu_float32
+    """On a CPU; on a GPU Keras's LSTM runs cuDNN (:mod:`musegen_lstm.layer`)."""
+    from musegen_lstm.layer import tf_gpu
 
-    return tf_cpu_float32(lstm)
+    return not tf_gpu()
 
 
 _FOLDS = {"torch": _torch, "jax": _jax, "tensorflow": _tensorflow}

@@ -22,8 +22,14 @@ XLA calls, which TensorFlow's inter-op threads run at the same time; the kernels
 summed. LSTM 256, as above: 60 ms split in two, 78-79 whole, 174-178 for Keras's graph. In columns the
 products are wide enough for both cores (1,087-1,135 ms split against 1,079-1,105 whole): no split.
 
-Only float32 and only where TensorFlow sees no GPU (there Keras runs cuDNN): :mod:`musegen_lstm.layer`
-and :mod:`musegen_lstm.net` decide.
+**bfloat16.** Under ``mixed_bfloat16``, on a CPU with bfloat16 instructions
+(:func:`musegen_lstm.layer.cpu_dtype`), each step's recurrent products, forward and backward, read
+bfloat16 and sum into float32 (``BatchMatMulV3`` with a float32 result: 2.2x float32's speed inside
+XLA's loop); everything else stays float32, as in :mod:`musegen_lstm.jax_lstm`. Under the other mixed
+precisions, or without the instructions, the loops compute in float32.
+
+Only where TensorFlow sees no GPU (there Keras runs cuDNN): :mod:`musegen_lstm.layer` and
+:mod:`musegen_lstm.net` decide.
 """
 
 from __future__ import annotations
@@ -41,7 +47,15 @@ def _sigmoid(x):
 
 
 def _mm(state, held, columns: bool):
-    return tf.matmul(held, state) if columns else tf.matmul(state, held)
+    """``state @ held`` (in columns ``held @ state``), float32; with bfloat16 kernels the state is read
+    in bfloat16 and the products summed into float32 (XLA's CPU product into bfloat16 is slower than
+    float32's: four (16, 1024) x (1024, 1024) a step, 1,289-1,338 us against 1,190-1,233; into
+    float32, 545-556)."""
+    if held.dtype != tf.bfloat16:
+        return tf.matmul(held, state) if columns else tf.matmul(state, held)
+    state = tf.cast(state, tf.bfloat16)
+    x, y = (held, state) if columns else (state, held)
+    return tf.raw_ops.BatchMatMulV3(x=x, y=y, Tout=tf.float32)
 
 
 @tf.function(jit_compile=True, reduce_retracing=True)
@@ -94,9 +108,28 @@ def _backward(saved, rs, h0, dhs, dc_last, columns: bool):
     _, dh0, dc0, arrays = tf.while_loop(lambda k, *_: k < steps, body, (0, tf.zeros_like(h0), dc_last, arrays))
     dzs = [a.stack() for a in arrays]
     # Σ over steps and rows of h_before ⊗ dz: step 0 reads h0, the others the h of the step before
-    outer = "tib,tob->oi" if columns else "tbi,tbo->io"  # (h, dz) -> the held kernel's gradient
-    drs = [tf.einsum(outer, hs[:-1], dz[1:]) + tf.einsum(outer, h0[None], dz[:1]) for dz in dzs]
+    if rs[0].dtype == tf.bfloat16:
+        drs = _outer_bfloat16(tf.concat([h0[None], hs[:-1]], 0), dzs, columns)
+    else:
+        outer = "tib,tob->oi" if columns else "tbi,tbo->io"  # (h, dz) -> the held kernel's gradient
+        drs = [tf.einsum(outer, hs[:-1], dz[1:]) + tf.einsum(outer, h0[None], dz[:1]) for dz in dzs]
     return dzs, drs, dh0, dc0
+
+
+def _outer_bfloat16(h_before, dzs, columns: bool):
+    """The held kernels' gradients as :func:`_backward` sums them, the products reading bfloat16 and
+    summing into float32: a third of a step's products, and float32's were most of a bfloat16 step's
+    time (LSTM 1024, one (1024, 6400) x (6400, 1024) a gate)."""
+    def flat(a):  # (T, ...) held -> (T·B, U) rows, or (U, T·B) columns
+        a = tf.cast(a, tf.bfloat16)
+        if columns:
+            return tf.reshape(tf.transpose(a, [1, 0, 2]), [tf.shape(a)[1], -1])
+        return tf.reshape(a, [-1, a.shape[-1]])
+
+    h = flat(h_before)
+    if columns:
+        return [tf.raw_ops.BatchMatMulV3(x=flat(dz), y=h, adj_y=True, Tout=tf.float32) for dz in dzs]
+    return [tf.raw_ops.BatchMatMulV3(x=h, y=flat(dz), adj_x=True, Tout=tf.float32) for dz in dzs]
 
 
 def _held(a, columns: bool):
@@ -117,17 +150,20 @@ def _cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
-def path(batch, units: int) -> str:
-    """The name :attr:`musegen_lstm.layer.LSTM.path` records for this recurrence."""
+def path(batch, units: int, dtype: str = "float32") -> str:
+    """The name :attr:`musegen_lstm.layer.LSTM.path` records for this recurrence, its recurrent
+    products in ``dtype``."""
     n = shares(batch, units)
     return ("musegen-tf-xla-loops" + (", kernel on the left" if units > COLUMNS_ABOVE else "")
-            + (f", rows split in {n} concurrent shares" if n > 1 else ""))
+            + (f", rows split in {n} concurrent shares" if n > 1 else "")
+            + (f", {dtype} products" if dtype != "float32" else ""))
 
 
-def _recurrence(inputs, tok, rs, h0, c0):
+def _recurrence(inputs, tok, rs, h0, c0, dtype: str):
     """Every step's h ``(T, B, U)`` and the last c, from four gate inputs ``(T, B, U)`` (``tok`` None)
     or four ``(V, U)`` tables read by the token ids ``tok`` ``(T, B)``; ``rs``: the four ``(U, U)``
-    recurrent kernels; ``h0``, ``c0``: ``(B, U)``. Differentiable in everything but ``tok``."""
+    recurrent kernels, multiplied in ``dtype``; ``h0``, ``c0``: ``(B, U)``; all float32.
+    Differentiable in everything but ``tok``."""
     units = rs[0].shape[0]
     columns, n = units > COLUMNS_ABOVE, shares(h0.shape[0], units)
     rows_of_steps, rows_of_state = (2, 1) if columns else (1, 0)  # the batch's axis in held (T, ...) and state arrays
@@ -142,7 +178,7 @@ def _recurrence(inputs, tok, rs, h0, c0):
         # TensorFlow would otherwise make the compiled forward loop keep what its own gradient needs)
         args = [tf.stop_gradient(a) for a in args]
         held = [_held(a, columns) for a in args]
-        inputs, rs, h0, c0 = held[:4], held[4:8], held[8], held[9]
+        inputs, rs, h0, c0 = held[:4], [tf.cast(r, dtype) for r in held[4:8]], held[8], held[9]
         if tok is None:
             toks, ins = [None] * n, list(zip(*[shared(z, rows_of_steps) for z in inputs]))
         else:  # every share reads the whole tables with its own tokens
@@ -179,18 +215,20 @@ def _gates(a):
     return tf.split(a, 4, axis=-1)
 
 
-def lstm(x, kernel, recurrent_kernel, bias, h0, c0):
-    """Batch-first LSTM, float32: ``x`` is ``(B, T, F)``; returns (outputs ``(B, T, U)``, last h, last c)."""
+def lstm(x, kernel, recurrent_kernel, bias, h0, c0, dtype: str = "float32"):
+    """Batch-first LSTM, float32: ``x`` is ``(B, T, F)``; returns (outputs ``(B, T, U)``, last h, last c).
+    ``dtype``: the type of the recurrent products (module docstring, **bfloat16**)."""
     zs = [tf.einsum("btf,fu->tbu", x, k) + b for k, b in zip(_gates(kernel), _gates(bias))]
-    hs, c = _recurrence(zs, None, _gates(recurrent_kernel), h0, c0)
+    hs, c = _recurrence(zs, None, _gates(recurrent_kernel), h0, c0, dtype)
     return tf.transpose(hs, [1, 0, 2]), hs[-1], c
 
 
-def lstm_from_table(tokens, table, recurrent_kernel):
+def lstm_from_table(tokens, table, recurrent_kernel, dtype: str = "float32"):
     """Batch-first LSTM over token ids ``(B, T)`` from a zero state, its input projections read from
-    ``table`` (vocabulary × 4U, ``embedding @ kernel + bias``); returns the outputs ``(B, T, U)``."""
+    ``table`` (vocabulary × 4U, ``embedding @ kernel + bias``); returns the outputs ``(B, T, U)``.
+    ``dtype``: as :func:`lstm`."""
     units = recurrent_kernel.shape[0]
     h0 = tf.zeros(tf.stack([tf.shape(tokens)[0], units]), table.dtype)
     h0.set_shape([tokens.shape[0], units])
-    hs, _ = _recurrence(_gates(table), tf.transpose(tokens), _gates(recurrent_kernel), h0, h0)
+    hs, _ = _recurrence(_gates(table), tf.transpose(tokens), _gates(recurrent_kernel), h0, h0, dtype)
     return tf.transpose(hs, [1, 0, 2])

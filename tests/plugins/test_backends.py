@@ -375,11 +375,17 @@ if keras.backend.backend() == "jax":
             y, _ = layer.stateless_call(tv, [v.value for v in layer.non_trainable_variables], x)
             return (y.astype("float32") * target).sum()
         return [np.asarray(g) for g in jax.grad(loss)([v.value for v in layer.trainable_variables])]
-else:
+elif keras.backend.backend() == "torch":
     import torch
     def grads(layer):
         (layer(torch.tensor(x)).float() * torch.tensor(target)).sum().backward()
         return [v.value.grad.numpy() for v in layer.trainable_variables]
+else:
+    import tensorflow as tf
+    def grads(layer):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(tf.cast(layer(x), "float32") * target)
+        return [np.asarray(g) for g in tape.gradient(loss, [v.value for v in layer.trainable_variables])]
 y = ours(x)
 numpy = lambda a: keras.ops.convert_to_numpy(keras.ops.cast(a, "float32"))
 out = float(np.abs(numpy(y) - numpy(wide(x))).max())
@@ -390,11 +396,14 @@ print(ours.path.replace(" ", "_"), keras.backend.standardize_dtype(y.dtype), out
 
 @pytest.mark.parametrize("backend,policy,no_bf16", [
     ("torch", "mixed_bfloat16", False), ("torch", "mixed_bfloat16", True), ("torch", "mixed_float16", False),
-    ("jax", "mixed_bfloat16", False), ("jax", "mixed_bfloat16", True), ("jax", "mixed_float16", False)])
+    ("jax", "mixed_bfloat16", False), ("jax", "mixed_bfloat16", True), ("jax", "mixed_float16", False),
+    ("tensorflow", "mixed_bfloat16", False), ("tensorflow", "mixed_bfloat16", True),
+    ("tensorflow", "mixed_float16", False)])
 def test_fused_cpu_lstm_in_a_mixed_precision(backend, policy, no_bf16):
     """On a CPU a mixed precision never falls back to Keras's per-step loop: bfloat16 where the CPU has
-    the instructions (PyTorch's kernel; JAX's scan in bfloat16 products), float32 otherwise (float16
-    always). Results are float32 Keras's to the precision's rounding, in the layer's compute type."""
+    the instructions (PyTorch's kernel; JAX's scan and TensorFlow's loops in bfloat16 products), float32
+    otherwise (float16 always). Results are float32 Keras's to the precision's rounding, in the layer's
+    compute type."""
     from musegen_lstm.layer import cpu_dtype
 
     script = MIXED.format(policy=policy, no_bf16=no_bf16, small=1.0)
@@ -403,8 +412,9 @@ def test_fused_cpu_lstm_in_a_mixed_precision(backend, policy, no_bf16):
     ran, dtype, out, grad = proc.stdout.split()
     compute = policy.split("_")[1]
     inner = "float32" if no_bf16 else cpu_dtype(compute, backend)
-    if backend == "jax":
-        assert ran == "musegen-jax-scan,_" + ("bfloat16_products" if inner == "bfloat16" else "float32")
+    if backend != "torch":
+        scan = {"jax": "musegen-jax-scan", "tensorflow": "musegen-tf-xla-loops"}[backend]
+        assert ran == scan + ",_" + ("bfloat16_products" if inner == "bfloat16" else "float32")
     else:
         assert ran == "torch-native,_" + inner
     assert dtype == compute
@@ -510,8 +520,8 @@ table, rk, kern, bias, dense, h0 = c(20, 64), c(16, 64), c(5, 64), c(64), c(16, 
 x, tok = c({rows}, 7, 5), tf.constant(rng.integers(0, 20, ({rows}, 7)).astype("int32"))
 weights = [table, rk, kern, bias, h0]
 def loss(table, rk, kern, bias, h0, x, tok):
-    out, h, cl = T.lstm(x, kern, rk, bias, h0, h0 * 0.5)
-    return (tf.reduce_sum(tf.sin(T.lstm_from_table(tok, table, rk) @ dense)) + tf.reduce_sum(tf.cos(out))
+    out, h, cl = T.lstm(x, kern, rk, bias, h0, h0 * 0.5, {dtype!r})
+    return (tf.reduce_sum(tf.sin(T.lstm_from_table(tok, table, rk, {dtype!r}) @ dense)) + tf.reduce_sum(tf.cos(out))
             + tf.reduce_sum(h * cl))
 def grads(x, tok):
     with tf.GradientTape() as tape:
@@ -520,7 +530,7 @@ def grads(x, tok):
     return [value, *tape.gradient(value, weights)]
 # eagerly, and traced with the batch and the time steps unknown (the XLA loops take the shapes they get)
 traced = tf.function(grads, input_signature=[tf.TensorSpec([None, None, 5]), tf.TensorSpec([None, None], tf.int32)])
-path, split, unknown = T.path({rows}, 16), grads(x, tok), traced(x, tok)
+path, split, unknown = T.path({rows}, 16, {dtype!r}), grads(x, tok), traced(x, tok)
 T.shares = lambda batch, units: 1  # the same computation in one share
 whole = grads(x, tok)
 diff = lambda a, b: max(float(tf.reduce_max(tf.abs(p - q)) / tf.reduce_max(tf.abs(q))) for p, q in zip(a, b))
@@ -533,12 +543,26 @@ print(diff(split, whole), diff(unknown, whole), path.replace(" ", "_"))
 def test_tensorflow_cpu_recurrence_split_in_shares_equals_one_share(rows, cores, split, columns):
     """TensorFlow's XLA loops (tf_lstm) give the same loss and gradients split in one share of the rows
     per core (at least MIN_ROWS each; never in columns) as whole, and traced with unknown shapes."""
-    script = TF_KERNEL_LEFT * columns + TF_SPLIT.format(rows=rows, cores=cores)
+    script = TF_KERNEL_LEFT * columns + TF_SPLIT.format(rows=rows, cores=cores, dtype="float32")
     proc = run_python(script, env={"KERAS_BACKEND": "tensorflow", "CUDA_VISIBLE_DEVICES": ""})
     assert proc.returncode == 0, proc.stderr[-3000:]
     split_diff, unknown_diff, path = proc.stdout.split()
     assert path == ("musegen-tf-xla-loops" + ",_kernel_on_the_left" * columns
                     + ",_rows_split_in_2_concurrent_shares" * (split and not columns))
+    assert float(split_diff) < 1e-5 and float(unknown_diff) < 1e-5
+
+
+@pytest.mark.parametrize("columns", [False, True])
+def test_tensorflow_cpu_recurrence_in_bfloat16_products_split_in_shares(columns):
+    """bfloat16 recurrent products (mixed_bfloat16 on a CPU that has them) run in both layouts and in
+    two shares, with one share's loss and gradients to float32 rounding (the shares' products are the
+    same products; only the order of the kernels' gradient sums differs)."""
+    script = TF_KERNEL_LEFT * columns + TF_SPLIT.format(rows=32, cores=2, dtype="bfloat16")
+    proc = run_python(script, env={"KERAS_BACKEND": "tensorflow", "CUDA_VISIBLE_DEVICES": ""})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    split_diff, unknown_diff, path = proc.stdout.split()
+    assert path == ("musegen-tf-xla-loops" + ",_kernel_on_the_left" * columns
+                    + ",_rows_split_in_2_concurrent_shares" * (not columns) + ",_bfloat16_products")
     assert float(split_diff) < 1e-5 and float(unknown_diff) < 1e-5
 
 
@@ -637,7 +661,7 @@ def test_embedding_folded_into_the_lstm_equals_keras_graph_forward_and_backward(
     assert float(out) < 1e-5 and float(grad) < 1e-4
 
 
-@pytest.mark.parametrize("backend", ["jax", "torch"])
+@pytest.mark.parametrize("backend", ["jax", "torch", "tensorflow"])
 def test_embedding_folded_in_mixed_bfloat16(backend):
     """The fold runs under mixed_bfloat16 too (bfloat16 where the CPU has it; torch: the one-hot rows
     padded), with the outputs and gradients of Keras's graph to bfloat16's rounding."""
@@ -646,8 +670,9 @@ def test_embedding_folded_in_mixed_bfloat16(backend):
     ran, calls, out, _, path, grad = _folded(backend, 17, 40, "mixed_bfloat16")
     assert ran == "True" and int(calls) > 0
     inner = cpu_dtype("bfloat16", backend)
-    if backend == "jax":
-        assert path == "musegen-jax-scan,_" + ("bfloat16_products" if inner == "bfloat16" else "float32")
+    if backend != "torch":
+        scan = {"jax": "musegen-jax-scan", "tensorflow": "musegen-tf-xla-loops"}[backend]
+        assert path == scan + ",_" + ("bfloat16_products" if inner == "bfloat16" else "float32")
     else:
         assert path == "torch-native,_" + inner
     assert float(out) < 0.05 and float(grad) < 0.05  # gradients: relative to each one's largest

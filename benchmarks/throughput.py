@@ -226,6 +226,10 @@ def main() -> int:
     ap.add_argument("--skip-int8", action="store_true",
                     help="on a CPU, skip the rows of the NumPy sampler with int8 weights (model.sampler=numpy-int8)")
     args = ap.parse_args()
+    if args.device == "cpu" and args.precision == "mixed_float16":
+        # torch.autocast(float16) on a CPU: oneDNN "could not create a primitive descriptor" for the LSTM
+        ap.exit(2, "throughput.py: error: no plain PyTorch reference for mixed_float16 on a CPU (PyTorch's CPU LSTM "
+                   "has no float16 kernel); measure it with --device gpu, or mixed_bfloat16 here\n")
     args.vocab, args.embedding = 83, 256
     if args.quick:
         args.units, args.seq, args.batch, args.steps, args.sample_len = args.units or 256, 200, 32, 8, 300

@@ -295,3 +295,18 @@ def test_midi_events_on_chorales_end_to_end(tmp_path, monkeypatch):
         assert key in result and key in result["reference"], key
     assert result["reference"]["max_polyphony"] >= 3  # real chorales: four voices
 
+
+
+def test_throughput_benchmark_refuses_float16_on_a_cpu_in_one_line():
+    """throughput.py has no plain PyTorch reference for mixed_float16 on a CPU (autocast's float16 LSTM
+    fails in oneDNN there): one line on stderr and exit 2, before any model is built."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "throughput.py"), "--quick", "--precision",
+                           "mixed_float16"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and "mixed_float16" in proc.stderr and "Traceback" not in proc.stderr
+    assert proc.stdout == ""

@@ -201,22 +201,30 @@ def _jax(layer, sequences, initial_state):
             return h, (outputs if layer.return_sequences else h[:, None]), [h, c]
     from musegen_lstm.jax_lstm import lstm
 
-    dtype = jax_scan_dtype(layer, sequences.shape[0], recurrent.shape[0])
+    dtype = scan_dtype(layer, sequences.shape[0])
     outputs, h, c = (a.astype(compute) for a in lstm(*wide, dtype=dtype))
     return h, (outputs if layer.return_sequences else h[:, None]), [h, c]
 
 
-def jax_scan_dtype(layer, batch: int, units: int) -> str:
-    """The type of :mod:`musegen_lstm.jax_lstm`'s products for ``layer`` over ``batch`` rows (bfloat16
-    on a CPU that has it under ``mixed_bfloat16``, else float32), its path recorded on ``layer`` (with
-    ", float32" where the layer computes in another type). :func:`_jax` and :mod:`musegen_lstm.net`'s
-    fold both run the scan."""
-    import jax
+def scan_dtype(layer, batch) -> str:
+    """The type of the CPU loops' recurrent products for ``layer`` over ``batch`` rows
+    (:mod:`musegen_lstm.jax_lstm`'s scan on jax, :mod:`musegen_lstm.tf_lstm`'s loops on tensorflow):
+    bfloat16 on a CPU that has it under ``mixed_bfloat16``, else float32. Records the loops' path on
+    ``layer`` (with ", float32" where the layer computes in another type). The layer's fused call and
+    :mod:`musegen_lstm.net`'s fold both run the loops."""
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
 
-    from musegen_lstm.jax_lstm import path
+        from musegen_lstm.jax_lstm import path
 
-    dtype = cpu_dtype(layer.compute_dtype, "jax") if jax.default_backend() == "cpu" else "float32"
-    ran = path(batch, units, dtype)
+        on_cpu = jax.default_backend() == "cpu"
+    else:
+        from musegen_lstm.tf_lstm import path
+
+        on_cpu = True  # tf_lstm runs only where TensorFlow sees no GPU
+    dtype = cpu_dtype(layer.compute_dtype, backend) if on_cpu else "float32"
+    ran = path(batch, layer.cell.units, dtype)
     layer._ran(ran if layer.compute_dtype == "float32" or dtype != "float32" else f"{ran}, float32")
     return dtype
 
@@ -247,24 +255,11 @@ def _tensorflow(layer, sequences, initial_state):
     from musegen_lstm.tf_lstm import lstm
 
     cell = layer.cell
-    dtype = tf_scan_dtype(layer, sequences.shape[0])
+    dtype = scan_dtype(layer, sequences.shape[0])
     wide = [keras.ops.cast(a, "float32") for a in (sequences, cell.kernel.value, cell.recurrent_kernel.value,
                                                     cell.bias.value, *initial_state)]
     outputs, h, c = (keras.ops.cast(a, layer.compute_dtype) for a in lstm(*wide, dtype=dtype))
     return h, (outputs if layer.return_sequences else h[:, None]), [h, c]
-
-
-def tf_scan_dtype(layer, batch) -> str:
-    """The type of :mod:`musegen_lstm.tf_lstm`'s recurrent products for ``layer`` over ``batch`` rows
-    (bfloat16 on a CPU that has it under ``mixed_bfloat16``, else float32), its path recorded on
-    ``layer`` (with ", float32" where the layer computes in another type). :func:`_tensorflow` and
-    :mod:`musegen_lstm.net`'s fold both run the loops."""
-    from musegen_lstm.tf_lstm import path
-
-    dtype = cpu_dtype(layer.compute_dtype, "tensorflow")
-    ran = path(batch, layer.cell.units, dtype)
-    layer._ran(ran if layer.compute_dtype == "float32" or dtype != "float32" else f"{ran}, float32")
-    return dtype
 
 
 @functools.cache

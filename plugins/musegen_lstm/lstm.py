@@ -257,12 +257,13 @@ class LSTMModel:
         net = self.build()
         values = [w.value for w in net.weights]
         key = _version_key(values)
-        if key is None and int8:
-            values = [np.array(keras.ops.convert_to_numpy(v)) for v in values]  # a copy: the variables change in place
-            key = ("contents",)
         kept = self._prepared
-        if key is not None and kept is not None and kept[0] == (int8, key) and (
-                key != ("contents",) or all(np.array_equal(a, b) for a, b in zip(values, kept[1]))):
+        if key is None and int8:  # TensorFlow: compare the values themselves
+            values = [np.array(keras.ops.convert_to_numpy(v)) for v in values]  # a copy: the variables change in place
+            unchanged = kept is not None and kept[0] == (int8, key) and all(map(np.array_equal, values, kept[1]))
+        else:
+            unchanged = key is not None and kept is not None and kept[0] == (int8, key)
+        if unchanged:
             return kept[2]
         prep = Prepared(self.numpy_lstm(), int8=int8)
         self._prepared = ((int8, key), values, prep)  # the values kept: their ids stay theirs

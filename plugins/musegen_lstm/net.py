@@ -118,23 +118,23 @@ def _jax_folds(embedding, lstm) -> bool:
 
 def _jax(embedding, lstm, tokens):
     from musegen_lstm.jax_lstm import lstm_from_table
-    from musegen_lstm.layer import jax_scan_dtype
+    from musegen_lstm.layer import scan_dtype
 
     cell = lstm.cell
     kernel, recurrent, bias = (v.value.astype("float32") for v in (cell.kernel, cell.recurrent_kernel, cell.bias))
     table = embedding.embeddings.value.astype("float32") @ kernel + bias
-    dtype = jax_scan_dtype(lstm, tokens.shape[0], recurrent.shape[0])  # bfloat16 products where the CPU has them
+    dtype = scan_dtype(lstm, tokens.shape[0])  # bfloat16 products where the CPU has them
     return lstm_from_table(tokens, table, recurrent, dtype).astype(lstm.compute_dtype)
 
 
 def _tensorflow(embedding, lstm, tokens):
-    from musegen_lstm.layer import tf_scan_dtype
+    from musegen_lstm.layer import scan_dtype
     from musegen_lstm.tf_lstm import lstm_from_table
 
     cell = lstm.cell
     kernel, bias = (keras.ops.cast(v.value, "float32") for v in (cell.kernel, cell.bias))
     table = keras.ops.cast(embedding.embeddings.value, "float32") @ kernel + bias
-    dtype = tf_scan_dtype(lstm, tokens.shape[0])  # bfloat16 products where the CPU has them
+    dtype = scan_dtype(lstm, tokens.shape[0])  # bfloat16 products where the CPU has them
     out = lstm_from_table(tokens, table, keras.ops.cast(cell.recurrent_kernel.value, "float32"), dtype)
     return keras.ops.cast(out, lstm.compute_dtype)
 

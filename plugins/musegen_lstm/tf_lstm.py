@@ -54,8 +54,12 @@ def _mm(state, held, columns: bool):
     if held.dtype != tf.bfloat16:
         return tf.matmul(held, state) if columns else tf.matmul(state, held)
     state = tf.cast(state, tf.bfloat16)
-    x, y = (held, state) if columns else (state, held)
-    return tf.raw_ops.BatchMatMulV3(x=x, y=y, Tout=tf.float32)
+    return _into_float32(held, state) if columns else _into_float32(state, held)
+
+
+def _into_float32(x, y, adj_x: bool = False, adj_y: bool = False):
+    """``x @ y`` (each transposed where asked) of bfloat16 matrices, summed into float32."""
+    return tf.raw_ops.BatchMatMulV3(x=x, y=y, adj_x=adj_x, adj_y=adj_y, Tout=tf.float32)
 
 
 @tf.function(jit_compile=True, reduce_retracing=True)
@@ -128,8 +132,8 @@ def _outer_bfloat16(h_before, dzs, columns: bool):
 
     h = flat(h_before)
     if columns:
-        return [tf.raw_ops.BatchMatMulV3(x=flat(dz), y=h, adj_y=True, Tout=tf.float32) for dz in dzs]
-    return [tf.raw_ops.BatchMatMulV3(x=h, y=flat(dz), adj_x=True, Tout=tf.float32) for dz in dzs]
+        return [_into_float32(flat(dz), h, adj_y=True) for dz in dzs]
+    return [_into_float32(h, flat(dz), adj_x=True) for dz in dzs]
 
 
 def _held(a, columns: bool):

@@ -337,6 +337,7 @@ print(ours.path.replace(" ", "_"), out, grad)
 """
 
 
+SCAN_PATHS = {"jax": "musegen-jax-scan", "tensorflow": "musegen-tf-xla-loops"}  # the CPU loops' paths
 KERNEL_LEFT = "import musegen_lstm.jax_lstm as J\nJ.COLUMNS_ABOVE = 0  # the layout of units > 512, at small sizes\n"
 TF_KERNEL_LEFT = "import musegen_lstm.tf_lstm as T\nT.COLUMNS_ABOVE = 0  # the layout of units > 512, at small sizes\n"
 LEFT = {"jax-columns": KERNEL_LEFT, "tensorflow-columns": TF_KERNEL_LEFT}
@@ -413,7 +414,7 @@ def test_fused_cpu_lstm_in_a_mixed_precision(backend, policy, no_bf16):
     compute = policy.split("_")[1]
     inner = "float32" if no_bf16 else cpu_dtype(compute, backend)
     if backend != "torch":
-        scan = {"jax": "musegen-jax-scan", "tensorflow": "musegen-tf-xla-loops"}[backend]
+        scan = SCAN_PATHS[backend]
         assert ran == scan + ",_" + ("bfloat16_products" if inner == "bfloat16" else "float32")
     else:
         assert ran == "torch-native,_" + inner
@@ -671,7 +672,7 @@ def test_embedding_folded_in_mixed_bfloat16(backend):
     assert ran == "True" and int(calls) > 0
     inner = cpu_dtype("bfloat16", backend)
     if backend != "torch":
-        scan = {"jax": "musegen-jax-scan", "tensorflow": "musegen-tf-xla-loops"}[backend]
+        scan = SCAN_PATHS[backend]
         assert path == scan + ",_" + ("bfloat16_products" if inner == "bfloat16" else "float32")
     else:
         assert path == "torch-native,_" + inner

@@ -16,7 +16,9 @@ that). Results match Keras's own LSTM (gate order i, f, c, o) to float32 roundin
 (:data:`ROWS`). Above, they hold it as ``(U, B)`` and multiply ``kernelᵀ @ h`` (:data:`COLUMNS`): XLA's
 CPU product with the large matrix on the left ran at 273-326 GFLOP/s on this project's 2-core CPU
 against 130 with it on the right, at 1024 units; at 256 units the products ran alike (179-191 against
-168-201) and whole training steps 10-11% slower in columns. Arrays outside the loops are ``(T, B, U)``.
+168-201) and whole training steps 10-11% slower in columns. Arrays outside the loops are ``(T, B, U)``;
+in float32 the columns' loops give each step's h and gate-input gradients as rows, transposed inside
+the loop (:data:`COLUMNS_FLOAT32`), so that nothing after the loops copies ``(T, U, B)`` arrays.
 
 **Rows split over the CPU's cores.** XLA runs a small product like ``(32, 256) × (256, 256)`` on one
 core, so a recurrence used one of this machine's cores. The rows of a batch are independent
@@ -57,6 +59,17 @@ class _Layout(NamedTuple):
     inward: Callable  # (..., B, U) -> held, and back (its own inverse)
     weights: Callable  # a (X, U) matrix -> held, and a held one's gradient back to (X, U)
     x_axis: int  # the axis of a held (X, U) matrix that runs over X (a table's vocabulary)
+    rows_given: bool  # the loops give each step's h and gate-input gradients as (B, U) rows, not held
+
+
+def _given(lay: _Layout, a):
+    """One step's array, held, as the loops give it (:attr:`_Layout.rows_given`)."""
+    return lay.inward(a) if lay.rows_given else a
+
+
+def _as_rows(lay: _Layout, a):
+    """Arrays ``(T, ...)`` the loops gave → ``(T, B, U)``."""
+    return a if lay.rows_given else lay.inward(a)
 
 
 def _cols(a):
@@ -68,21 +81,30 @@ _F32 = jnp.float32
 ROWS = _Layout(mm=lambda s, w: jnp.matmul(s.astype(w.dtype), w, preferred_element_type=_F32),
                outer=lambda h, d: jnp.matmul(h.reshape(-1, h.shape[-1]).T, d.reshape(-1, d.shape[-1]),
                                              preferred_element_type=_F32),
-               inward=lambda a: a, weights=lambda w: w, x_axis=0)
+               inward=lambda a: a, weights=lambda w: w, x_axis=0, rows_given=True)
 COLUMNS = _Layout(mm=lambda s, w: jnp.matmul(w, s.astype(w.dtype), preferred_element_type=_F32),
                   outer=lambda h, d: jax.lax.dot_general(_cols(d), _cols(h), (((1,), (1,)), ((), ())),
                                                          preferred_element_type=_F32),
-                  inward=lambda a: jnp.swapaxes(a, -1, -2), weights=lambda w: w.T, x_axis=1)
+                  inward=lambda a: jnp.swapaxes(a, -1, -2), weights=lambda w: w.T, x_axis=1, rows_given=False)
+# In float32 the columns' loops give rows (each step's transpose costs nothing measurable): the kernels'
+# gradients then read (T·B, U) arrays as they lie, and the layer's outputs and the gate inputs' gradients
+# need no copy. LSTM 1024, batch 32, sequence 200, from a table, forward and backward on one device:
+# 689-700 ms against 758-770. In bfloat16 held: XLA's CPU has no fast bfloat16 product in that form.
+COLUMNS_FLOAT32 = COLUMNS._replace(outer=lambda h, d: ROWS.outer(d, h), rows_given=True)
 COLUMNS_ABOVE = 512  # units: XLA's products with a (U, U) kernel on the left run 2.1-2.5x faster at 1024
 
 
-def _layout(u: int) -> _Layout:
-    return COLUMNS if u > COLUMNS_ABOVE else ROWS
+def _layout(u: int, dtype) -> _Layout:
+    """The layout for ``u`` units whose recurrent products read ``dtype``."""
+    if u <= COLUMNS_ABOVE:
+        return ROWS
+    return COLUMNS_FLOAT32 if dtype == _F32 else COLUMNS
 
 
 def _forward(gate_inputs, xs, ws, h0, c0, save: bool, lay: _Layout):
     """Scan over ``xs``; ``gate_inputs(x)`` gives one step's four gate inputs (held as ``lay`` holds a
-    batch). Returns the last (h, c) and every step's h, or with ``save`` the arrays the backward pass reads."""
+    batch). Returns the last (h, c) and every step's h, or with ``save`` the arrays the backward pass reads;
+    the h of each step as :func:`_given`, the rest held."""
 
     def step(carry, x):
         h, c = carry
@@ -93,13 +115,14 @@ def _forward(gate_inputs, xs, ws, h0, c0, save: bool, lay: _Layout):
         o = _sigmoid(z[3] + lay.mm(h, ws[3]))
         c_prev, c = c, f * c + i * g
         h = o * jnp.tanh(c)
-        return (h, c), ((h, c_prev, i, f, g, o) if save else h)
+        return (h, c), ((_given(lay, h), c_prev, i, f, g, o) if save else _given(lay, h))
 
     return jax.lax.scan(step, (h0, c0), xs)
 
 
 def _backward(saved, ws, h0, dhs, dc_last, lay: _Layout):
-    """Gradients of the four gate inputs, of the held recurrent kernels ``ws``, of h0 and c0 (all held)."""
+    """Gradients of the four gate inputs (as :func:`_given`), of the held recurrent kernels ``ws``, of h0 and
+    c0 (held)."""
     hs, c_prev, i, f, g, o = saved
     wts = tuple(w.T for w in ws)
 
@@ -114,12 +137,12 @@ def _backward(saved, ws, h0, dhs, dc_last, lay: _Layout):
         dg = dc * i * (1.0 - g * g)
         do = dh * tc * o * (1.0 - o)
         dh_prev = lay.mm(di, wts[0]) + lay.mm(df, wts[1]) + lay.mm(dg, wts[2]) + lay.mm(do, wts[3])
-        return (dh_prev, dc * f), (di, df, dg, do)
+        return (dh_prev, dc * f), tuple(_given(lay, d) for d in (di, df, dg, do))
 
     (dh0, dc0), dzs = jax.lax.scan(step, (jnp.zeros_like(h0), dc_last), (dhs, i, f, g, o, c_prev), reverse=True)
     # steps 1.. read the h before them, step 0 reads h0: no concatenation (XLA copied it, transposed);
     # in the kernels' type, as the products of the loops
-    dt = ws[0].dtype
+    dt, h0 = ws[0].dtype, _given(lay, h0)
     dws = tuple((lay.outer(hs[:-1].astype(dt), dz[1:].astype(dt)) + lay.outer(h0[None].astype(dt), dz[:1].astype(dt)))
                 .astype(dt) for dz in dzs)
     return dzs, dws, dh0, dc0
@@ -128,17 +151,16 @@ def _backward(saved, ws, h0, dhs, dc_last, lay: _Layout):
 def _run_forward(gate_inputs_in, xs_in, rs, h0, c0, save: bool):
     """:func:`_forward` from and to ``(.., B, U)`` arrays, in the layout the units call for:
     ``gate_inputs_in(lay)`` and ``xs_in(lay)`` give its ``gate_inputs`` and ``xs`` for that layout.
-    Returns every h ``(T, B, U)``, the last c ``(B, U)`` and what :func:`_forward` returned (held)."""
-    lay = _layout(rs[0].shape[0])
+    Returns every h ``(T, B, U)``, the last c ``(B, U)`` and what :func:`_forward` returned."""
+    lay = _layout(rs[0].shape[0], rs[0].dtype)
     (_, c), out = _forward(gate_inputs_in(lay), xs_in(lay), tuple(lay.weights(r) for r in rs), lay.inward(h0),
                            lay.inward(c0), save, lay)
-    hs = lay.inward(out[0] if save else out)
-    return hs, lay.inward(c), out
+    return _as_rows(lay, out[0] if save else out), lay.inward(c), out
 
 
 def _run_backward(saved, rs, h0, dhs, dc_last):
-    """:func:`_backward` from and to ``(.., B, U)`` arrays; the gate-input gradients stay held."""
-    lay = _layout(rs[0].shape[0])
+    """:func:`_backward` from and to ``(.., B, U)`` arrays; the gate-input gradients as the loops gave them."""
+    lay = _layout(rs[0].shape[0], rs[0].dtype)
     dzs, dws, dh0, dc0 = _backward(saved, tuple(lay.weights(r) for r in rs), lay.inward(h0), lay.inward(dhs),
                                    lay.inward(dc_last), lay)
     return lay, dzs, tuple(lay.weights(d) for d in dws), lay.inward(dh0), lay.inward(dc0)
@@ -168,7 +190,7 @@ def _recurrence_fwd(zs, rs, h0, c0):
 def _recurrence_bwd(res, cotangents):
     saved, rs, h0 = res
     lay, dzs, drs, dh0, dc0 = _run_backward(saved, rs, h0, *cotangents)
-    return tuple(lay.inward(dz) for dz in dzs), drs, dh0, dc0
+    return tuple(_as_rows(lay, dz) for dz in dzs), drs, dh0, dc0
 
 
 recurrence.defvjp(_recurrence_fwd, _recurrence_bwd)
@@ -199,7 +221,7 @@ def _table_bwd(res, cotangents):
     saved, tokens, rs, h0, tables = res
     lay, dzs, drs, dh0, dc0 = _run_backward(saved, rs, h0, *cotangents)
     ids = tokens.reshape(-1)
-    dtables = tuple(jax.ops.segment_sum(lay.inward(dz).reshape(ids.shape[0], -1), ids, t.shape[0])
+    dtables = tuple(jax.ops.segment_sum(_as_rows(lay, dz).reshape(ids.shape[0], -1), ids, t.shape[0])
                     for dz, t in zip(dzs, tables))
     return None, dtables, drs, dh0, dc0
 
@@ -227,7 +249,7 @@ def path(batch: int, units: int, dtype: str = "float32") -> str:
     """The name :attr:`musegen_lstm.layer.LSTM.path` records for this recurrence over ``batch`` rows,
     its recurrent products in ``dtype``."""
     mesh = cpu_mesh(batch)
-    return ("musegen-jax-scan" + (", kernel on the left" if _layout(units) is COLUMNS else "")
+    return ("musegen-jax-scan" + (", kernel on the left" if units > COLUMNS_ABOVE else "")
             + (f", rows split over {mesh.size} CPU devices" if mesh is not None else "")
             + (f", {dtype} products" if dtype != "float32" else ""))
 

@@ -7,12 +7,14 @@
 
 Training: both sides train on the same batches (random windows of a synthetic token stream over the
 paper's 83-symbol vocabulary) with the same shapes, in alternating rounds so that a noisy machine
-slows both alike; the best round of each side counts. Sampling: 1 and 64 sequences carrying the
-LSTM state, the same way; on a CPU also with int8 weights (rows *_int8: model.sampler=numpy-int8,
-weights quantized once for the model). The LSTM path printed is the one the training step ran (each
-layer records it), checked on a GPU in the step itself: cuDNN's primitives in the jax step's program,
-cuDNN's ops in a profile of a torch step. Then `gen --help` and `gen plugins` (fresh processes;
-Keras must not be imported) and ABC -> MIDI -> WAV of O'Neill's tunes. Prints a table and, last, one JSON line.
+slows both alike; the best round of each side counts. The reference runs in a process of its own, as
+plain PyTorch runs for its users, without the settings musegen makes in its process. Sampling: 1 and
+64 sequences carrying the LSTM state, the same way; on a CPU also with int8 weights (rows *_int8:
+model.sampler=numpy-int8, weights quantized once for the model). The LSTM path printed is the one the
+training step ran (each layer records it), checked on a GPU in the step itself: cuDNN's primitives in
+the jax step's program, cuDNN's ops in a profile of a torch step. Then `gen --help` and `gen plugins`
+(fresh processes; Keras must not be imported) and ABC -> MIDI -> WAV of O'Neill's tunes. Prints a
+table and, last, one JSON line.
 """
 
 from __future__ import annotations
@@ -161,6 +163,48 @@ class Torch:
             tok.cpu()
 
 
+class Reference:
+    """:class:`Torch` in a process of its own, as a user runs plain PyTorch: musegen's process settings
+    (``musegen_lstm.env``: glibc's malloc keeping freed memory) sped the plain PyTorch LSTM up by 24-29%
+    on a CPU when it shared musegen's process. It builds the same model and the same batches from the
+    same seeds; each call runs there and returns when it is done (a line each way, microseconds)."""
+
+    def __init__(self, args):
+        self.proc = subprocess.Popen([sys.executable, __file__, "--serve-reference", json.dumps(vars(args))],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self._ask("ready")
+
+    def _ask(self, line: str) -> None:
+        if line != "ready":
+            self.proc.stdin.write(line + "\n")
+            self.proc.stdin.flush()
+        answer = self.proc.stdout.readline().strip()
+        if answer != "done":
+            raise SystemExit(f"throughput.py: the PyTorch reference's process failed ({answer or 'no answer'})")
+
+    def train(self, data):
+        self._ask(f"train {len(data)}")  # the run's first len(data) batches, as the other side's
+
+    def sample(self, n, length):
+        self._ask(f"sample {n} {length}")
+
+
+def serve_reference(given: str) -> int:
+    """The reference's process (:class:`Reference`): commands on stdin, ``done`` on stdout after each."""
+    args = argparse.Namespace(**json.loads(given))
+    data = list(batches(args.vocab, args.seq, args.batch, args.steps))
+    reference = Torch(args)
+    print("done", flush=True)
+    for line in sys.stdin:
+        cmd, *numbers = line.split()
+        if cmd == "train":
+            reference.train(data[:int(numbers[0])])
+        else:
+            reference.sample(int(numbers[0]), int(numbers[1]))
+        print("done", flush=True)
+    return 0
+
+
 def race(sides: dict, work, rounds: int) -> dict[str, float]:
     """Run ``work(side)`` for each side in turn, ``rounds`` times; the best seconds of each side."""
     best = dict.fromkeys(sides, float("inf"))
@@ -214,6 +258,8 @@ def device_name(args) -> str:
 
 
 def main() -> int:
+    if sys.argv[1:2] == ["--serve-reference"]:
+        return serve_reference(sys.argv[2])
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="small shapes and few steps: about a minute on a 2-core CPU")
     ap.add_argument("--device", choices=["cpu", "gpu"], default="cpu")
@@ -241,7 +287,7 @@ def main() -> int:
         args.steps *= 3  # a GPU step takes milliseconds: longer rounds
         os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")  # JAX and PyTorch share the GPU
     data = list(batches(args.vocab, args.seq, args.batch, args.steps))
-    sides = {"musegen": Musegen(args), "torch": Torch(args)}
+    sides = {"musegen": Musegen(args), "torch": Reference(args)}
     # compile (the sampler compiles once per length), warm caches
     race(sides, lambda s: (s.train(data[:2]), s.sample(1, args.sample_len), s.sample(64, args.sample_len)), 1)
     seconds = {"train": race(sides, lambda s: s.train(data), args.rounds)}

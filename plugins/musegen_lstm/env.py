@@ -7,8 +7,9 @@ import sys
 
 
 def setup() -> None:
-    """musegen's default Keras backend, TensorFlow kept quiet, JAX's GPU memory taken as needed, and one
-    JAX CPU device per core; each only where not chosen already. Safe to call more than once."""
+    """musegen's default Keras backend, TensorFlow kept quiet, JAX's GPU memory taken as needed, one JAX
+    CPU device per core, and on jax and torch freed memory kept for reuse (:func:`_keep_freed_memory`);
+    each only where not chosen already. Safe to call more than once."""
     os.environ.setdefault("KERAS_BACKEND", "jax")  # musegen's default backend, unless one was chosen already
     if os.environ["KERAS_BACKEND"] != "tensorflow":
         # Keras imports TensorFlow whenever it is installed (to seed it, to serialize), whatever the backend;
@@ -18,6 +19,49 @@ def setup() -> None:
     # up front (its default) beside PyTorch or TensorFlow. Every GPU number in RESULTS.md ran this way.
     os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
     _cpu_devices()
+    if os.environ["KERAS_BACKEND"] != "tensorflow":  # its steps ran no faster with it (82-85k against 83-88k chars/s)
+        _keep_freed_memory()
+
+
+_GLIBC_MALLOC_SETTINGS = ("GLIBC_TUNABLES", "MALLOC_ARENA_MAX", "MALLOC_MMAP_MAX_", "MALLOC_MMAP_THRESHOLD_",
+                          "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_")
+_M_TRIM_THRESHOLD, _M_TOP_PAD, _M_MMAP_MAX = -1, -2, -4  # glibc's malloc.h
+KEEP = ((_M_MMAP_MAX, 0), (_M_TRIM_THRESHOLD, 2**31 - 1), (_M_TOP_PAD, 64 << 20))
+
+
+def _keep_freed_memory() -> bool:
+    """Make glibc's malloc keep the memory a process frees for its next allocations instead of handing
+    it back to the kernel (:data:`KEEP`: no ``mmap``, no trimming, and a thread's heap kept when it
+    empties). Returns whether it was set.
+
+    Each training step XLA allocates its temporary buffers afresh (on JAX's CPU at 256 units, 40 MB a
+    device) and frees them after. glibc served blocks that large with ``mmap`` (or a new heap for the
+    thread) and gave them back on ``free``, so every step wrote to 20,000 fresh pages: 30-37 ms of
+    system time for a 73 ms forward and backward pass of the LSTM. Kept, the pages are reused: about 100
+    faults, and 52-55 ms (training steps 74-77 -> 60-62 ms; on the torch backend 82,900 -> 103,700
+    characters/s in ``benchmarks/throughput.py --quick``). A thread's heap holds at most 64 MB, so
+    larger blocks (168 MB a device at 1024 units) are still mapped afresh each step; one arena for all
+    threads would keep them too, but made the int8 sampler's threads wait on each other (one tune
+    33,000 -> 17,000 characters/s at 256 units): not done. The process keeps its peak memory until it
+    exits. PyTorch's and NumPy's large blocks are kept the same way.
+
+    Only with glibc; not where the environment sets glibc's malloc itself (``GLIBC_TUNABLES``,
+    ``MALLOC_*``), nor with ``MUSEGEN_MALLOC=system``."""
+    if os.environ.get("MUSEGEN_MALLOC") == "system" or any(k in os.environ for k in _GLIBC_MALLOC_SETTINGS):
+        return False
+    if not sys.platform.startswith("linux"):
+        return False
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None)
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False
+    if not hasattr(libc, "gnu_get_libc_version"):  # not glibc (musl's mallopt does nothing)
+        return False
+    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+    return all(mallopt(param, value) == 1 for param, value in KEEP)
 
 
 def _cpu_devices() -> None:

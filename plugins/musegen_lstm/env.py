@@ -19,7 +19,7 @@ def setup() -> None:
     # up front (its default) beside PyTorch or TensorFlow. Every GPU number in RESULTS.md ran this way.
     os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
     _cpu_devices()
-    if os.environ["KERAS_BACKEND"] != "tensorflow":  # its steps ran no faster with it (82-85k against 83-88k chars/s)
+    if os.environ["KERAS_BACKEND"] != "tensorflow":  # its steps ran no faster (RESULTS.md, session 12)
         _keep_freed_memory()
 
 

@@ -205,11 +205,15 @@ def serve_reference(given: str) -> int:
     return 0
 
 
+PAUSE = 0.3  # seconds before each timed call: the other side's idle threads stop spinning (OpenBLAS's spin a while)
+
+
 def race(sides: dict, work, rounds: int) -> dict[str, float]:
     """Run ``work(side)`` for each side in turn, ``rounds`` times; the best seconds of each side."""
     best = dict.fromkeys(sides, float("inf"))
     for _ in range(rounds):
         for name, side in sides.items():
+            time.sleep(PAUSE)
             t0 = time.perf_counter()
             work(side)
             best[name] = min(best[name], time.perf_counter() - t0)
@@ -301,7 +305,6 @@ def main() -> int:
         from musegen_lstm.int8 import best_route
 
         int8_route = best_route()
-        time.sleep(0.5)  # NumPy's OpenBLAS threads spin a while after float32 products (int8_sampling.PAUSE)
         for n in (1, 64):
             seconds[f"sample_b{n}_int8"] = race(sides, lambda s: s.sample(n, args.sample_len), args.rounds)
     tunes = lambda key: int(key.split("_")[1][1:])  # noqa: E731 — sample_b64_int8: 64

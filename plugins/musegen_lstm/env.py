@@ -38,7 +38,7 @@ def _keep_freed_memory() -> bool:
     device) and frees them after. glibc served blocks that large with ``mmap`` (or a new heap for the
     thread) and gave them back on ``free``, so every step wrote to 20,000 fresh pages: 30-37 ms of
     system time for a 73 ms forward and backward pass of the LSTM. Kept, the pages are reused: about 100
-    faults, and 52-55 ms (training steps 74-77 -> 60-62 ms; on the torch backend 82,900 -> 103,700
+    faults, and 52-55 ms (training steps 73-77 -> 60-63 ms; on the torch backend 82,900 -> 103,700
     characters/s in ``benchmarks/throughput.py --quick``). A thread's heap holds at most 64 MB, so
     larger blocks (168 MB a device at 1024 units) are still mapped afresh each step; one arena for all
     threads would keep them too, but made the int8 sampler's threads wait on each other (one tune

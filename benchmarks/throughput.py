@@ -172,15 +172,21 @@ class Reference:
     def __init__(self, args):
         self.proc = subprocess.Popen([sys.executable, __file__, "--serve-reference", json.dumps(vars(args))],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        self._ask("ready")
+        self._done()  # built
 
     def _ask(self, line: str) -> None:
-        if line != "ready":
-            self.proc.stdin.write(line + "\n")
-            self.proc.stdin.flush()
+        self.proc.stdin.write(line + "\n")
+        self.proc.stdin.flush()
+        self._done()
+
+    def _done(self) -> None:
         answer = self.proc.stdout.readline().strip()
         if answer != "done":
             raise SystemExit(f"throughput.py: the PyTorch reference's process failed ({answer or 'no answer'})")
+
+    def close(self) -> None:
+        self.proc.stdin.close()  # its loop over stdin ends
+        self.proc.wait()
 
     def train(self, data):
         self._ask(f"train {len(data)}")  # the run's first len(data) batches, as the other side's
@@ -310,6 +316,7 @@ def main() -> int:
     tunes = lambda key: int(key.split("_")[1][1:])  # noqa: E731 — sample_b64_int8: 64
     rate = {k: {side: (len(data) * args.batch * args.seq if k == "train" else tunes(k) * args.sample_len) / s
                 for side, s in v.items()} for k, v in seconds.items()}
+    sides["torch"].close()
     path = ours.lstm_path(data[0][0])
     import torch
 

@@ -49,19 +49,27 @@ def _keep_freed_memory() -> bool:
     ``MALLOC_*``), nor with ``MUSEGEN_MALLOC=system``."""
     if os.environ.get("MUSEGEN_MALLOC") == "system" or any(k in os.environ for k in _GLIBC_MALLOC_SETTINGS):
         return False
-    if not sys.platform.startswith("linux"):
+    libc = glibc()
+    if libc is None:
         return False
+    import ctypes
+
+    mallopt = libc.mallopt
+    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+    return all(mallopt(param, value) == 1 for param, value in KEEP)
+
+
+def glibc():
+    """This process's C library where it is glibc (on Linux), else None (musl's ``mallopt`` does nothing)."""
+    if not sys.platform.startswith("linux"):
+        return None
     import ctypes
 
     try:
         libc = ctypes.CDLL(None)
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):
-        return False
-    if not hasattr(libc, "gnu_get_libc_version"):  # not glibc (musl's mallopt does nothing)
-        return False
-    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
-    return all(mallopt(param, value) == 1 for param, value in KEEP)
+    except OSError:
+        return None
+    return libc if hasattr(libc, "gnu_get_libc_version") and hasattr(libc, "mallopt") else None
 
 
 def _cpu_devices() -> None:
@@ -71,10 +79,15 @@ def _cpu_devices() -> None:
     if os.environ["KERAS_BACKEND"] != "jax" or "JAX_NUM_CPU_DEVICES" in os.environ \
             or "xla_force_host_platform_device_count" in os.environ.get("XLA_FLAGS", ""):
         return
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    cores = cpu_cores()
     os.environ["JAX_NUM_CPU_DEVICES"] = str(cores)  # read when JAX is imported
     if "jax" in sys.modules:  # imported already: JAX takes it until its first computation, not after
         try:
             sys.modules["jax"].config.update("jax_num_cpu_devices", cores)
         except Exception:  # noqa: BLE001 — JAX has computed already: it keeps its devices
             pass
+
+
+def cpu_cores() -> int:
+    """The cores this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)

@@ -34,9 +34,9 @@ Only where TensorFlow sees no GPU (there Keras runs cuDNN): :mod:`musegen_lstm.l
 
 from __future__ import annotations
 
-import os
-
 import tensorflow as tf
+
+from musegen_lstm.env import cpu_cores as _cores  # a name of this module: tests set how many cores it sees
 
 COLUMNS_ABOVE = 512  # units: the loops hold a batch as (U, B) above this
 MIN_ROWS = 8  # rows per share: fewer make products too thin to gain from another core
@@ -148,10 +148,6 @@ def shares(batch, units: int) -> int:
     if batch is None or units > COLUMNS_ABOVE:
         return 1
     return max((k for k in range(2, _cores() + 1) if batch % k == 0 and batch // k >= MIN_ROWS), default=1)
-
-
-def _cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 def path(batch, units: int, dtype: str = "float32") -> str:

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import ctypes
-import sys
-
 import pytest
+from musegen_lstm.env import glibc
 
 from conftest import run_python
-
-GLIBC = sys.platform.startswith("linux") and hasattr(ctypes.CDLL(None), "gnu_get_libc_version")
 
 # A worker thread (as XLA's device threads are) mallocs, fills and frees a 40 MB block ten times, as
 # XLA does a training step's temporary buffers at 256 units; prints the page faults of the last nine.
@@ -33,7 +29,7 @@ print(sum(faults[1:]))
 """
 
 
-@pytest.mark.skipif(not GLIBC, reason="glibc's malloc only")
+@pytest.mark.skipif(glibc() is None, reason="glibc's malloc only")
 @pytest.mark.parametrize("setting", ["", "system", "tunables"])
 def test_freed_memory_is_kept_for_reuse_unless_the_environment_says_otherwise(setting):
     """A thread's 40 MB block freed and allocated again reuses its pages (glibc had given them back and

@@ -293,11 +293,41 @@ print(kept, same, moved, doubled, other, int8_kept, int8_moved)
 def test_the_samplers_prepared_weights_are_kept_until_the_weights_change(backend):
     """Training steps (in place on torch, new arrays on jax) and set_weights make the NumPy sampler lay
     its weights out again; TensorFlow's variables say nothing of their changes: there the weights are
-    kept while the variables hold the same values."""
+    kept while the variables hold the same values (read by buffer, see the next test)."""
     proc = run_python(PREPARED, env={"KERAS_BACKEND": backend, "CUDA_VISIBLE_DEVICES": ""})
     assert proc.returncode == 0, proc.stderr[-3000:]
     kept, same, moved, doubled, other, int8_kept, int8_moved = proc.stdout.split()
     assert kept == same == moved == doubled == other == int8_kept == int8_moved == "True"
+
+
+TF_WRITES = """
+import numpy as np, tensorflow as tf
+from musegen_lstm.config import LSTMConfig
+from musegen_lstm.lstm import LSTMModel
+m = LSTMModel(LSTMConfig(embedding_dim=6, units=16), 9)
+m.build()
+emb = m.net.get_layer("embedding").embeddings
+first = m.prepared()
+emb.assign(emb.numpy())  # the same values written: a new buffer
+rewritten_kept = m.prepared() is first
+emb.value.scatter_add(tf.IndexedSlices(tf.ones((1, 6)), tf.constant([3])))  # copy-on-read mode from now
+second = m.prepared()
+moved = second is not first and not np.array_equal(second.weights[0][0], first.weights[0][0])
+copy_on_read_kept = m.prepared() is second  # reads are copies now: the values compared
+emb.value.scatter_add(tf.IndexedSlices(tf.ones((1, 6)), tf.constant([4])))  # in place, in that mode
+third = m.prepared()
+moved_again = third is not second and not np.array_equal(third.weights[0][0], second.weights[0][0])
+print(rewritten_kept, moved, copy_on_read_kept, moved_again)
+"""
+
+
+def test_tensorflow_writes_of_every_kind_are_seen_by_the_samplers_kept_weights():
+    """On TensorFlow the kept weights are checked by buffer first, then by value: the same values
+    written again keep them; a sparse update (after which TensorFlow's reads are copies and its writes
+    in place) is seen, and so is the next one."""
+    proc = run_python(TF_WRITES, env={"KERAS_BACKEND": "tensorflow", "CUDA_VISIBLE_DEVICES": ""})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.split() == ["True"] * 4
 
 
 FUSED = """

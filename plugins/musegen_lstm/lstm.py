@@ -299,10 +299,17 @@ def _version_key(values: list) -> tuple | None:
 
 
 def _read_now(variables: list) -> list:
-    """TensorFlow: each variable's value now, as a tensor; on a CPU it shares the variable's buffer."""
+    """TensorFlow: each variable's value now, as a tensor; on a CPU it shares the variable's buffer
+    (anything without a resource handle, a distributed variable say, is converted, and compared)."""
     import tensorflow as tf
 
-    return [tf.raw_ops.ReadVariableOp(resource=v.handle, dtype=v.dtype) for v in variables]
+    def read(v):
+        try:
+            return tf.raw_ops.ReadVariableOp(resource=v.handle, dtype=v.dtype)
+        except (AttributeError, ValueError, TypeError):
+            return tf.convert_to_tensor(v)
+
+    return [read(v) for v in variables]
 
 
 def _same_value(now, before) -> bool:

@@ -257,7 +257,7 @@ class LSTMModel:
         values = [w.value for w in net.weights]
         key = _version_key(values)
         kept = self._prepared
-        if key is None:  # TensorFlow: compare the values themselves
+        if key is None:  # TensorFlow: the variables' buffers, else their values
             values = _read_now(values)
             unchanged = kept is not None and kept[0] == (int8, key) and all(map(_same_value, values, kept[1]))
         else:
@@ -320,7 +320,8 @@ def _same_value(now, before) -> bool:
     variables, after 0.3 s idle (when TensorFlow's first call costs about 1 ms): 0.7-1.0 ms at 256 units
     and 0.9 ms at 1024, against 3.3-5.1 and 14.5-14.9 ms to copy them to NumPy and compare them."""
     try:
-        if now._numpy().__array_interface__["data"][0] == before._numpy().__array_interface__["data"][0]:
+        a, b = now._numpy(), before._numpy()
+        if a.__array_interface__["data"][0] == b.__array_interface__["data"][0] and a.shape == b.shape:
             return True
     except (AttributeError, TypeError, ValueError):  # a TensorFlow without ``_numpy``: compare the values
         pass

@@ -42,7 +42,7 @@ def _keep_freed_memory() -> bool:
     characters/s in ``benchmarks/throughput.py --quick``). A thread's heap holds at most 64 MB, so
     larger blocks (168 MB a device at 1024 units) are still mapped afresh each step; one arena for all
     threads would keep them too, but made the int8 sampler's threads wait on each other (one tune
-    33,000 -> 17,000 characters/s at 256 units): not done. The process keeps its peak memory until it
+    33,839 -> 18,456 characters/s at 256 units): not done. The process keeps its peak memory until it
     exits. PyTorch's and NumPy's large blocks are kept the same way.
 
     Only with glibc; not where the environment sets glibc's malloc itself (``GLIBC_TUNABLES``,

@@ -7,9 +7,9 @@ import sys
 
 
 def setup() -> None:
-    """musegen's default Keras backend, TensorFlow kept quiet, JAX's GPU memory taken as needed, one JAX
-    CPU device per core, and on jax and torch freed memory kept for reuse (:func:`_keep_freed_memory`);
-    each only where not chosen already. Safe to call more than once."""
+    """musegen's default Keras backend, TensorFlow kept quiet, JAX's and TensorFlow's GPU memory taken as
+    needed, one JAX CPU device per core, and on jax and torch freed memory kept for reuse
+    (:func:`_keep_freed_memory`); each only where not chosen already. Safe to call more than once."""
     os.environ.setdefault("KERAS_BACKEND", "jax")  # musegen's default backend, unless one was chosen already
     if os.environ["KERAS_BACKEND"] != "tensorflow":
         # Keras imports TensorFlow whenever it is installed (to seed it, to serialize), whatever the backend;
@@ -18,6 +18,9 @@ def setup() -> None:
     # The compiled sampler runs on JAX whatever the backend: on a GPU, JAX must not take 75% of its memory
     # up front (its default) beside PyTorch or TensorFlow. Every GPU number in RESULTS.md ran this way.
     os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+    # Nor TensorFlow nearly all of it (its default) at its first GPU op, which would leave JAX's sampler
+    # none after training on the tensorflow backend (not yet run on a GPU). TensorFlow reads it then.
+    os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
     _cpu_devices()
     if os.environ["KERAS_BACKEND"] != "tensorflow":  # its steps ran no faster (RESULTS.md, session 12)
         _keep_freed_memory()

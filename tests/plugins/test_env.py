@@ -46,3 +46,27 @@ def test_freed_memory_is_kept_for_reuse_unless_the_environment_says_otherwise(se
         assert int(faults) < 9 * 1000  # a few pages a round at most
     else:
         assert int(faults) > 9 * 9000  # 10,240 pages of 4 KB each round
+
+
+# The GPU memory settings, unset and then chosen by the user, in a process where neither framework started
+GPU_MEMORY = """
+import os
+import musegen_lstm.env as env
+names = ("XLA_PYTHON_CLIENT_PREALLOCATE", "TF_FORCE_GPU_ALLOW_GROWTH")
+for name in names:
+    os.environ.pop(name, None)
+env.setup()
+print(*(os.environ.get(name) for name in names))
+os.environ.update({name: "chosen" for name in names})
+env.setup()
+print(*(os.environ[name] for name in names))
+"""
+
+
+@pytest.mark.parametrize("backend", ["jax", "tensorflow", "torch"])
+def test_neither_jax_nor_tensorflow_takes_the_gpus_memory_up_front_unless_the_user_chose(backend):
+    """Whatever the backend, the compiled sampler runs on JAX beside it: JAX must not take 75% of a GPU
+    at start, nor TensorFlow nearly all of it at its first GPU op; a value the user set stays."""
+    proc = run_python(GPU_MEMORY, env={"KERAS_BACKEND": backend})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.split("\n")[:2] == ["false true", "chosen chosen"]

@@ -25,6 +25,9 @@ core, so a recurrence used one of this machine's cores. The rows of a batch are 
 sequences: with several JAX CPU devices (:mod:`musegen_lstm.lstm` makes one per core), each device
 runs the recurrence for its share of the rows (``shard_map``), forward and backward, and the weight
 gradients are summed — the same numbers as one device, to float32 rounding. See :func:`cpu_mesh`.
+Not in columns: there XLA runs each product on every core itself, and each device would stream the
+whole kernel each step (LSTM 1024, float32, a training step whole against split, on a 2-core AMD EPYC:
+1,079-1,107 ms against 1,188-1,208; alike on the Sapphire Rapids of session 7 of RESULTS.md).
 
 **bfloat16.** Under ``mixed_bfloat16``, on a CPU with bfloat16 instructions
 (:func:`musegen_lstm.layer.cpu_dtype`), every product of the recurrence (the input projection, each
@@ -232,13 +235,14 @@ table_recurrence.defvjp(_table_fwd, _table_bwd)
 MIN_ROWS = 8  # rows per device: fewer make products too thin to gain from another core
 
 
-def cpu_mesh(batch: int):
-    """The CPU devices a recurrence over ``batch`` rows is split across, as a mesh, or None to run it
-    whole: on a CPU with several JAX devices, at least :data:`MIN_ROWS` rows each, each device the
-    same share; not under ``keras.distribution`` (which splits the batch itself)."""
+def cpu_mesh(batch: int, units: int):
+    """The CPU devices a recurrence over ``batch`` rows of ``units`` is split across, as a mesh, or None
+    to run it whole: on a CPU with several JAX devices, at least :data:`MIN_ROWS` rows each, each device
+    the same share; not in columns (module docstring), nor under ``keras.distribution`` (which splits
+    the batch itself)."""
     import keras
 
-    if jax.default_backend() != "cpu" or keras.distribution.distribution() is not None:
+    if jax.default_backend() != "cpu" or units > COLUMNS_ABOVE or keras.distribution.distribution() is not None:
         return None
     devices = jax.devices("cpu")
     n = max((k for k in range(2, len(devices) + 1) if batch % k == 0 and batch // k >= MIN_ROWS), default=1)
@@ -248,16 +252,16 @@ def cpu_mesh(batch: int):
 def path(batch: int, units: int, dtype: str = "float32") -> str:
     """The name :attr:`musegen_lstm.layer.LSTM.path` records for this recurrence over ``batch`` rows,
     its recurrent products in ``dtype``."""
-    mesh = cpu_mesh(batch)
+    mesh = cpu_mesh(batch, units)
     return ("musegen-jax-scan" + (", kernel on the left" if units > COLUMNS_ABOVE else "")
             + (f", rows split over {mesh.size} CPU devices" if mesh is not None else "")
             + (f", {dtype} products" if dtype != "float32" else ""))
 
 
-def _split(fn, batch: int, in_specs, out_specs):
+def _split(fn, batch: int, units: int, in_specs, out_specs):
     """``fn`` run by each device of :func:`cpu_mesh` on its rows (the specs name the ``rows`` axis of each
     argument and result), or ``fn`` itself. Gradients of the unsplit arguments are summed over devices."""
-    mesh = cpu_mesh(batch)
+    mesh = cpu_mesh(batch, units)
     if mesh is None:
         return fn
     return jax.shard_map(fn, mesh=mesh, in_specs=in_specs, out_specs=out_specs, check_vma=False)
@@ -277,7 +281,7 @@ def lstm(x, kernel, recurrent_kernel, bias, h0, c0, dtype: str = "float32"):
         rows = jnp.swapaxes(x, 0, 1).astype(dtype).reshape(-1, x.shape[-1])
         zs = tuple((jnp.matmul(rows, k.astype(dtype), preferred_element_type=_F32) + b)
                    .reshape(x.shape[1], x.shape[0], u) for k, b in zip(_gates(kernel, u), _gates(bias, u)))
-    run = _split(recurrence, x.shape[0], ((_SPLIT_AXIS1,) * 4, _UNSPLIT, _SPLIT_AXIS0, _SPLIT_AXIS0),
+    run = _split(recurrence, x.shape[0], u, ((_SPLIT_AXIS1,) * 4, _UNSPLIT, _SPLIT_AXIS0, _SPLIT_AXIS0),
                  (_SPLIT_AXIS1, _SPLIT_AXIS0))
     hs, c = run(zs, _gates(recurrent_kernel.astype(dtype), u), h0, c0)
     return jnp.swapaxes(hs, 0, 1), hs[-1], c
@@ -289,7 +293,7 @@ def lstm_from_table(tokens, table, recurrent_kernel, dtype: str = "float32"):
     ``dtype``: the type of the recurrent products, as :func:`lstm`."""
     u = recurrent_kernel.shape[0]
     h0 = jnp.zeros((tokens.shape[0], u), table.dtype)
-    run = _split(table_recurrence, tokens.shape[0], (_SPLIT_AXIS1, _UNSPLIT, _UNSPLIT, _SPLIT_AXIS0, _SPLIT_AXIS0),
+    run = _split(table_recurrence, tokens.shape[0], u, (_SPLIT_AXIS1, _UNSPLIT, _UNSPLIT, _SPLIT_AXIS0, _SPLIT_AXIS0),
                  (_SPLIT_AXIS1, _SPLIT_AXIS0))
     hs, _ = run(tokens.T, _gates(table, u), _gates(recurrent_kernel.astype(dtype), u), h0, h0)
     return jnp.swapaxes(hs, 0, 1)

@@ -129,6 +129,7 @@ class FastStep:
             self.recurrent, self.raw_logits = self.ahead[:, :4 * self.units[0]], self.ahead[:, 4 * self.units[0]:]
             outs[0] = self.ahead
             self.inv_t, self.dense_b = np.float32(1.0 / temperature), (prep.dense_b / temperature).astype(np.float32)
+            self.temperature, self.raw_bias = np.float32(temperature), np.asarray(prep.dense_b, np.float32)
         else:
             self.dense_w = np.ascontiguousarray(prep.dense_w / temperature, np.float32)
             self.dense_b = (prep.dense_b / temperature).astype(np.float32)
@@ -149,6 +150,17 @@ class FastStep:
 
     def step(self, tokens) -> np.ndarray:
         """``tokens``: an array of ``n`` ids, or one int when ``n`` is 1."""
+        self.advance(tokens)
+        if self.fused:
+            np.multiply(self.raw_logits, self.inv_t, out=self.logits)
+        else:
+            np.dot(self.h[-1], self.dense_w, out=self.logits)
+        self.logits += self.dense_b
+        return self.logits
+
+    def advance(self, tokens) -> None:
+        """:meth:`step` without the logits: with a fused output layer the raw ones (``h @ D``, before
+        the bias and the temperature) are left in ``raw_logits``, and ``logits`` is not written."""
         x = None
         for k in range(len(self.units)):
             h, c, z, tmp = self.h[k], self.c[k], self.z[k], self.tmp[k]
@@ -176,11 +188,6 @@ class FastStep:
             x = h
         if self.fused:
             self.products[0]()
-            np.multiply(self.raw_logits, self.inv_t, out=self.logits)
-        else:
-            np.dot(x, self.dense_w, out=self.logits)
-        self.logits += self.dense_b
-        return self.logits
 
 
 def _product(x: np.ndarray, kernel, out: np.ndarray):
@@ -312,6 +319,9 @@ def _sample_one_gumbel(fast: FastStep, logits: np.ndarray, rng, max_len: int, en
     it costs in a loop of its own. At 1024 units, 300 characters, 8 calls each way alternating in one
     process: int8 weights 3,981 -> 4,372 characters/s (median), float32 2,300 -> 2,450. With int8
     weights the loop runs compiled where it can (:mod:`musegen_lstm.int8_loop`), on the same noise."""
+    run = fast.compiled_loop()
+    if run is None and fast.fused:
+        return _sample_one_fused(fast, logits, rng, max_len, end_id)
     fast.logits[0] = logits  # where both loops read them (the same buffer when fast gave them)
     noisy = np.empty_like(logits)
 
@@ -326,13 +336,38 @@ def _sample_one_gumbel(fast: FastStep, logits: np.ndarray, rng, max_len: int, en
             row_logits = fast.step(tok)[0]
         return out
 
-    run = fast.compiled_loop() or block
+    run = run or block
     one: list[int] = []
     for start in range(0, max_len, GUMBEL_ROWS):
         noise = rng.gumbel(size=(GUMBEL_ROWS, logits.shape[0])).astype(np.float32)
         one += run(noise[: max_len - start], end_id)
         if one[-1] == end_id:
             break
+    return one
+
+
+def _sample_one_fused(fast: FastStep, logits: np.ndarray, rng, max_len: int, end_id: int) -> list[int]:
+    """:func:`_sample_one_gumbel`'s Python loop where the output layer is fused, on the same noise, with
+    no arithmetic on the logits a token: ``argmax(raw / T + b / T + g) = argmax(raw + (b + T·g))``, and
+    ``b + T·g`` is made for a block of noise at once. Two NumPy calls fewer a token (at 256 units, one
+    300-character tune through ``LSTMModel.sample`` after a 0.3 s pause, best of 15, three processes
+    each way: 8.73-8.86 -> 8.24-8.34 ms on a 2-core AMD EPYC).
+    Leaves ``fast.logits`` as they were before the draws."""
+    cur = logits * fast.temperature  # the tempered logits the prime left, as raw + b
+    raw, noisy = fast.raw_logits[0], np.empty_like(cur)
+    one: list[int] = []
+    for start in range(0, max_len, GUMBEL_ROWS):
+        noise = rng.gumbel(size=(GUMBEL_ROWS, logits.shape[0])).astype(np.float32)
+        noise *= fast.temperature
+        noise += fast.raw_bias
+        for row in noise[: max_len - start]:
+            np.add(cur, row, out=noisy)
+            tok = int(noisy.argmax())
+            one.append(tok)
+            if tok == end_id:
+                return one
+            fast.advance(tok)
+            cur = raw
     return one
 
 

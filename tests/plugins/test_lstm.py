@@ -103,6 +103,26 @@ def test_one_unfiltered_tune_draws_each_token_with_its_softmax_probability(units
     assert tune[:500] == sample(net, [1], 1, 500, end_id=-1, temperature=0.7, seed=3)[0]  # seeded
     assert sample(net, [1], 1, 500, end_id=4, seed=3)[0][-1] == 4  # stops at the end token
 
+
+@pytest.mark.parametrize("units", [[16], [16, 8]])
+def test_one_unfiltered_tune_draws_as_argmax_of_tempered_logits_plus_the_seeds_noise(units):
+    """The one-tune loop (with one layer the output layer is fused and the temperature and bias are
+    folded into the noise) draws argmax(logits / T + g) step by step, g the seed's Gumbel noise, as a
+    plain loop over FastStep.step does; across a block of noise too."""
+    from musegen_lstm.sampling import GUMBEL_ROWS, sample
+
+    net = random_net(np.random.default_rng(7), units)
+    tune = sample(net, [1, 2], 1, GUMBEL_ROWS + 44, end_id=-1, temperature=0.8, seed=11)[0]
+    rng, fast = np.random.default_rng(11), FastStep(net, 1, temperature=0.8)
+    for token in (-1, 1, 2):  # the start (end_id) and the prime
+        logits = fast.step(np.full(1, token))[0].copy()
+    want = []
+    while len(want) < len(tune):
+        for row in rng.gumbel(size=(GUMBEL_ROWS, logits.shape[0])).astype(np.float32):
+            want.append(int(np.argmax(logits + row)))
+            logits = fast.step(want[-1])[0].copy()
+    assert tune == want[:len(tune)] and len(set(tune)) > 5
+
 def test_filters():
     logits = np.log(np.array([[0.5, 0.3, 0.15, 0.05]]))
     np.testing.assert_allclose(filter_logits(logits, 1.0, 0, 1.0), [[0.5, 0.3, 0.15, 0.05]], rtol=1e-6)

@@ -9,12 +9,12 @@ Training: both sides train on the same batches (random windows of a synthetic to
 paper's 83-symbol vocabulary) with the same shapes, in alternating rounds so that a noisy machine
 slows both alike; the best round of each side counts. The reference runs in a process of its own, as
 plain PyTorch runs for its users, without the settings musegen makes in its process. Sampling: 1 and
-64 sequences carrying the LSTM state, the same way; on a CPU also with int8 weights (rows *_int8:
-model.sampler=numpy-int8, weights quantized once for the model). The LSTM path printed is the one the
-training step ran (each layer records it), checked on a GPU in the step itself: cuDNN's primitives in
-the jax step's program, cuDNN's ops in a profile of a torch step. Then `gen --help` and `gen plugins`
-(fresh processes; Keras must not be imported) and ABC -> MIDI -> WAV of O'Neill's tunes. Prints a
-table and, last, one JSON line.
+64 sequences carrying the LSTM state, the same way (three times as many rounds: each is short); on a
+CPU also with int8 weights (rows *_int8: model.sampler=numpy-int8, weights quantized once for the
+model). The LSTM path printed is the one the training step ran (each layer records it), checked on a
+GPU in the step itself: cuDNN's primitives in the jax step's program, cuDNN's ops in a profile of a
+torch step. Then `gen --help` and `gen plugins` (fresh processes; Keras must not be imported) and ABC
+-> MIDI -> WAV of O'Neill's tunes. Prints a table and, last, one JSON line.
 """
 
 from __future__ import annotations
@@ -278,10 +278,14 @@ def main() -> int:
     ap.add_argument("--precision", choices=["float32", "mixed_bfloat16", "mixed_float16"], default="float32",
                     help="training precision, both sides (PyTorch: torch.autocast); sampling stays float32")
     ap.add_argument("--rounds", type=int, default=3, help="alternating rounds per measure; the best counts")
+    ap.add_argument("--sample-rounds", type=int, default=None,
+                    help="alternating rounds per sampling measure (default: 3x --rounds; a round of one tune "
+                         "takes milliseconds, so that a few slow ones on a busy machine do not decide it)")
     ap.add_argument("--skip-extras", action="store_true", help="only training and sampling")
     ap.add_argument("--skip-int8", action="store_true",
                     help="on a CPU, skip the rows of the NumPy sampler with int8 weights (model.sampler=numpy-int8)")
     args = ap.parse_args()
+    args.sample_rounds = args.sample_rounds or 3 * args.rounds
     if args.device == "cpu" and args.precision == "mixed_float16":
         # torch.autocast(float16) on a CPU: oneDNN "could not create a primitive descriptor" for the LSTM
         ap.exit(2, "throughput.py: error: no plain PyTorch reference for mixed_float16 on a CPU (PyTorch's CPU LSTM "
@@ -302,7 +306,7 @@ def main() -> int:
     race(sides, lambda s: (s.train(data[:2]), s.sample(1, args.sample_len), s.sample(64, args.sample_len)), 1)
     seconds = {"train": race(sides, lambda s: s.train(data), args.rounds)}
     for n in (1, 64):
-        seconds[f"sample_b{n}"] = race(sides, lambda s: s.sample(n, args.sample_len), args.rounds)
+        seconds[f"sample_b{n}"] = race(sides, lambda s: s.sample(n, args.sample_len), args.sample_rounds)
     ours = sides["musegen"]
     sampler, int8_route = ours.model.sampler(), None
     if args.device == "cpu" and not args.skip_int8:  # the NumPy sampler with int8 weights, same PyTorch loop
@@ -312,7 +316,7 @@ def main() -> int:
 
         int8_route = best_route()
         for n in (1, 64):
-            seconds[f"sample_b{n}_int8"] = race(sides, lambda s: s.sample(n, args.sample_len), args.rounds)
+            seconds[f"sample_b{n}_int8"] = race(sides, lambda s: s.sample(n, args.sample_len), args.sample_rounds)
     tunes = lambda key: int(key.split("_")[1][1:])  # noqa: E731 — sample_b64_int8: 64
     rate = {k: {side: (len(data) * args.batch * args.seq if k == "train" else tunes(k) * args.sample_len) / s
                 for side, s in v.items()} for k, v in seconds.items()}
@@ -322,7 +326,8 @@ def main() -> int:
 
     print(f"device {args.device} ({device_name(args)}), "
           f"backend {ours.backend} (LSTM path: {path}), torch {torch.__version__}, LSTM {args.units}, "
-          f"sequence {args.seq}, batch {args.batch}, {args.precision}, sampler {sampler}, best of {args.rounds} rounds")
+          f"sequence {args.seq}, batch {args.batch}, {args.precision}, sampler {sampler}, best of {args.rounds} rounds "
+          f"(sampling {args.sample_rounds})")
     if int8_route:
         print(f"int8 rows: model.sampler=numpy-int8, {int8_route} route (musegen_lstm/int8.py)")
     print(f"{'characters/s':<22}{'musegen':>12}{'PyTorch':>12}{'ratio':>8}")
@@ -331,7 +336,7 @@ def main() -> int:
         result[f"{key}_ratio_vs_torch"] = round(r["musegen"] / r["torch"], 2)
         print(f"{key:<22}{r['musegen']:>12,.0f}{r['torch']:>12,.0f}{result[f'{key}_ratio_vs_torch']:>8.2f}")
     result.update(device=args.device, device_name=device_name(args), backend=ours.backend, lstm_path=path,
-                  units=args.units, precision=args.precision,
+                  units=args.units, precision=args.precision, rounds=args.rounds, sample_rounds=args.sample_rounds,
                   int8_route=int8_route,
                   musegen={k: round(r["musegen"]) for k, r in rate.items()},
                   torch={k: round(r["torch"]) for k, r in rate.items()})

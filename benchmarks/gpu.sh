@@ -22,11 +22,12 @@ stage() {  # stage SECONDS_LIMIT NAME COMMAND...
 }
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 KERAS_BACKEND=jax $py -c "import sys, jax, torch, keras; print(sys.version.split()[0], 'jax', jax.__version__, jax.devices(), 'torch', torch.__version__, torch.backends.cudnn.version(), 'keras', keras.__version__)"
-stage 150 jax-fp32 $py benchmarks/throughput.py --device gpu --backend jax --skip-extras
-stage 150 torch-fp32 $py benchmarks/throughput.py --device gpu --backend torch --skip-extras
-stage 120 torch-bf16 $py benchmarks/throughput.py --device gpu --backend torch --precision mixed_bfloat16 --skip-extras --rounds 2
-stage 120 torch-fp16 $py benchmarks/throughput.py --device gpu --backend torch --precision mixed_float16 --skip-extras --rounds 2  # with its loss scale
-stage 120 jax-bf16 $py benchmarks/throughput.py --device gpu --backend jax --precision mixed_bfloat16 --skip-extras --rounds 2
+# --sample-rounds 3: sampling raced as in earlier GPU runs (the default, 3x --rounds, adds 6 rounds a race)
+stage 150 jax-fp32 $py benchmarks/throughput.py --device gpu --backend jax --skip-extras --sample-rounds 3
+stage 150 torch-fp32 $py benchmarks/throughput.py --device gpu --backend torch --skip-extras --sample-rounds 3
+stage 120 torch-bf16 $py benchmarks/throughput.py --device gpu --backend torch --precision mixed_bfloat16 --skip-extras --sample-rounds 3 --rounds 2
+stage 120 torch-fp16 $py benchmarks/throughput.py --device gpu --backend torch --precision mixed_float16 --skip-extras --sample-rounds 3 --rounds 2  # with its loss scale
+stage 120 jax-bf16 $py benchmarks/throughput.py --device gpu --backend jax --precision mixed_bfloat16 --skip-extras --sample-rounds 3 --rounds 2
 stage 60 cudnn-types $py benchmarks/cudnn_lstm_types.py
 stage 120 sampler-unroll $py benchmarks/sampler_unroll.py --unroll ${UNROLLS:-1,4,8,16,32} --rounds 2
 if [[ -n $train ]]; then

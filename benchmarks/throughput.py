@@ -267,6 +267,17 @@ def device_name(args) -> str:
     return f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores"
 
 
+def positive(text: str) -> int:
+    """An argument that must be a whole number above zero (argparse says so in one line otherwise)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number above 0")
+    return value
+
+
 def main() -> int:
     if sys.argv[1:2] == ["--serve-reference"]:
         return serve_reference(sys.argv[2])
@@ -274,11 +285,11 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true", help="small shapes and few steps: about a minute on a 2-core CPU")
     ap.add_argument("--device", choices=["cpu", "gpu"], default="cpu")
     ap.add_argument("--backend", choices=["jax", "torch", "tensorflow"], default="jax")
-    ap.add_argument("--units", type=int, default=None)
+    ap.add_argument("--units", type=positive, default=None)
     ap.add_argument("--precision", choices=["float32", "mixed_bfloat16", "mixed_float16"], default="float32",
                     help="training precision, both sides (PyTorch: torch.autocast); sampling stays float32")
-    ap.add_argument("--rounds", type=int, default=3, help="alternating rounds per measure; the best counts")
-    ap.add_argument("--sample-rounds", type=int, default=None,
+    ap.add_argument("--rounds", type=positive, default=3, help="alternating rounds per measure; the best counts")
+    ap.add_argument("--sample-rounds", type=positive, default=None,
                     help="alternating rounds per sampling measure (default: 3x --rounds; a round of one tune "
                          "takes milliseconds, so that a few slow ones on a busy machine do not decide it)")
     ap.add_argument("--skip-extras", action="store_true", help="only training and sampling")

@@ -310,3 +310,18 @@ def test_throughput_benchmark_refuses_float16_on_a_cpu_in_one_line():
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and "mixed_float16" in proc.stderr and "Traceback" not in proc.stderr
     assert proc.stdout == ""
+
+
+@pytest.mark.parametrize("flag,value", [("--rounds", "0"), ("--sample-rounds", "-2"), ("--units", "many")])
+def test_throughput_benchmark_refuses_a_count_below_one_in_one_line(flag, value):
+    """No round at all would divide by an infinite time (a traceback after minutes of work): refused at
+    once, one line after argparse's usage line, exit 2."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "throughput.py"), "--quick", flag, value],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and proc.stdout == "" and "Traceback" not in proc.stderr
+    assert f"{value!r} is not a whole number above 0" in proc.stderr.splitlines()[-1]

@@ -341,11 +341,9 @@ def _sample_one_gumbel(fast: FastStep, logits: np.ndarray, rng, max_len: int, en
     after a product that streams the weights through the caches, each call costs several times what
     it costs in a loop of its own. At 1024 units, 300 characters, 8 calls each way alternating in one
     process: int8 weights 3,981 -> 4,372 characters/s (median), float32 2,300 -> 2,450. With int8
-    weights the loop runs compiled where it can (:mod:`musegen_lstm.int8_loop`), on the same noise."""
-    run = fast.compiled_loop()
-    if run is None and fast.fused:
-        return _sample_one_fused(fast, logits, rng, max_len, end_id)
-    fast.logits[0] = logits  # where both loops read them (the same buffer when fast gave them)
+    weights the loop runs compiled where it can (:mod:`musegen_lstm.int8_loop`), on the same noise; else
+    with a fused output layer :func:`_fused_block` runs it."""
+    fast.logits[0] = logits  # where the loops read them (the same buffer when fast gave them)
     noisy = np.empty_like(logits)
 
     def block(noise: np.ndarray, end: int) -> list[int]:  # the Python loop: as the compiled one, a row a token
@@ -359,7 +357,7 @@ def _sample_one_gumbel(fast: FastStep, logits: np.ndarray, rng, max_len: int, en
             row_logits = fast.step(tok)[0]
         return out
 
-    run = run or block
+    run = fast.compiled_loop() or (_fused_block(fast) if fast.fused else block)
     one: list[int] = []
     for start in range(0, max_len, GUMBEL_ROWS):
         noise = rng.gumbel(size=(GUMBEL_ROWS, logits.shape[0])).astype(np.float32)
@@ -369,29 +367,33 @@ def _sample_one_gumbel(fast: FastStep, logits: np.ndarray, rng, max_len: int, en
     return one
 
 
-def _sample_one_fused(fast: FastStep, logits: np.ndarray, rng, max_len: int, end_id: int) -> list[int]:
-    """:func:`_sample_one_gumbel`'s Python loop where the output layer is fused, on the same noise, with
+def _fused_block(fast: FastStep):
+    """:func:`_sample_one_gumbel`'s Python loop for a block of noise where the output layer is fused, with
     no arithmetic on the logits a token: ``argmax(raw / T + b / T + g) = argmax(raw + (b + T·g))``, and
-    ``b + T·g`` is made for a block of noise at once. Two NumPy calls fewer a token (at 256 units, one
+    ``b + T·g`` is made for the block at once. Two NumPy calls fewer a token (at 256 units, one
     300-character tune through ``LSTMModel.sample`` after a 0.3 s pause, best of 15, three processes
-    each way: 8.73-8.86 -> 8.24-8.34 ms on a 2-core AMD EPYC).
-    Leaves ``fast.logits`` as they were before the draws."""
-    cur = logits * fast.temperature  # the tempered logits the prime left, as raw + b
-    raw, noisy = fast.raw_logits[0], np.empty_like(cur)
-    one: list[int] = []
-    for start in range(0, max_len, GUMBEL_ROWS):
-        noise = rng.gumbel(size=(GUMBEL_ROWS, logits.shape[0])).astype(np.float32)
+    each way: 8.73-8.86 -> 8.24-8.34 ms on a 2-core AMD EPYC). Leaves ``fast.logits`` as they were
+    before the draws (the tempered logits the prime left)."""
+    raw, noisy = fast.raw_logits[0], np.empty_like(fast.logits[0])
+    cur = fast.logits[0] * fast.temperature  # the tempered logits the prime left, as raw + b
+
+    def block(noise: np.ndarray, end: int) -> list[int]:
+        nonlocal cur
         noise *= fast.temperature
         noise += fast.raw_bias
-        for row in noise[: max_len - start]:
-            np.add(cur, row, out=noisy)
+        out, now = [], cur
+        for row in noise:
+            np.add(now, row, out=noisy)
             tok = int(noisy.argmax())
-            one.append(tok)
-            if tok == end_id:
-                return one
+            out.append(tok)
+            if tok == end:
+                break
             fast.advance(tok)
-            cur = raw
-    return one
+            now = raw
+        cur = now
+        return out
+
+    return block
 
 
 DEPTH = 8  # accepted boundaries a sequence remembers: how far back it can go

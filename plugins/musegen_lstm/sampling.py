@@ -301,7 +301,7 @@ def sample(net: NumpyLSTM, prime: list[int], n: int, max_len: int, end_id: int,
         return _sample_checked(fast, logits, rng, prime, n, max_len, end_id, temperature, top_k, top_p, checker)
     vocab = logits.shape[1]
     if n == 1 and not (top_k and top_k < vocab) and top_p >= 1.0:  # one tune, unfiltered: Gumbel-max
-        return [_sample_one_gumbel(fast, logits[0], rng, max_len, end_id)]
+        return [_sample_one_gumbel(fast, rng, max_len, end_id)]
     uniforms = rng.random((max_len, n))
     if n == 1:  # one tune: Python scalars, no batch bookkeeping
         one: list[int] = []
@@ -334,7 +334,7 @@ GUMBEL_ROWS = 256
 """:func:`_sample_one_gumbel` draws its noise this many tokens at a time."""
 
 
-def _sample_one_gumbel(fast: FastStep, logits: np.ndarray, rng, max_len: int, end_id: int) -> list[int]:
+def _sample_one_gumbel(fast: FastStep, rng, max_len: int, end_id: int) -> list[int]:
     """One tune without top-k or top-p, by the Gumbel-max trick: ``argmax(logits + g)``, with ``g``
     independent Gumbel(0, 1) noise for each token of the vocabulary, is a draw from
     ``softmax(logits)``, exactly. Two NumPy calls a token instead of the inverse CDF's six: right
@@ -342,9 +342,9 @@ def _sample_one_gumbel(fast: FastStep, logits: np.ndarray, rng, max_len: int, en
     it costs in a loop of its own. At 1024 units, 300 characters, 8 calls each way alternating in one
     process: int8 weights 3,981 -> 4,372 characters/s (median), float32 2,300 -> 2,450. With int8
     weights the loop runs compiled where it can (:mod:`musegen_lstm.int8_loop`), on the same noise; else
-    with a fused output layer :func:`_fused_block` runs it."""
-    fast.logits[0] = logits  # where the loops read them (the same buffer when fast gave them)
-    noisy = np.empty_like(logits)
+    with a fused output layer :func:`_fused_block` runs it. The first token is drawn from the logits of
+    ``fast``'s last step (the prime's)."""
+    noisy = np.empty_like(fast.logits[0])
 
     def block(noise: np.ndarray, end: int) -> list[int]:  # the Python loop: as the compiled one, a row a token
         out, row_logits = [], fast.logits[0]
@@ -360,7 +360,7 @@ def _sample_one_gumbel(fast: FastStep, logits: np.ndarray, rng, max_len: int, en
     run = fast.compiled_loop() or (_fused_block(fast) if fast.fused else block)
     one: list[int] = []
     for start in range(0, max_len, GUMBEL_ROWS):
-        noise = rng.gumbel(size=(GUMBEL_ROWS, logits.shape[0])).astype(np.float32)
+        noise = rng.gumbel(size=(GUMBEL_ROWS, noisy.shape[0])).astype(np.float32)
         one += run(noise[: max_len - start], end_id)
         if one[-1] == end_id:
             break
@@ -372,25 +372,21 @@ def _fused_block(fast: FastStep):
     no arithmetic on the logits a token: ``argmax(raw / T + b / T + g) = argmax(raw + (b + T·g))``, and
     ``b + T·g`` is made for the block at once. Two NumPy calls fewer a token (at 256 units, one
     300-character tune through ``LSTMModel.sample`` after a 0.3 s pause, best of 15, three processes
-    each way: 8.73-8.86 -> 8.24-8.34 ms on a 2-core AMD EPYC). Leaves ``fast.logits`` as they were
-    before the draws (the tempered logits the prime left)."""
+    each way: 8.73-8.86 -> 8.24-8.34 ms on a 2-core AMD EPYC). Reads the raw logits ``fast``'s last step
+    left (the prime's, or the block before's), and leaves ``fast.logits`` as they were before the draws."""
     raw, noisy = fast.raw_logits[0], np.empty_like(fast.logits[0])
-    cur = fast.logits[0] * fast.temperature  # the tempered logits the prime left, as raw + b
 
     def block(noise: np.ndarray, end: int) -> list[int]:
-        nonlocal cur
         noise *= fast.temperature
         noise += fast.raw_bias
-        out, now = [], cur
+        out = []
         for row in noise:
-            np.add(now, row, out=noisy)
+            np.add(raw, row, out=noisy)
             tok = int(noisy.argmax())
             out.append(tok)
             if tok == end:
                 break
             fast.advance(tok)
-            now = raw
-        cur = now
         return out
 
     return block

@@ -108,20 +108,28 @@ def test_one_unfiltered_tune_draws_each_token_with_its_softmax_probability(units
 def test_one_unfiltered_tune_draws_as_argmax_of_tempered_logits_plus_the_seeds_noise(units):
     """The one-tune loop (with one layer the output layer is fused and the temperature and bias are
     folded into the noise) draws argmax(logits / T + g) step by step, g the seed's Gumbel noise, as a
-    plain loop over FastStep.step does; across a block of noise too."""
+    plain loop over FastStep.step does: from the first token (for many seeds) and across a block of
+    noise."""
     from musegen_lstm.sampling import GUMBEL_ROWS, sample
 
     net = random_net(np.random.default_rng(7), units)
+
+    def plain(seed: int, length: int) -> list[int]:
+        rng, fast = np.random.default_rng(seed), FastStep(net, 1, temperature=0.8)
+        for token in (-1, 1, 2):  # the start (end_id) and the prime
+            logits = fast.step(np.full(1, token))[0].copy()
+        want = []
+        while len(want) < length:
+            for row in rng.gumbel(size=(GUMBEL_ROWS, logits.shape[0])).astype(np.float32)[: length - len(want)]:
+                want.append(int(np.argmax(logits + row)))
+                logits = fast.step(want[-1])[0].copy()
+        return want
+
     tune = sample(net, [1, 2], 1, GUMBEL_ROWS + 44, end_id=-1, temperature=0.8, seed=11)[0]
-    rng, fast = np.random.default_rng(11), FastStep(net, 1, temperature=0.8)
-    for token in (-1, 1, 2):  # the start (end_id) and the prime
-        logits = fast.step(np.full(1, token))[0].copy()
-    want = []
-    while len(want) < len(tune):
-        for row in rng.gumbel(size=(GUMBEL_ROWS, logits.shape[0])).astype(np.float32):
-            want.append(int(np.argmax(logits + row)))
-            logits = fast.step(want[-1])[0].copy()
-    assert tune == want[:len(tune)] and len(set(tune)) > 5
+    assert tune == plain(11, GUMBEL_ROWS + 44) and len(set(tune)) > 5
+    starts = [sample(net, [1, 2], 1, 3, end_id=-1, temperature=0.8, seed=s)[0] for s in range(40)]
+    assert starts == [plain(s, 3) for s in range(40)] and len({t[0] for t in starts}) > 3
+
 
 def test_filters():
     logits = np.log(np.array([[0.5, 0.3, 0.15, 0.05]]))

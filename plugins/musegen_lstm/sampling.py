@@ -334,6 +334,20 @@ GUMBEL_ROWS = 256
 """:func:`_sample_one_gumbel` draws its noise this many tokens at a time."""
 
 
+def gumbel_noise(rng: np.random.Generator, rows: int, vocab: int) -> np.ndarray:
+    """Gumbel(0, 1) noise as float32, ``-log(-log(u))`` of float64 uniforms in four in-place calls:
+    ``rng.gumbel`` computes the same one value at a time (a block of 256 x 83, best of 7 x 200 on a
+    2-core AMD EPYC: 341 -> 91 us; 0.6 of a 7.6 ms one-tune of 300 characters was its two blocks).
+    A uniform of 0 (one chance in 2**53) would give -inf: that token not drawn that step."""
+    u = rng.random((rows, vocab))
+    with np.errstate(divide="ignore"):
+        np.log(u, out=u)
+    np.negative(u, out=u)
+    np.log(u, out=u)
+    np.negative(u, out=u)
+    return u.astype(np.float32)
+
+
 def _sample_one_gumbel(fast: FastStep, rng, max_len: int, end_id: int) -> list[int]:
     """One tune without top-k or top-p, by the Gumbel-max trick: ``argmax(logits + g)``, with ``g``
     independent Gumbel(0, 1) noise for each token of the vocabulary, is a draw from
@@ -360,8 +374,7 @@ def _sample_one_gumbel(fast: FastStep, rng, max_len: int, end_id: int) -> list[i
     run = fast.compiled_loop() or (_fused_block(fast) if fast.fused else block)
     one: list[int] = []
     for start in range(0, max_len, GUMBEL_ROWS):
-        noise = rng.gumbel(size=(GUMBEL_ROWS, noisy.shape[0])).astype(np.float32)
-        one += run(noise[: max_len - start], end_id)
+        one += run(gumbel_noise(rng, min(GUMBEL_ROWS, max_len - start), noisy.shape[0]), end_id)
         if one[-1] == end_id:
             break
     return one

@@ -11,7 +11,7 @@ from musegen import MusegenError  # noqa: E402
 from musegen_lstm import int8  # noqa: E402
 from musegen_lstm.config import LSTMConfig  # noqa: E402
 from musegen_lstm.int8 import KERNEL_ROWS, ONEDNN_ROWS, ROUTES, Int8Kernel, best_route, onednn_ok  # noqa: E402
-from musegen_lstm.sampling import FastStep, NumpyLSTM, Prepared  # noqa: E402
+from musegen_lstm.sampling import FastStep, NumpyLSTM, Prepared, gumbel_noise  # noqa: E402
 from tests.plugins.test_lstm import random_net  # noqa: E402
 
 
@@ -127,7 +127,7 @@ def test_one_int8_tune_runs_compiled_drawing_and_stepping_as_the_python_loop(mon
     monkeypatch.setattr(int8, "best_route", lambda: "dynamic")
     rng = np.random.default_rng(5)
     prep = Prepared(random_net(rng, [24]), int8=True)
-    noise = rng.gumbel(size=(40, 11)).astype(np.float32)
+    noise = gumbel_noise(rng, 40, 11)
 
     def primed():
         fast = FastStep(prep, 1, temperature=0.8)

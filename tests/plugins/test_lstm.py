@@ -104,13 +104,26 @@ def test_one_unfiltered_tune_draws_each_token_with_its_softmax_probability(units
     assert sample(net, [1], 1, 500, end_id=4, seed=3)[0][-1] == 4  # stops at the end token
 
 
+def test_gumbel_noise_is_standard_gumbel():
+    """The one-tune path's noise: float32 Gumbel(0, 1), CDF exp(-exp(-x)), seeded, each row new."""
+    from musegen_lstm.sampling import gumbel_noise
+
+    g = gumbel_noise(np.random.default_rng(2), 4000, 83)
+    assert g.shape == (4000, 83) and g.dtype == np.float32 and np.isfinite(g).all()
+    for x in (-1.0, 0.0, 0.5, 1.0, 2.0, 4.0):
+        assert abs(np.mean(g <= x) - np.exp(-np.exp(-x))) < 3e-3
+    assert abs(g.mean() - np.euler_gamma) < 0.01 and abs(g.var() - np.pi ** 2 / 6) < 0.02
+    np.testing.assert_array_equal(g[:10], gumbel_noise(np.random.default_rng(2), 10, 83))
+    assert not np.array_equal(g[0], g[1])
+
+
 @pytest.mark.parametrize("units", [[16], [16, 8]])
 def test_one_unfiltered_tune_draws_as_argmax_of_tempered_logits_plus_the_seeds_noise(units):
     """The one-tune loop (with one layer the output layer is fused and the temperature and bias are
     folded into the noise) draws argmax(logits / T + g) step by step, g the seed's Gumbel noise, as a
     plain loop over FastStep.step does: from the first token (for many seeds) and across a block of
     noise."""
-    from musegen_lstm.sampling import GUMBEL_ROWS, sample
+    from musegen_lstm.sampling import GUMBEL_ROWS, gumbel_noise, sample
 
     net = random_net(np.random.default_rng(7), units)
 
@@ -120,7 +133,7 @@ def test_one_unfiltered_tune_draws_as_argmax_of_tempered_logits_plus_the_seeds_n
             logits = fast.step(np.full(1, token))[0].copy()
         want = []
         while len(want) < length:
-            for row in rng.gumbel(size=(GUMBEL_ROWS, logits.shape[0])).astype(np.float32)[: length - len(want)]:
+            for row in gumbel_noise(rng, min(GUMBEL_ROWS, length - len(want)), logits.shape[0]):
                 want.append(int(np.argmax(logits + row)))
                 logits = fast.step(want[-1])[0].copy()
         return want

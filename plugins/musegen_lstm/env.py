@@ -15,6 +15,10 @@ def setup() -> None:
         # Keras imports TensorFlow whenever it is installed (to seed it, to serialize), whatever the backend;
         # with its oneDNN setting left alone it prints log lines on import. It computes nothing here.
         os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+    # TensorFlow's C++ INFO and WARNING lines (its CPU's instructions, "XLA service ... initialized",
+    # "Compiled cluster using XLA!") say nothing a user can act on; its errors still print. The oneDNN
+    # line of its first import prints before its logging reads this (TensorFlow 2.21): it stays.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     # The compiled sampler runs on JAX whatever the backend: on a GPU, JAX must not take 75% of its memory
     # up front (its default) beside PyTorch or TensorFlow. Every GPU number in RESULTS.md ran this way.
     os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")

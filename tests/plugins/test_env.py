@@ -70,3 +70,35 @@ def test_neither_jax_nor_tensorflow_takes_the_gpus_memory_up_front_unless_the_us
     proc = run_python(GPU_MEMORY, env={"KERAS_BACKEND": backend})
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.split("\n")[:2] == ["false true", "chosen chosen"]
+
+
+@pytest.mark.parametrize("backend", ["jax", "tensorflow", "torch"])
+def test_tensorflows_info_and_warning_lines_are_off_unless_the_user_chose(backend):
+    """TensorFlow's C++ log level 2 (errors only) by default, on every backend (Keras imports TensorFlow
+    whenever it is installed); a level the user set stays."""
+    proc = run_python(GPU_MEMORY.replace('"TF_FORCE_GPU_ALLOW_GROWTH"', '"TF_CPP_MIN_LOG_LEVEL"'),
+                      env={"KERAS_BACKEND": backend})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.split("\n")[:2] == ["false 2", "chosen chosen"]
+
+
+# TensorFlow compiles a function with XLA (as the tensorflow backend's training steps do), which logs
+# "XLA service ... initialized" at INFO
+XLA_COMPILE = """
+import os
+os.environ.pop("TF_CPP_MIN_LOG_LEVEL", None)
+os.environ.update({{"KERAS_BACKEND": "tensorflow", **{chosen}}})
+import musegen_lstm.env as env
+env.setup()
+import tensorflow as tf
+print(tf.function(lambda x: x * 2, jit_compile=True)(tf.constant([1.0, 2.0])).numpy().tolist())
+"""
+
+
+@pytest.mark.parametrize("chosen", [{}, {"TF_CPP_MIN_LOG_LEVEL": "0"}])
+def test_tensorflow_compiling_with_xla_prints_no_info_lines_by_default(chosen):
+    pytest.importorskip("tensorflow")
+    proc = run_python(XLA_COMPILE.format(chosen=chosen))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.strip() == "[2.0, 4.0]"
+    assert ("XLA service" in proc.stderr) == bool(chosen), proc.stderr[-3000:]

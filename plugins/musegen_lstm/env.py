@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import sys
 
 
@@ -17,7 +19,7 @@ def setup() -> None:
         os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
     # TensorFlow's C++ INFO and WARNING lines (its CPU's instructions, "XLA service ... initialized",
     # "Compiled cluster using XLA!") say nothing a user can act on; its errors still print. The oneDNN
-    # line of its first import prints before its logging reads this (TensorFlow 2.21): it stays.
+    # line its import prints before its logging reads this (TensorFlow 2.21): see quiet_import.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     # The compiled sampler runs on JAX whatever the backend: on a GPU, JAX must not take 75% of its memory
     # up front (its default) beside PyTorch or TensorFlow. Every GPU number in RESULTS.md ran this way.
@@ -98,3 +100,47 @@ def _cpu_devices() -> None:
 def cpu_cores() -> int:
     """The cores this process may run on."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+# Lines TensorFlow writes at import through absl's logger before its own logging starts, so whatever
+# TF_CPP_MIN_LOG_LEVEL says: absl's note on it, and INFO lines ("I0000 00:00:... port.cc:153] oneDNN
+# custom operations are on ..."), twice, on the tensorflow backend (TensorFlow 2.21)
+_ABSL_NOTE = b"WARNING: All log messages before absl::InitializeLog() is called are written to STDERR"
+_ABSL_LINE = re.compile(rb"^([IWEF])\d{4} \d\d:\d\d:\d+\.\d+ +\d+ [^ \]]+:\d+\] ")
+
+
+@contextlib.contextmanager
+def quiet_import():
+    """Around the first import of Keras on the tensorflow backend (which imports TensorFlow): the log
+    lines TensorFlow's import writes to stderr before it reads ``TF_CPP_MIN_LOG_LEVEL`` are held back
+    where that level says so (INFO at 1 and above, WARNING at 2 and above, as TensorFlow's own); every
+    other line written meanwhile is written after, in its order. Elsewhere it does nothing."""
+    level = os.environ.get("TF_CPP_MIN_LOG_LEVEL", "0")
+    if os.environ.get("KERAS_BACKEND") != "tensorflow" or "tensorflow" in sys.modules or level not in ("1", "2", "3"):
+        yield
+        return
+    import tempfile
+
+    hidden = "IW"[: int(level)].encode()
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            held.seek(0)
+            lines = held.read().splitlines(keepends=True)
+            kept = [line for line in lines if not _hidden(line, hidden)]
+            if kept:
+                os.write(2, b"".join(kept))
+
+
+def _hidden(line: bytes, levels: bytes) -> bool:
+    if line.startswith(_ABSL_NOTE):
+        return True
+    match = _ABSL_LINE.match(line)
+    return bool(match) and match.group(1) in levels

@@ -12,7 +12,8 @@ from types import SimpleNamespace
 from musegen_lstm import env
 
 env.setup()  # before Keras is imported
-import keras  # noqa: E402
+with env.quiet_import():
+    import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from musegen import MusegenError, TrainResult, interrupts

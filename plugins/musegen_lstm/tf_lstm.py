@@ -230,5 +230,8 @@ def lstm_from_table(tokens, table, recurrent_kernel, dtype: str = "float32"):
     units = recurrent_kernel.shape[0]
     h0 = tf.zeros(tf.stack([tf.shape(tokens)[0], units]), table.dtype)
     h0.set_shape([tokens.shape[0], units])
-    hs, _ = _recurrence(_gates(table), tf.transpose(tokens), _gates(recurrent_kernel), h0, h0, dtype)
+    # Transposed as float32 (ids below 2**24 are exact): TensorFlow's oneDNN transpose of int32 logs an
+    # error line ("oneDNN supports DT_INT32 only on platforms with AVX-512") on an AMD EPYC, and runs.
+    tok = tf.cast(tf.transpose(tf.cast(tokens, tf.float32)), tokens.dtype)
+    hs, _ = _recurrence(_gates(table), tok, _gates(recurrent_kernel), h0, h0, dtype)
     return tf.transpose(hs, [1, 0, 2])

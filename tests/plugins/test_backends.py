@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -47,7 +48,7 @@ def runs(corpus, tmp_path_factory):
         run_dir = str(tmp_path_factory.mktemp(backend) / "run")
         proc = run_python(TRAIN.format(corpus=corpus, backend=backend, out=run_dir), env={"KERAS_BACKEND": ""})
         assert proc.returncode == 0, f"{backend}: {proc.stderr[-3000:]}"
-        out[backend] = (run_dir, json.loads(proc.stdout.strip().splitlines()[-1]))
+        out[backend] = (run_dir, {**json.loads(proc.stdout.strip().splitlines()[-1]), "stderr": proc.stderr})
     return out
 
 
@@ -57,6 +58,15 @@ def test_trains_and_samples_on_each_backend(runs, backend):
     assert result["result"]["steps"] == 4
     assert result["result"]["best_valid_loss"] > 0
     assert len(result["tunes"]) == 2 and all(t.endswith("\n") for t in result["tunes"])
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_training_and_sampling_print_none_of_tensorflows_log_lines(runs, backend):
+    """Keras imports TensorFlow on every backend; on the tensorflow backend it also trains. None of its
+    C++ log lines ("I0000 ... port.cc:153] oneDNN custom operations are on", "E0000 ... oneDNN supports
+    DT_INT32 only on platforms with AVX-512") reaches the user."""
+    stderr = runs[backend][1]["stderr"]
+    assert not re.search(r"^[IWEF]\d{4} \d\d:\d\d:", stderr, re.M) and "absl" not in stderr, stderr[-3000:]
 
 
 @pytest.mark.parametrize("saved,loaded", [("jax", "torch"), ("jax", "tensorflow"), ("torch", "jax"), ("tensorflow", "jax")])

@@ -102,3 +102,41 @@ def test_tensorflow_compiling_with_xla_prints_no_info_lines_by_default(chosen):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.strip() == "[2.0, 4.0]"
     assert ("XLA service" in proc.stderr) == bool(chosen), proc.stderr[-3000:]
+
+
+# Lines written to stderr while quiet_import holds it: absl's pre-init note and lines of each level as
+# TensorFlow 2.21 writes them at import, and a Python warning; prints nothing itself.
+HELD = """
+import os, sys
+os.environ.update({{"KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "{level}"}})
+import musegen_lstm.env as env
+with env.quiet_import():
+    os.write(2, b"WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\\n")
+    os.write(2, b"I0000 00:00:1795762900.631307   10215 port.cc:153] oneDNN custom operations are on.\\n")
+    print("a Python warning", file=sys.stderr)
+    os.write(2, b"W0000 00:00:1795762900.731307   10215 some.cc:12] a warning\\n")
+    os.write(2, b"E0000 00:00:1795762900.831307   10215 util.cc:131] an error\\n")
+print("after", file=sys.stderr)
+"""
+
+
+@pytest.mark.parametrize("level,shown", [("0", "NIPWE"), ("1", "PWE"), ("2", "PE"), ("3", "PE")])
+def test_quiet_import_holds_back_the_lines_the_log_level_hides(level, shown):
+    """TensorFlow's import writes absl lines before it reads TF_CPP_MIN_LOG_LEVEL: quiet_import drops
+    those the level hides (INFO from 1, WARNING from 2; errors always shown, as lines it cannot
+    parse), and writes every other line after, in order."""
+    proc = run_python(HELD.format(level=level))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    marks = {"absl::InitializeLog": "N", "port.cc": "I", "a Python warning": "P", "a warning": "W", "an error": "E"}
+    lines = proc.stderr.splitlines()
+    assert lines[-1] == "after"
+    assert "".join(next(m for k, m in marks.items() if k in line) for line in lines[:-1]) == shown
+
+
+def test_importing_the_lstm_plugin_on_tensorflow_prints_nothing():
+    """On the tensorflow backend, with musegen's default log level, importing the plugin (Keras, and
+    with it TensorFlow) writes nothing to stderr: its oneDNN lines are held back."""
+    pytest.importorskip("tensorflow")
+    code = "import os; os.environ.pop('TF_CPP_MIN_LOG_LEVEL', None); import musegen_lstm.lstm"
+    proc = run_python(code, env={"KERAS_BACKEND": "tensorflow"})
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr[-3000:]

@@ -122,8 +122,12 @@ def quiet_import():
     import tempfile
 
     hidden = "IW"[: int(level)].encode()
-    sys.stderr.flush()
-    saved = os.dup(2)
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError, AttributeError):  # no stderr to hold (closed, or None)
+        yield
+        return
     with tempfile.TemporaryFile() as held:
         os.dup2(held.fileno(), 2)
         try:

@@ -1,0 +1,69 @@
+"""abc2midi as a judge: many tunes checked by one process give each tune the messages it gets alone."""
+
+import re
+import subprocess
+import time
+
+import musegen.abc2midi as abc2midi
+from musegen.abc2midi import check, convert
+
+HEAD = "X:1\nT:t\nM:6/8\nL:1/8\nK:D\n"
+GOOD = HEAD + "A|dfa afd|gfe dcB|ABc def|e3 d2:|\n"
+SHORT_BARS = HEAD + "A|dfa af|gfe dc|ABc def|\n"  # two bars a note short
+NO_KEY = "X:1\nT:t\nM:6/8\n"  # cut before its K: line
+BLANK_LINE = HEAD + "dfa afd|\n\nM:3/4\n"  # a blank line: what follows it is the file's header
+WITHOUT_X = "T:t\nM:6/8\nL:1/8\nK:D\ndfa af|\n"
+
+
+def _columns_dropped(messages):
+    """abc2midi counts a header field's column on from the text before it: only lines are compared."""
+    return [re.sub(r"line-char (\d+)-\d+", r"line \1", m) for m in messages]
+
+
+def test_each_text_gets_the_messages_it_gets_alone_and_convert_gives_it():
+    texts = [GOOD, SHORT_BARS, NO_KEY, SHORT_BARS.rstrip("\n"), BLANK_LINE, WITHOUT_X, GOOD[:40], GOOD]
+    together = check(texts)
+    alone = [check([t])[0] for t in texts]
+    assert [_columns_dropped(m) for m in together] == [_columns_dropped(m) for m in alone]
+    assert alone == [[m for m in convert(t).messages if m != "Error: no MIDI written"] for t in texts]
+    bars = [sum("time units while the time signature" in m for m in ms) for ms in together]
+    assert bars == [0, 2, 0, 2, 0, 0, 0, 0]  # without an X: line abc2midi reads no tune
+    assert together[1][0].startswith("Warning in line-char 6-")  # numbered from its own first line
+    assert any("K:" in m for m in together[2])
+
+
+def test_texts_that_share_a_file_go_through_one_process(monkeypatch):
+    runs = []
+    real = abc2midi._run
+    monkeypatch.setattr(abc2midi, "_run", lambda *a, **k: runs.append(a[1]) or real(*a, **k))
+    assert [len(m) for m in check([GOOD, SHORT_BARS, GOOD])] == [0, 2, 0]
+    assert len(runs) == 1
+    runs.clear()
+    check([GOOD, BLANK_LINE, WITHOUT_X, SHORT_BARS])  # the two that cannot share a file run alone
+    assert len(runs) == 3 and BLANK_LINE.encode() in runs[1:] and WITHOUT_X.encode() in runs[1:]
+
+
+def test_a_run_that_cannot_be_split_by_line_falls_back_to_one_process_a_text(monkeypatch):
+    real = abc2midi._run
+
+    def crash_when_shared(args, data, timeout, cwd=None):
+        if data and data.count(b"X:") > 1:
+            return -11, "Warning without a line number\n"
+        return real(args, data, timeout, cwd)
+
+    monkeypatch.setattr(abc2midi, "_run", crash_when_shared)
+    assert [len(m) for m in check([GOOD, SHORT_BARS])] == [0, 2]
+
+
+def test_a_program_past_its_time_is_killed_and_said_so():
+    start = time.monotonic()
+    code, printed = abc2midi._run(["sleep", "30"], None, 0.3)
+    assert code is None and time.monotonic() - start < 5
+    assert abc2midi._messages(code, printed, 0.3) == ["Error: abc2midi took longer than 0.3 s"]
+    assert subprocess.run(["pgrep", "-f", "^sleep 30$"], capture_output=True).returncode != 0  # none left behind
+
+
+def test_a_program_reads_what_it_is_given_and_its_output_comes_back_whole():
+    data = b"x" * 300_000  # more than a pipe holds: no file is fed or drained while it runs
+    code, printed = abc2midi._run(["cat"], data, 20.0)
+    assert code == 0 and printed == data.decode()

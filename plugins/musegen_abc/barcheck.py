@@ -6,22 +6,25 @@ tune so far is converted, and the bar is refused when abc2midi reports more bar-
 at the last accepted boundary (the checker's state). Only warnings count: a tune cut at a bar line
 may have Error lines that its next bar would mend (a tie to a note not drawn yet, a repeat not
 closed yet). The header is checked when its ``K:`` line ends: it must say the meter (``M:``).
-Conversions run in parallel threads (each is a process of its own).
+The tunes a sampling step brings to a bar line are checked together, by one abc2midi process
+(:func:`musegen.abc2midi.check`).
 """
 
 from __future__ import annotations
 
-import os
-from concurrent.futures import ThreadPoolExecutor
-
-from musegen.abc2midi import convert
+from musegen.abc2midi import check
 
 BAR_WARNING = "time units while the time signature"
 
 
 def bar_warnings(text: str) -> int:
     """How many bars of ``text`` (a tune, or the start of one) abc2midi finds the wrong length."""
-    return sum(BAR_WARNING in w for w in convert(text).warnings)
+    return bar_warnings_of([text])[0]
+
+
+def bar_warnings_of(texts: list[str]) -> list[int]:
+    """:func:`bar_warnings` of each text, in as few abc2midi processes as it can."""
+    return [sum(BAR_WARNING in m for m in messages if m.startswith("Warning")) for messages in check(texts)]
 
 
 def header_line(text: str) -> str | None:
@@ -45,7 +48,6 @@ class BarChecker:
         self.tokens = {bar_token, end_id} if bar_token is not None else set()
         self.give_up = 4 * retries + 8  # refusals of one tune at most, all its bars together
         self.stats: dict = {}
-        self._pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 1)
 
     def boundary(self, token: int) -> bool:
         return token in self.tokens
@@ -54,16 +56,19 @@ class BarChecker:
         """True once the tune has a whole ``K:`` line: its meter and key are chosen."""
         return any(line.startswith("K:") for line in self.decode(ids).split("\n")[:-1])
 
-    def _one(self, item: tuple[list[int], int]) -> tuple[bool, int]:
-        ids, warnings = item
-        text = self.decode(ids)
-        if ids[-1] != self.end_id and header_line(text) is not None:  # the header closes: it must say its meter
-            return (not self.tokens or "\nM:" in "\n" + text), warnings
-        count = bar_warnings(text)  # a bar line, or the end of the tune
-        return count <= warnings, count
-
     def check(self, items: list[tuple[list[int], int]]) -> list[tuple[bool, int]]:
-        return list(self._pool.map(self._one, items))
+        texts = [self.decode(ids) for ids, _ in items]
+        answers: list[tuple[bool, int]] = []
+        bars = []  # a bar line, or the end of the tune: abc2midi counts the bars of the wrong length
+        for (ids, warnings), text in zip(items, texts):
+            if ids[-1] != self.end_id and header_line(text) is not None:  # the header closes: it must say its meter
+                answers.append(((not self.tokens or "\nM:" in "\n" + text), warnings))
+            else:
+                bars.append(len(answers))
+                answers.append((False, warnings))
+        for k, count in zip(bars, bar_warnings_of([texts[k] for k in bars])):
+            answers[k] = (count <= answers[k][1], count)
+        return answers
 
     def close(self) -> None:
-        self._pool.shutdown()
+        """Nothing to let go: each check's abc2midi has ended when it answers."""

@@ -2,7 +2,11 @@
 
 Weights are read once from the trained Keras model (gate order i, f, c, o, as Keras stores them).
 Each new token costs one step of the recurrence; the prefix is never run again. All tunes of a call
-advance together as one batch.
+advance together as one batch, which sheds the tunes that have ended once they are half of it
+(:meth:`FastStep.rows`): a batch runs as long as its longest tune, and most tunes are much shorter
+(``gen generate -n 100`` on the default preset's model, 256 units, a 2-core AMD EPYC: 233 characters
+at the median, 1,505 at most; without bar checking 1.3-1.4 -> 0.6 s, alternating, and with it 7.8-8.6
+-> 4.6-4.9 s, one after the other; the same tunes).
 
 :class:`FastStep` is what the sampling loop runs. It folds as much as possible into the weights once,
 so that a step is a few NumPy calls on preallocated arrays (on a CPU, per-call overhead, not
@@ -111,6 +115,7 @@ class FastStep:
 
     def __init__(self, net: NumpyLSTM | Prepared, n: int, temperature: float = 1.0):
         prep = net if isinstance(net, Prepared) else Prepared(net)
+        self.prepared, self._temperature = prep, temperature
         self.n, self.units, self.fused = n, prep.units, prep.fused
         self.weights = prep.weights
         vocab = prep.dense_b.shape[0]
@@ -140,6 +145,15 @@ class FastStep:
         # advance(tokens): step() without the logits; with a fused output layer the raw ones (h @ D, before
         # the bias and the temperature) are left in raw_logits, and logits is not written
         self.advance = self._fused_advance() if self.fused else self._advance_layers
+
+    def rows(self, keep: np.ndarray) -> FastStep:
+        """A :class:`FastStep` of the sequences in rows ``keep`` alone (in that order), each where it is
+        now, its tempered logits included: the batch without the tunes that have ended."""
+        new = FastStep(self.prepared, len(keep), self._temperature)
+        for mine, theirs in zip(self.state, new.state):
+            np.take(mine, keep, axis=0, out=theirs)
+        np.take(self.logits, keep, axis=0, out=new.logits)
+        return new
 
     def compiled_loop(self):
         """One tune's draws and steps compiled (:func:`musegen_lstm.int8_loop.one_tune`) where this is one
@@ -313,21 +327,34 @@ def sample(net: NumpyLSTM, prime: list[int], n: int, max_len: int, end_id: int,
             logits = fast.step(tok)
         return [one]
     out = np.empty((max_len, n), np.int64)
-    done = np.zeros(n, dtype=bool)
     length = np.full(n, max_len)
+    live = np.arange(n)  # the tune in each row of fast
+    done = np.zeros(n, dtype=bool)  # of each row of fast
     steps = 0
     for t in range(max_len):
-        nxt = draw(logits, uniforms[t], top_k, top_p)
-        out[t] = nxt
+        nxt = draw(logits, uniforms[t, live], top_k, top_p)
+        out[t, live] = nxt
         steps = t + 1
         ended = ~done & (nxt == end_id)
         if ended.any():
-            length[ended] = t + 1
+            length[live[ended]] = t + 1
             done |= ended
             if done.all():
                 break
+            if _shed(done):
+                keep = np.flatnonzero(~done)
+                fast, live, nxt, done = fast.rows(keep), live[keep], nxt[keep], done[keep]
         logits = fast.step(nxt)
     return [out[: min(length[i], steps), i].tolist() for i in range(n)]
+
+
+def _shed(done: np.ndarray) -> bool:
+    """Whether a batch drops the rows of its ended tunes now (:meth:`FastStep.rows`): once they are
+    half of it. The others keep their uniforms; in float32 each row's arithmetic is its own, so they
+    draw the same tokens as in the whole batch (tested). With int8 weights on the ``dynamic`` route
+    one scale quantizes all the rows of a product, so a tune can come out otherwise, as it can with
+    another number of tunes (15 of 16 toy tunes the same)."""
+    return 2 * int(done.sum()) >= len(done)
 
 
 GUMBEL_ROWS = 256
@@ -416,8 +443,11 @@ def _sample_checked(fast: FastStep, logits, rng, prime, n, max_len, end_id, temp
     for key in ("units", "redraws", "backtracks", "kept_wrong"):
         stats.setdefault(key, 0)
 
+    slot = np.arange(n)  # each sequence's row in fast (once done, it may have none)
+    live = np.arange(n)  # the sequence in each row of fast
+
     def snapshot(r, length, state, wrong=False):
-        return length, [a[r].copy() for a in fast.state], logits[r].copy(), state, wrong
+        return length, [a[slot[r]].copy() for a in fast.state], logits[slot[r]].copy(), state, wrong
 
     out: list[list[int]] = [[] for _ in range(n)]
     stacks = [[snapshot(r, 0, checker.initial)] for r in range(n)]
@@ -426,17 +456,18 @@ def _sample_checked(fast: FastStep, logits, rng, prime, n, max_len, end_id, temp
     header_t = checker.header_temperature
     header = np.full(n, header_t is not None and not checker.header_done(prime))
     for _ in range(max_len * (checker.retries + 2)):  # a bound on the work, whatever the checker says
-        u = rng.random(n)
-        nxt = np.empty(n, np.int64)
-        rows = np.flatnonzero(header)
+        u = rng.random(n)[live]
+        nxt = np.empty(len(live), np.int64)  # a token for each row of fast
+        heading = header[live]
+        rows = np.flatnonzero(heading)
         if len(rows):
             nxt[rows] = draw(logits[rows] * (temperature / header_t), u[rows], 0, 1.0)
-        rows = np.flatnonzero(~header)
+        rows = np.flatnonzero(~heading)
         if len(rows):
             nxt[rows] = draw(logits[rows], u[rows], top_k, top_p)
         due = []
         for r in np.flatnonzero(~done):
-            tok = int(nxt[r])
+            tok = int(nxt[slot[r]])
             out[r].append(tok)
             if checker.boundary(tok) or (header[r] and checker.header_done(prime + out[r])):
                 due.append(r)  # a unit ends, or the header does: both are checked
@@ -477,7 +508,12 @@ def _sample_checked(fast: FastStep, logits, rng, prime, n, max_len, end_id, temp
             length, arrays, lg = stacks[r][-1][:3]
             del out[r][length:]
             for a, saved in zip(fast.state, arrays):
-                a[r] = saved
-            logits[r] = lg
+                a[slot[r]] = saved
+            logits[slot[r]] = lg
             header[r] = header_t is not None and not checker.header_done(prime + out[r])
+        if _shed(done[live]):
+            keep = np.flatnonzero(~done[live])
+            fast, live = fast.rows(keep), live[keep]
+            logits = fast.logits
+            slot[live] = np.arange(len(live))
     return out

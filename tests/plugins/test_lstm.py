@@ -355,3 +355,33 @@ def test_header_is_drawn_at_its_own_temperature():
     firsts = np.bincount([s[0] for s in out], minlength=4)
     assert firsts[0] > 50 and firsts[2] > 50  # the header: drawn almost uniformly
     assert all(t == 1 for s in out for t in s[1:])  # the body: at temperature 0.1, always the likeliest
+
+
+@pytest.mark.parametrize("checked", [False, True])
+@pytest.mark.parametrize("layers", [1, 2])
+def test_a_batch_sheds_its_ended_tunes_and_the_others_draw_on_as_before(monkeypatch, checked, layers):
+    """Ended tunes leave the batch (``FastStep.rows``): the tunes left draw the same tokens as in a
+    batch that keeps stepping every row to the end."""
+    from musegen_lstm import sampling
+
+    net = toy_net(5)
+    net.dense_b = np.array([0.0, 1.0, 1.0, -2.0], np.float32)  # the end likelier: tunes of 1 to 120 tokens
+    if layers == 2:
+        rng = np.random.default_rng(6)
+        net.layers.append((rng.normal(size=(8, 32)).astype(np.float32), (rng.normal(size=(8, 32)) * 0.5).astype(np.float32),
+                           rng.normal(size=32).astype(np.float32)))
+    kept_rows = []
+    real_rows = sampling.FastStep.rows
+    monkeypatch.setattr(sampling.FastStep, "rows", lambda self, keep: kept_rows.append(len(keep)) or real_rows(self, keep))
+
+    def tunes():
+        return sampling.sample(net, [1], 16, 120, end_id=3, seed=4,
+                               checker=EvenUnits(retries=2) if checked else None)
+
+    shed = tunes()
+    assert len(kept_rows) >= 2 and kept_rows == sorted(kept_rows, reverse=True) and kept_rows[-1] < 8
+    lengths = sorted(len(t) for t in shed)
+    assert lengths[0] < lengths[-1] // 2  # tunes of many lengths: some left early
+    monkeypatch.setattr(sampling, "_shed", lambda done: False)
+    kept_rows.clear()
+    assert tunes() == shed and not kept_rows

@@ -3,7 +3,8 @@
 abc2midi exits 0 even when it fails, and prints its diagnostics on stdout, so this module checks the
 output file and parses the ``Error``/``Warning`` lines itself. Each tune runs in its own process: a
 crash in native code cannot take the caller down. :func:`check` asks only for the messages, of many
-tunes at once (the sampler's bar checker asks thousands of times a run).
+tunes at once; :mod:`musegen.abc2midi_stream` keeps one abc2midi running for them (the sampler's bar
+checker asks thousands of times a run).
 """
 
 from __future__ import annotations
@@ -93,12 +94,13 @@ def check(texts: list[str], timeout: float = 20.0) -> list[list[str]]:
     """abc2midi's ``Error`` and ``Warning`` lines for each of ``texts`` (tunes, or the starts of tunes),
     from its checking mode (``-c``: the messages of :func:`convert`, no MIDI written), in as few
     processes as it can. Texts that can share a file (:func:`_shareable`) go through one process, as
-    one file on its standard input, a blank line between them, and each message goes back to the text
-    its line number falls in (renumbered from that text's first line: as that text alone gives it). Where that cannot be done (a message without a line number, a crash) and
-    for the other texts, one process each. Starting a process is most of the cost: on a 2-core AMD
-    EPYC, 6,052 tunes and starts of tunes (every bar of 200 sampled tunes and of 150 of irish.abc's),
-    :func:`convert` 2.20 ms a text, ``check`` one at a time 0.93, three at a time 0.33, eight at a
-    time 0.15; each text's bar-length warnings the same as :func:`convert`'s, every one."""
+    one file on its standard input (:class:`Shared`), and each message goes back to the text its line
+    number falls in. Where that cannot be done (a message without a line number, a crash) and for the
+    other texts, one process each. Starting a process is most of the cost: on a 2-core AMD EPYC, 3,000
+    starts of tunes sampled from the default preset's model (cut at bar lines), :func:`convert` 1.28 ms
+    a text, ``check`` one at a time 0.95, three at a time 0.36, eight at a time 0.17; each text's
+    messages the same as :func:`convert`'s, every one, but for a few columns (five at a time: abc2midi
+    counts a header field's column on from the text before)."""
     out: list[list[str] | None] = [None] * len(texts)
     shared = [i for i, t in enumerate(texts) if _shareable(t)]
     if len(shared) > 1:
@@ -122,24 +124,57 @@ def _shareable(text: str) -> bool:
 
 
 def _check_together(texts: list[str], timeout: float) -> list[list[str]] | None:
-    starts, parts, line = [], [], 1
-    for text in texts:
-        text = text if text.endswith("\n") else text + "\n"
-        starts.append(line)
-        parts.append(text + "\n")
-        line += text.count("\n") + 1
-    code, printed = _checking("".join(parts), timeout)
-    if code != 0:
+    shared = Shared(texts)
+    code, printed = _checking(shared.data, timeout)
+    if code != 0 or not all(shared.place(m) for m in _messages(code, printed, timeout)):
         return None
-    out: list[list[str]] = [[] for _ in texts]
-    for message in _messages(code, printed, timeout):
+    return shared.out
+
+
+SEPARATOR = "X:1\nT:separator\nM:6/8\nL:1/8\nK:D\nCCC CCC|CCC CCC|\n%%MIDI musegenmark\n"
+"""The tune after each text in a shared file. Its notes close what the text left open (a tuplet cut at
+a bar line: abc2midi would carry it into the next tune), and its last line draws an ``Error`` that
+says where it is (:attr:`Shared.ended`)."""
+
+
+class Shared:
+    """``texts`` as one file (``data``) read from line ``first`` on, each followed by a blank line, the
+    :data:`SEPARATOR` and a blank line; :meth:`place` gives abc2midi's messages to the texts (``out``)."""
+
+    def __init__(self, texts: list[str], first: int = 1):
+        parts, self.starts, self.ends, line = [], [], [], first
+        for text in texts:
+            text = text if text.endswith("\n") else text + "\n"
+            self.starts.append(line)
+            line += text.count("\n") + 1  # the text and the blank line after it
+            self.ends.append(line)
+            parts += [text, "\n", SEPARATOR, "\n"]
+            line += SEPARATOR.count("\n") + 1
+        self.data = "".join(parts)
+        self.next_line = line  # the number of the line after the file
+        self.out: list[list[str]] = [[] for _ in texts]
+        self.ended = False  # the last separator's message has come: every text's have
+
+    def place(self, message: str) -> bool:
+        """Gives ``message`` to the text its line falls in, renumbered from that text's first line (as the
+        text alone gives it); a separator's messages are dropped. False where it has no place."""
         where = _LINE.match(message)
-        if where is None or int(where.group(1)) < 1:
-            return None
+        if where is None:
+            return False
         line = int(where.group(1))
-        k = bisect.bisect_right(starts, line) - 1  # the text it falls in; its line number, counted from there
-        out[k].append(f"{message[:where.start(1)]}{line - starts[k] + 1}{message[where.end(1):]}")
-    return out
+        k = bisect.bisect_right(self.starts, line) - 1
+        if k < 0 or line >= self.next_line:
+            return False
+        if line < self.ends[k]:
+            self.out[k].append(_renumbered(message, where, self.starts[k]))
+        elif k == len(self.starts) - 1 and '"musegenmark"' in message:
+            self.ended = True
+        return True
+
+
+def _renumbered(message: str, where: re.Match, first: int) -> str:
+    """``message`` (``where``: its match of ``_LINE``) with its line number counted from line ``first``."""
+    return f"{message[:where.start(1)]}{int(where.group(1)) - first + 1}{message[where.end(1):]}"
 
 
 def _checking(abc: str, timeout: float) -> tuple[int | None, str]:

@@ -6,13 +6,14 @@ tune so far is converted, and the bar is refused when abc2midi reports more bar-
 at the last accepted boundary (the checker's state). Only warnings count: a tune cut at a bar line
 may have Error lines that its next bar would mend (a tie to a note not drawn yet, a repeat not
 closed yet). The header is checked when its ``K:`` line ends: it must say the meter (``M:``).
-The tunes a sampling step brings to a bar line are checked together, by one abc2midi process
-(:func:`musegen.abc2midi.check`).
+The tunes a sampling step brings to a bar line are checked together, by one abc2midi that the checker
+keeps running (:mod:`musegen.abc2midi_stream`) until it is closed.
 """
 
 from __future__ import annotations
 
 from musegen.abc2midi import check
+from musegen.abc2midi_stream import CheckStream
 
 BAR_WARNING = "time units while the time signature"
 
@@ -22,9 +23,10 @@ def bar_warnings(text: str) -> int:
     return bar_warnings_of([text])[0]
 
 
-def bar_warnings_of(texts: list[str]) -> list[int]:
-    """:func:`bar_warnings` of each text, in as few abc2midi processes as it can."""
-    return [sum(BAR_WARNING in m for m in messages if m.startswith("Warning")) for messages in check(texts)]
+def bar_warnings_of(texts: list[str], judge=check) -> list[int]:
+    """:func:`bar_warnings` of each text, from ``judge``'s messages (:func:`musegen.abc2midi.check`: in
+    as few abc2midi processes as it can)."""
+    return [sum(BAR_WARNING in m for m in messages if m.startswith("Warning")) for messages in judge(texts)]
 
 
 def header_line(text: str) -> str | None:
@@ -48,6 +50,7 @@ class BarChecker:
         self.tokens = {bar_token, end_id} if bar_token is not None else set()
         self.give_up = 4 * retries + 8  # refusals of one tune at most, all its bars together
         self.stats: dict = {}
+        self._judge = CheckStream()
 
     def boundary(self, token: int) -> bool:
         return token in self.tokens
@@ -66,9 +69,10 @@ class BarChecker:
             else:
                 bars.append(len(answers))
                 answers.append((False, warnings))
-        for k, count in zip(bars, bar_warnings_of([texts[k] for k in bars])):
+        for k, count in zip(bars, bar_warnings_of([texts[k] for k in bars], self._judge.check)):
             answers[k] = (count <= answers[k][1], count)
         return answers
 
     def close(self) -> None:
-        """Nothing to let go: each check's abc2midi has ended when it answers."""
+        """Ends the abc2midi that judged the bars."""
+        self._judge.close()

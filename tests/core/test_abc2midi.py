@@ -13,6 +13,7 @@ SHORT_BARS = HEAD + "A|dfa af|gfe dc|ABc def|\n"  # two bars a note short
 NO_KEY = "X:1\nT:t\nM:6/8\n"  # cut before its K: line
 BLANK_LINE = HEAD + "dfa afd|\n\nM:3/4\n"  # a blank line: what follows it is the file's header
 WITHOUT_X = "T:t\nM:6/8\nL:1/8\nK:D\ndfa af|\n"
+FATAL = HEAD + "G/3 G|\n"  # abc2midi stops there, exit status 1: no tune after it in its file is judged
 
 
 def _columns_dropped(messages):
@@ -41,6 +42,12 @@ def test_texts_that_share_a_file_go_through_one_process(monkeypatch):
     runs.clear()
     check([GOOD, BLANK_LINE, WITHOUT_X, SHORT_BARS])  # the two that cannot share a file run alone
     assert len(runs) == 3 and BLANK_LINE.encode() in runs[1:] and WITHOUT_X.encode() in runs[1:]
+
+
+def test_a_tune_that_stops_abc2midi_leaves_the_others_judged():
+    got = check([GOOD, FATAL, SHORT_BARS])
+    assert [sum("time units" in m for m in ms) for ms in got] == [0, 0, 2]
+    assert any("power of 2" in m for m in got[1])
 
 
 def test_a_run_that_cannot_be_split_by_line_falls_back_to_one_process_a_text(monkeypatch):

@@ -1,4 +1,4 @@
-"""What the bar checker's judge costs: abc2midi asked about every bar of O'Neill's tunes, four ways, in one run.
+"""What the bar checker's judge costs: abc2midi asked about every bar of O'Neill's tunes, three ways, in one run.
 
     python benchmarks/bar_check.py                  # 100 tunes, about a minute on a 2-core CPU
     python benchmarks/bar_check.py --tunes 300 --rounds 5
@@ -67,7 +67,8 @@ def main() -> None:
     wrong = {name: sum(a != b for a, b in zip(got, answers["convert"])) for name, got in answers.items()}
     per_text = {name: 1e3 * seconds / len(texts) for name, seconds in best.items()}
     print(f"{platform.machine()}, {len(texts):,} texts ({len(tunes)} O'Neill's tunes cut at every bar line, "
-          f"and whole) in {len(calls):,} calls of 1-3, best of {args.rounds} rounds; stream failures: {stream.failures}")
+          f"and whole) in {len(calls):,} calls of 1-3, best of {args.rounds} rounds; "
+          f"stream failures: {stream.failures}")
     print(f"{'way':10} {'ms a text':>10} {'x convert':>10} {'bar counts off':>15}")
     for name in ways:
         print(f"{name:10} {per_text[name]:10.3f} {per_text['convert'] / per_text[name]:10.2f} {wrong[name]:15d}")

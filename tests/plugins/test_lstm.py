@@ -368,11 +368,12 @@ def test_a_batch_sheds_its_ended_tunes_and_the_others_draw_on_as_before(monkeypa
     net.dense_b = np.array([0.0, 1.0, 1.0, -2.0], np.float32)  # the end likelier: tunes of 1 to 120 tokens
     if layers == 2:
         rng = np.random.default_rng(6)
-        net.layers.append((rng.normal(size=(8, 32)).astype(np.float32), (rng.normal(size=(8, 32)) * 0.5).astype(np.float32),
-                           rng.normal(size=32).astype(np.float32)))
+        net.layers.append(tuple(np.asarray(a, np.float32) for a in (rng.normal(size=(8, 32)),
+                                                                    rng.normal(size=(8, 32)) * 0.5, rng.normal(size=32))))
     kept_rows = []
     real_rows = sampling.FastStep.rows
-    monkeypatch.setattr(sampling.FastStep, "rows", lambda self, keep: kept_rows.append(len(keep)) or real_rows(self, keep))
+    monkeypatch.setattr(sampling.FastStep, "rows",
+                        lambda self, keep: kept_rows.append(len(keep)) or real_rows(self, keep))
 
     def tunes():
         return sampling.sample(net, [1], 16, 120, end_id=3, seed=4,

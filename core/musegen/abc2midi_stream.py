@@ -129,7 +129,10 @@ class CheckStream:
                 raise _Lost(f"no answer in {self.timeout:g} s")
             readable, writable, _ = select.select([self._output], [into] if pending else [], [], left)
             if writable:  # at most PIPE_BUF bytes: a write that select allows never waits
-                pending = pending[os.write(into, pending[:select.PIPE_BUF]):]
+                try:
+                    pending = pending[os.write(into, pending[:select.PIPE_BUF]):]
+                except OSError:  # EPIPE: abc2midi is gone
+                    raise _Lost("abc2midi ended") from None
             if readable:
                 try:
                     chunk = os.read(self._output, 65536)
@@ -164,6 +167,11 @@ def _end(proc: subprocess.Popen, output: int) -> None:
 def _can_stream() -> bool:
     """Pseudo-terminals, ``/dev/stdin``, and an abc2midi that marks the separator where it should."""
     if not hasattr(os, "openpty") or not os.path.exists("/dev/stdin"):
+        return False
+    try:  # a container may have no /dev/pts
+        for fd in os.openpty():
+            os.close(fd)
+    except OSError:
         return False
     shared = Shared(["X:1\nT:t\nM:2/4\nL:1/8\nK:C\nCDEF|\n"])
     code, printed = _checking(shared.data, 20.0)

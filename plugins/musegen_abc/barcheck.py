@@ -12,10 +12,8 @@ keeps running (:mod:`musegen.abc2midi_stream`) until it is closed.
 
 from __future__ import annotations
 
-from musegen.abc2midi import check
+from musegen.abc2midi import BAR_WARNING, check
 from musegen.abc2midi_stream import CheckStream
-
-BAR_WARNING = "time units while the time signature"
 
 
 def bar_warnings(text: str) -> int:

@@ -82,3 +82,25 @@ def test_tunes_abc2midi_rejects_are_skipped_and_counted(tmp_path):
     off = PathCorpus(PathCorpusConfig(path=str(path), require="off")).load()
     assert len(off.pieces) == 3 and not off.skipped
     assert all(convert(p.text).clean for p in clean.pieces)
+
+
+@pytest.mark.parametrize("require", ["clean", "bars"])
+def test_validation_keeps_what_conversion_keeps_call_after_call(tmp_path, monkeypatch, require):
+    """One abc2midi judges the tunes a few at a time (CHUNK); a tune that stops abc2midi (a note
+    length of /3) costs its call one process a tune, and the tunes after it are judged as well."""
+    import musegen_corpora.abc as corpora
+    from musegen.abc2midi import convert
+
+    monkeypatch.setattr(corpora, "CHUNK", 3)
+    bodies = ["CDEF|GABc|", "CDEF|GABcd|", "CD[[EF|GABc|", "C/3 D|GABc|"]  # fine, long bar, Error, stops abc2midi
+    path = tmp_path / "many.abc"
+    path.write_text("\n".join(f"X:{i + 1}\nT:Tune {i}\nM:4/4\nL:1/4\nK:C\n{bodies[i % 4]}{'C4|' * i}\n"
+                              for i in range(14)))
+    everything = PathCorpus(PathCorpusConfig(path=str(path), require="off")).load().pieces
+    judged = PathCorpus(PathCorpusConfig(path=str(path), require=require)).load()
+    converted = [convert(p.text) for p in everything]
+    expected = [p.title for p, c in zip(everything, converted) if (c.bars_ok if require == "bars" else c.clean)]
+    assert [p.title for p in judged.pieces] == expected
+    assert len(expected) == (4 if require == "bars" else 8)
+    assert len(judged.skipped) == 14 - len(expected)
+    assert all(why.startswith("abc2midi: ") for _, why in judged.skipped)

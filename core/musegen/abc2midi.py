@@ -9,6 +9,7 @@ checker asks thousands of times a run).
 
 from __future__ import annotations
 
+import atexit
 import bisect
 import functools
 import importlib.util
@@ -194,10 +195,20 @@ def _checking(abc: str, timeout: float) -> tuple[int | None, str]:
     """``abc2midi -c`` over ``abc``: its exit status (None: it ran out of time) and what it printed."""
     data = abc.encode("utf-8", "replace")
     if os.path.exists("/dev/stdin"):  # no file to write
-        return _run([executable(), "/dev/stdin", "-c"], data, timeout)
+        return _run([executable(), "/dev/stdin", "-c"], data, timeout, cwd=scratch())
     with tempfile.TemporaryDirectory(prefix="musegen-abc-") as tmp:
         Path(tmp, "tune.abc").write_bytes(data)
         return _run([executable(), "tune.abc", "-c"], None, timeout, cwd=tmp)
+
+
+@functools.cache
+def scratch() -> str:
+    """A folder of this process's own for abc2midi to run in: it writes files into the folder it runs in
+    (``barloc.txt``, for a tune with dynamics such as ``"p"``), which must not land in the user's.
+    Removed when the process ends."""
+    path = tempfile.mkdtemp(prefix="musegen-abc2midi-")
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
+    return path
 
 
 def _run(args: list[str], data: bytes | None, timeout: float, cwd: str | None = None) -> tuple[int | None, str]:

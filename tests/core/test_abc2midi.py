@@ -3,6 +3,7 @@
 import re
 import subprocess
 import time
+from pathlib import Path
 
 import musegen.abc2midi as abc2midi
 from musegen.abc2midi import check, convert
@@ -60,6 +61,15 @@ def test_a_run_that_cannot_be_split_by_line_falls_back_to_one_process_a_text(mon
 
     monkeypatch.setattr(abc2midi, "_run", crash_when_shared)
     assert [len(m) for m in check([GOOD, SHORT_BARS])] == [0, 2]
+
+
+def test_abc2midi_writes_nothing_where_it_is_called_from(tmp_path, monkeypatch):
+    chords = HEAD + '"D"dfa afd|"A"gfe dcB|\n'  # with guitar chords abc2midi writes barloc.txt where it runs
+    monkeypatch.chdir(tmp_path)
+    check([chords])
+    check([chords, GOOD])
+    assert list(tmp_path.iterdir()) == []
+    assert (Path(abc2midi.scratch()) / "barloc.txt").is_file()
 
 
 def test_a_program_past_its_time_is_killed_and_said_so():

@@ -46,6 +46,27 @@ def test_calls_answered_by_one_abc2midi_as_by_a_process_each(monkeypatch):
     assert proc.poll() is not None  # ended with the block
 
 
+OPEN_CHORD = HEAD + "A|dfa afd|[D3 e|"  # the separator after it gets what the chord leaves
+CHORDS = HEAD + '"D"dfa afd|"A"gfe dcB|\n'  # guitar chords: abc2midi writes barloc.txt where it runs
+
+
+def test_what_a_call_leaves_behind_is_known_for_an_earlier_calls(tmp_path, monkeypatch):
+    """abc2midi judges a tune's bars after its last line: a separator whose wrong bar comes after its
+    mark says so once the call has its answer, and the next call reads it first."""
+    import musegen.abc2midi as abc2midi
+
+    late = abc2midi.SEPARATOR.replace("%%MIDI musegenmark\n", "%%MIDI musegenmark\nCC|\n")
+    monkeypatch.setattr(abc2midi, "SEPARATOR", late)
+    monkeypatch.chdir(tmp_path)
+    with CheckStream() as stream:
+        calls = [[OPEN_CHORD], [GOOD, SHORT_BARS], [OPEN_CHORD, CHORDS], [SHORT_BARS], [CHORDS, OPEN_CHORD], [GOOD]]
+        for texts in calls:
+            got = stream.check(texts)
+            assert [_columns_dropped(m) for m in got] == [_columns_dropped(check([t])[0]) for t in texts]
+            assert stream.failures == 0 and stream._proc is not None
+    assert list(tmp_path.iterdir()) == []  # abc2midi ran elsewhere (it writes files where it runs)
+
+
 def test_a_call_larger_than_a_pipe_or_a_terminal_holds_neither_waits_nor_loses_a_message():
     long = HEAD + "A|" + "dfa af|gfe dc|\n" * 150  # 300 short bars: 300 warnings, about 27 kB of them
     texts = [long, GOOD] * 5  # about 25 kB to write

@@ -27,14 +27,8 @@ import sys
 import time
 
 import musegen
-from musegen.abc2midi import check, convert
+from musegen.abc2midi import check, convert, wrong_bars
 from musegen.abc2midi_stream import CheckStream
-
-BAR_WARNING = "time units while the time signature"
-
-
-def bars(messages: list[str]) -> int:
-    return sum(BAR_WARNING in m for m in messages if m.startswith("Warning"))
 
 
 def main() -> None:
@@ -59,7 +53,7 @@ def main() -> None:
     for _ in range(args.rounds):
         for name, judge in ways.items():
             start = time.perf_counter()
-            got = [bars(m) for call in calls for m in judge(call)]
+            got = [wrong_bars(m) for call in calls for m in judge(call)]
             best[name] = min(best[name], time.perf_counter() - start)
             answers[name] = got
     stream.close()

@@ -72,7 +72,12 @@ def clean(messages: list[str]) -> bool:
 
 def bars_ok(messages: list[str]) -> bool:
     """:func:`clean`, and no bar whose length disagrees with the meter (as :attr:`Conversion.bars_ok`)."""
-    return clean(messages) and not any(m.startswith("Warning") and BAR_WARNING in m for m in messages)
+    return clean(messages) and not wrong_bars(messages)
+
+
+def wrong_bars(messages: list[str]) -> int:
+    """How many bars of a tune (or of the start of one) abc2midi finds the wrong length: its warnings."""
+    return sum(m.startswith("Warning") and BAR_WARNING in m for m in messages)
 
 
 @functools.cache
@@ -99,7 +104,7 @@ def convert(text: str, timeout: float = 20.0) -> Conversion:
         if code is None:
             return Conversion(None, messages)
         midi = dst.read_bytes() if dst.is_file() and dst.stat().st_size > 0 else None
-        if midi is None and not any(m.startswith("Error") for m in messages):
+        if midi is None and clean(messages):
             messages.append("Error: no MIDI written")
         return Conversion(midi, messages)
 
@@ -145,7 +150,8 @@ def _check_together(texts: list[str], timeout: float) -> list[list[str]] | None:
     return shared.out
 
 
-SEPARATOR = "X:1\nT:separator\nM:6/8\nL:1/8\nK:D\nCCC CCC|CCC CCC|\n%%MIDI musegenmark\n"
+MARK = "musegenmark"  # a %%MIDI command abc2midi does not know: it answers with an Error naming it
+SEPARATOR = f"X:1\nT:separator\nM:6/8\nL:1/8\nK:D\nCCC CCC|CCC CCC|\n%%MIDI {MARK}\n"
 """The tune after each text in a shared file. Its notes close what the text left open (a tuplet cut at
 a bar line: abc2midi would carry it into the next tune), and its last line draws an ``Error`` that
 says where it is (:attr:`Shared.ended`)."""
@@ -181,7 +187,7 @@ class Shared:
             return False
         if line < self.ends[k]:
             self.out[k].append(_renumbered(message, where, self.starts[k]))
-        elif k == len(self.starts) - 1 and '"musegenmark"' in message:
+        elif k == len(self.starts) - 1 and f'"{MARK}"' in message:
             self.ended = True
         return True
 
@@ -204,7 +210,8 @@ def _checking(abc: str, timeout: float) -> tuple[int | None, str]:
 @functools.cache
 def scratch() -> str:
     """A folder of this process's own for abc2midi to run in: it writes files into the folder it runs in
-    (``barloc.txt``, for a tune with dynamics such as ``"p"``), which must not land in the user's.
+    (``barloc.txt``, for a tune with guitar chords: any quoted text before a note, ``"D"`` or ``"p"``),
+    which must not land in the user's.
     Removed when the process ends."""
     path = tempfile.mkdtemp(prefix="musegen-abc2midi-")
     atexit.register(shutil.rmtree, path, ignore_errors=True)

@@ -12,7 +12,7 @@ keeps running (:mod:`musegen.abc2midi_stream`) until it is closed.
 
 from __future__ import annotations
 
-from musegen.abc2midi import BAR_WARNING, check
+from musegen.abc2midi import check, wrong_bars
 from musegen.abc2midi_stream import CheckStream
 
 
@@ -24,7 +24,7 @@ def bar_warnings(text: str) -> int:
 def bar_warnings_of(texts: list[str], judge=check) -> list[int]:
     """:func:`bar_warnings` of each text, from ``judge``'s messages (:func:`musegen.abc2midi.check`: in
     as few abc2midi processes as it can)."""
-    return [sum(BAR_WARNING in m for m in messages if m.startswith("Warning")) for messages in judge(texts)]
+    return [wrong_bars(messages) for messages in judge(texts)]
 
 
 def header_line(text: str) -> str | None:

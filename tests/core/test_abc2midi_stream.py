@@ -55,7 +55,8 @@ def test_what_a_call_leaves_behind_is_known_for_an_earlier_calls(tmp_path, monke
     mark says so once the call has its answer, and the next call reads it first."""
     import musegen.abc2midi as abc2midi
 
-    late = abc2midi.SEPARATOR.replace("%%MIDI musegenmark\n", "%%MIDI musegenmark\nCC|\n")
+    mark = f"%%MIDI {abc2midi.MARK}\n"
+    late = abc2midi.SEPARATOR.replace(mark, mark + "CC|\n")
     monkeypatch.setattr(abc2midi, "SEPARATOR", late)
     monkeypatch.chdir(tmp_path)
     with CheckStream() as stream:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import atexit
 import bisect
+import fcntl
 import functools
 import importlib.util
 import os
@@ -19,6 +20,7 @@ import select
 import shutil
 import subprocess
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -207,15 +209,51 @@ def _checking(abc: str, timeout: float) -> tuple[int | None, str]:
         return _run([executable(), "tune.abc", "-c"], None, timeout, cwd=tmp)
 
 
+SCRATCH_PREFIX = "musegen-abc2midi-"
+
+
 @functools.cache
 def scratch() -> str:
     """A folder of this process's own for abc2midi to run in: it writes files into the folder it runs in
     (``barloc.txt``, for a tune with guitar chords: any quoted text before a note, ``"D"`` or ``"p"``),
     which must not land in the user's.
-    Removed when the process ends."""
-    path = tempfile.mkdtemp(prefix="musegen-abc2midi-")
+    Removed when the process ends; one left by a process that was killed is removed by the next
+    process's first call (:func:`sweep`)."""
+    sweep(tempfile.gettempdir())
+    path = tempfile.mkdtemp(prefix=SCRATCH_PREFIX)
+    fd = os.open(path, os.O_RDONLY)  # held until the process ends, however it ends: the folder is in use
+    fcntl.flock(fd, fcntl.LOCK_SH)
     atexit.register(shutil.rmtree, path, ignore_errors=True)
     return path
+
+
+def sweep(root: str, min_age: float = 60.0) -> int:
+    """Remove the :func:`scratch` folders in ``root`` that no process holds (their process was killed,
+    so its exit handler never ran) and that are older than ``min_age`` seconds (one just made is not
+    locked yet). A lock, not a process id, says a folder is in use: ids are reused, and a container
+    sharing ``/tmp`` has ids of its own. Returns how many it removed."""
+    removed, now = 0, time.time()
+    try:
+        entries = [e for e in os.scandir(root) if e.name.startswith(SCRATCH_PREFIX)]
+    except OSError:
+        return 0
+    for entry in entries:
+        try:
+            if not entry.is_dir(follow_symlinks=False) or now - entry.stat().st_mtime < min_age:
+                continue
+            fd = os.open(entry.path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:  # held: its process is alive
+            continue
+        else:
+            shutil.rmtree(entry.path, ignore_errors=True)
+            removed += 1
+        finally:
+            os.close(fd)
+    return removed
 
 
 def _run(args: list[str], data: bytes | None, timeout: float, cwd: str | None = None) -> tuple[int | None, str]:

@@ -2,6 +2,7 @@
 
 import re
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -70,6 +71,23 @@ def test_abc2midi_writes_nothing_where_it_is_called_from(tmp_path, monkeypatch):
     check([chords, GOOD])
     assert list(tmp_path.iterdir()) == []
     assert (Path(abc2midi.scratch()) / "barloc.txt").is_file()
+
+
+def test_a_killed_process_folder_is_swept_and_a_live_one_kept(tmp_path):
+    code = ("import sys, time; from musegen import abc2midi; print(abc2midi.scratch(), flush=True);"
+            "sys.stdin.readline()")
+    env = {**__import__("os").environ, "TMPDIR": str(tmp_path)}
+    killed, live = (subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     text=True, env=env) for _ in range(2))
+    folders = [Path(p.stdout.readline().strip()) for p in (killed, live)]
+    assert all(f.parent == tmp_path and f.is_dir() for f in folders)
+    killed.kill()
+    killed.wait()
+    assert abc2midi.sweep(str(tmp_path), min_age=3600) == 0  # too young to tell from one being made
+    assert abc2midi.sweep(str(tmp_path), min_age=0) == 1
+    assert not folders[0].exists() and folders[1].is_dir()
+    live.communicate("\n", timeout=30)  # it ends as it should: its exit handler removes its own
+    assert not folders[1].exists()
 
 
 def test_a_program_past_its_time_is_killed_and_said_so():

@@ -3,8 +3,10 @@
 #   bash benchmarks/gpu.sh OUT_DIR [SECONDS] [TRAIN.ABC VALID.ABC]
 #   ONLY='torch|paper-full' bash benchmarks/gpu.sh ...   # only the stages whose names match
 # Needs musegen importable (installed, or PYTHONPATH=core:plugins) with Keras, JAX and PyTorch built
-# for CUDA. Appends every JSON result line to OUT_DIR/results.jsonl and the whole output to
-# OUT_DIR/gpu.log; a stage that would start after the budget is skipped and says so.
+# for CUDA. On a lent machine: `bash benchmarks/gpu_carry.sh` here first, then carry .whl and
+# .devdata and install the wheels there as its header says. Appends every JSON result line to
+# OUT_DIR/results.jsonl and the whole output to OUT_DIR/gpu.log; a stage that would start after the
+# budget is skipped and says so.
 out=${1:?usage: gpu.sh OUT_DIR [SECONDS] [TRAIN.ABC VALID.ABC]}; budget=${2:-480}; train=${3:-}; valid=${4:-}
 mkdir -p "$out"; start=$SECONDS; py=${PYTHON:-python3}
 exec > >(tee -a "$out/gpu.log") 2>&1

@@ -5,6 +5,8 @@ from collections import Counter
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from musegen import Piece
 from musegen_eval.novelty import Novelty, Substrings, nearest_similarity
@@ -63,6 +65,17 @@ def test_substrings_and_similarity():
     assert s.longest_common("xxABCDyy") == 4
     assert s.longest_common("xyz") == 1
     assert s.longest_common("") == 0
+    assert Substrings(["ab"]).longest_common("xaby") == 2 and Substrings(["abcdefghij"]).longest_common("hij") == 3
+    # the match from the second character on, carried over from the first (11 characters), goes on in another text
+    assert Substrings(["xabcdefghijk", "abcdefghijkLMNOPQRS"]).longest_common("xabcdefghijkLMNOPQRS") == 19
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.text("ab|", max_size=30), min_size=1, max_size=4), st.text("ab|c", max_size=40))
+def test_longest_common_is_the_longest_substring_of_one_corpus_text(corpus, text):
+    longest = max((k for body in corpus for k in range(len(text) + 1) for j in range(len(text) - k + 1)
+                   if text[j:j + k] in body), default=0)
+    assert Substrings(corpus).longest_common(text) == longest
     corpus = ["CDEFGABcdefgabc'", "GGGGAAAABBBBcccc"]
     from collections import defaultdict
 

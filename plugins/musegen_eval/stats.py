@@ -7,6 +7,7 @@ normalized histograms (1: identical, 0: disjoint), as in MGEval.
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 
 import numpy as np
@@ -53,19 +54,39 @@ def normalize_key(value: str | None) -> str:
 
 def notes(piece: Piece) -> list[tuple[int, float]]:
     """(MIDI pitch, duration in quarters) of every note, through abc2midi; empty when it fails."""
+    pitches, durations = _notes(piece)
+    return list(zip(pitches.tolist(), durations.tolist()))
+
+
+def _notes(piece: Piece) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`notes` as two arrays: pitches and durations."""
+    return _abc_notes(piece.text) if piece.midi is None else _midi_notes(piece.midi)
+
+
+@functools.lru_cache(maxsize=4096)
+def _abc_notes(text: str) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_notes` of an ABC text, kept (read-only arrays): ``gen eval`` reads the training tunes'
+    notes for the samples' statistics, for the held-out tunes' and for the plot, and each conversion is
+    a run of abc2midi."""
+    result = convert(text)
+    if result.midi is None:
+        arrays = np.zeros(0, np.int64), np.zeros(0)
+    else:
+        arrays = _midi_notes(result.midi)
+    for a in arrays:
+        a.flags.writeable = False
+    return arrays
+
+
+def _midi_notes(midi: bytes) -> tuple[np.ndarray, np.ndarray]:
     import symusic
 
-    if piece.midi is None:
-        result = convert(piece.text)
-        if result.midi is None:
-            return []
-        midi = result.midi
-    else:
-        midi = piece.midi
     score = symusic.Score.from_midi(midi)
     tpq = score.ticks_per_quarter or 480
+    pitches = [n.pitch for track in score.tracks for n in track.notes]
+    ticks = np.array([n.duration for track in score.tracks for n in track.notes], np.float64)
     # abc2midi shortens each note by a few ticks for articulation; round back to the written length
-    return [(n.pitch, round(n.duration / tpq * 48) / 48) for track in score.tracks for n in track.notes]
+    return np.array(pitches, np.int64), np.round(ticks / tpq * 48) / 48
 
 
 def features(pieces: list[Piece]) -> dict:
@@ -74,13 +95,11 @@ def features(pieces: list[Piece]) -> dict:
     for p in pieces:
         meters[field(p.text, "M") or "?"] += 1
         keys[normalize_key(field(p.text, "K"))] += 1
-        ns = notes(p)
-        if not ns:
+        pitches, durations = _notes(p)
+        if not len(pitches):
             continue
-        pitches = np.array([n for n, _ in ns])
         np.add.at(pcs, pitches % 12, 1)
-        for _, d in ns:
-            lengths[int(np.argmin([abs(d - x) for x in LENGTHS]))] += 1
+        np.add.at(lengths, np.abs(durations[:, None] - np.array(LENGTHS)).argmin(axis=1), 1)
         ranges[min(len(RANGE_BINS) - 1, int(pitches.max() - pitches.min()) // 2)] += 1
     return {"meters": meters, "keys": keys, "pitch_classes": pcs, "note_lengths": lengths, "pitch_ranges": ranges}
 
@@ -90,11 +109,11 @@ class Stats:
 
     def __init__(self, config=None):
         self.config = config
-        self._ref_cache: tuple[int, dict] | None = None
+        self._ref_cache: tuple[list[Piece], dict] | None = None
 
     def reference_features(self, reference: list[Piece]) -> dict:
-        if self._ref_cache is None or self._ref_cache[0] != id(reference):
-            self._ref_cache = (id(reference), features(reference))
+        if self._ref_cache is None or self._ref_cache[0] is not reference:  # the list itself kept: no id reused
+            self._ref_cache = (reference, features(reference))
         return self._ref_cache[1]
 
     def report(self, pieces: list[Piece], reference: list[Piece], out_dir) -> list:

@@ -3,8 +3,9 @@
 ``LSTM(config, vocab_size)`` is :class:`musegen_lstm.lstm.LSTMModel` (Keras, imported then).
 ``LSTM.load(config, vocab_size, run)`` opens the run's best checkpoint as a :class:`Trained`: its
 weights read by :mod:`musegen_lstm.checkpoint`, sampled by the NumPy sampler (or the compiled JAX one
-on an accelerator), the same tunes as the Keras model gives for the same seed. Anything else asked of
-it — scoring, training on, the Keras net — loads the Keras model then and hands over to it.
+on an accelerator), the same tunes as the Keras model gives for the same seed, and scored
+(:mod:`musegen_lstm.scoring`). Anything else asked of it — training on, the Keras net — loads the
+Keras model then and hands over to it.
 ``gen generate -n 1`` of the paper preset's run (trained on the torch backend; ABC, MIDI and WAV
 written) took 1.0-1.4 s this way, 5.5-5.6 s with the Keras model, most of that importing Keras and PyTorch.
 """
@@ -45,7 +46,7 @@ class LSTM:
 class Trained:
     """A trained ``lstm`` model read for sampling, without Keras (see the module's docstring).
 
-    ``sample`` is :meth:`musegen_lstm.lstm.LSTMModel.sample`'s, on the same weights; every other
+    ``sample`` and ``nll`` are :class:`musegen_lstm.lstm.LSTMModel`'s, on the same weights; every other
     attribute is the Keras model's, loaded on first use.
     """
 
@@ -72,6 +73,12 @@ class Trained:
     def numpy_lstm(self):
         """The weights as the NumPy sampler reads them (as ``LSTMModel.numpy_lstm``)."""
         return self._net
+
+    def nll(self, sequences: list[list[int]], end_id: int) -> tuple[float, int]:
+        """As ``LSTMModel.nll``, through the NumPy recurrence (:mod:`musegen_lstm.scoring`): no Keras."""
+        from musegen_lstm.scoring import nll
+
+        return nll(self.prepared(), sequences, end_id)
 
     def keras_model(self):
         """The Keras model of the same checkpoint (loaded once, on first use)."""

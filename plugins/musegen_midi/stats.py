@@ -8,10 +8,13 @@ import numpy as np
 import symusic
 
 from musegen import Piece
-from musegen_midi.encoder import polyphony
 
 
 def piece_stats(p: Piece) -> dict | None:
+    # imported here, not above: the encoder's module imports miditok, which imports PyTorch (1.1 s that
+    # `gen eval` of an ABC run spent on building this evaluator, which it then skips)
+    from musegen_midi.encoder import polyphony
+
     score = symusic.Score.from_midi(p.to_midi())
     notes = [n for t in score.tracks for n in t.notes]
     if not notes:

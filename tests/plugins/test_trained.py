@@ -96,12 +96,48 @@ def test_gen_generate_imports_no_keras(abc_run, tmp_path):
     assert len(list(tmp_path.glob("0?-*.abc"))) == 2 and (tmp_path / "tunes.abc").is_file()
 
 
-def test_anything_but_sampling_loads_the_keras_model(tmp_path):
+def test_gen_eval_of_an_abc_run_imports_neither_keras_nor_torch(abc_run):
+    """Scoring, sampling and every evaluator of an ABC run without Keras, and without the MIDI evaluator's
+    miditok (which imports PyTorch)."""
+    code = textwrap.dedent(f"""
+        import json, sys
+        from musegen.cli import main
+        sys.argv = ["gen", "eval", {str(abc_run)!r}, "--samples", "3", "--max-len", "80", "--json"]
+        try:
+            main()
+        except SystemExit as e:
+            assert not e.code, e.code
+        print(json.dumps(sorted(m for m in ("keras", "torch", "miditok", "tensorflow") if m in sys.modules)))
+    """)
+    proc = run_python(code)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result, imported = (json.loads(line) for line in proc.stdout.strip().splitlines()[-2:])
+    assert imported == [] and result["nll_nats_per_char"] > 0 and result["tunes_scored"] > 0
+
+
+@pytest.mark.parametrize("layers", [1, 2])
+def test_scoring_without_keras_gives_the_keras_models_nll(tmp_path, layers):
+    """Sequences of many lengths, more than a batch of them: rows leave the batch as they are scored."""
+    from musegen_lstm import scoring
+
+    run, m = fitted(tmp_path, layers=layers)
+    loaded = LSTM.load(m.config, 6, run)
+    rng = np.random.default_rng(layers)
+    sequences = [[*rng.integers(1, 6, int(n)).tolist(), 0] for n in rng.integers(0, 40, scoring.BATCH + 9)]
+    total, count = loaded.nll(sequences, 0)
+    want_total, want_count = m.nll(sequences, 0)
+    assert count == want_count == sum(map(len, sequences))
+    assert total == pytest.approx(want_total, rel=1e-5)
+    assert loaded.nll([], 0) == (0.0, 0) and "_keras" not in vars(loaded)
+
+
+def test_anything_but_sampling_and_scoring_loads_the_keras_model(tmp_path):
     run, m = fitted(tmp_path)
     loaded = LSTM.load(m.config, 6, run)
     assert isinstance(loaded, Trained) and "_keras" not in vars(loaded)
     assert loaded.nll([[1, 2, 3, 4, 5, 0]], 0) == pytest.approx(m.nll([[1, 2, 3, 4, 5, 0]], 0), rel=1e-5)
-    assert isinstance(vars(loaded)["_keras"], LSTMModel) and loaded.best == pytest.approx(m.best)
+    assert "_keras" not in vars(loaded) and loaded.best == pytest.approx(m.best)
+    assert isinstance(vars(loaded)["_keras"], LSTMModel)
     assert isinstance(LSTM.load(m.config, 6, run, "last"), LSTMModel)  # the checkpoint to train on: Keras's
     assert isinstance(LSTM(m.config, 6), LSTMModel)  # building one to train: Keras's
 

@@ -85,6 +85,11 @@ def test_longest_common_is_the_longest_substring_of_one_corpus_text(corpus, text
             index[body[j:j + 8]].add(i)
     assert nearest_similarity(corpus[1], corpus, index) == 1.0
     assert nearest_similarity("zzzzzzzzzzzz", corpus, index) == 0.0
+    near = "CDEFGABcdefgabc'" + "zz"  # ratio 32/34 = 0.941 to the first tune
+    assert nearest_similarity(near, corpus, index) == pytest.approx(32 / 34)
+    assert nearest_similarity(near, corpus, index, floor=0.94) == pytest.approx(32 / 34)
+    assert nearest_similarity(near, corpus, index, floor=0.95) == 0.0  # bounded below 0.95: not compared
+    assert nearest_similarity(corpus[1], corpus, index, floor=0.95) == 1.0
 
 
 def test_novelty_copies_and_longest_run():

@@ -10,7 +10,7 @@ from pathlib import Path
 import symusic
 
 from musegen import Loaded, MusegenError, Piece
-from musegen.abc2midi import midis
+from musegen.abc2midi import convert
 from musegen.atomic import write_bytes
 
 
@@ -83,11 +83,10 @@ class OneillsMidi:
         abc = get_registry().get("corpus", "oneills")
         loaded = abc.build({"limit": self.config.limit} if self.config.limit else {}).load()
         pieces, skipped = [], list(loaded.skipped)
-        # the ABC corpus keeps the tunes abc2midi converts cleanly: each one's MIDI, from one abc2midi for
-        # many (loading the 1,441 tunes: 2.07 -> 1.09-1.21 s on a 2-core AMD EPYC, the same MIDI bytes)
-        for p, midi in zip(loaded.pieces, midis([p.text for p in loaded.pieces])):
-            if midi is not None:
-                pieces.append(Piece.from_midi(midi, title=p.title, source=p.meta.get("source", "")))
+        for p in loaded.pieces:
+            result = convert(p.text)
+            if result.clean:
+                pieces.append(Piece.from_midi(result.midi, title=p.title, source=p.meta.get("source", "")))
             else:
                 skipped.append((p.title, "abc2midi rejected it"))
         return Loaded(pieces, skipped, "oneills-midi")

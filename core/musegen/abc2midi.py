@@ -111,57 +111,6 @@ def convert(text: str, timeout: float = 20.0) -> Conversion:
         return Conversion(midi, messages)
 
 
-def midis(texts: list[str], timeout: float = 20.0) -> list[bytes | None]:
-    """The MIDI of each of ``texts`` (``convert(text).midi``: None where abc2midi writes none), in as few
-    processes as it can: the texts that can share a file (:func:`_shareable`) through one abc2midi, each
-    under an ``X:`` number of its own (abc2midi names each tune's file by it), one that holds a tuplet
-    followed by a tune whose notes close it (:data:`SEPARATOR`'s). Any other text, a text abc2midi wrote
-    no MIDI for there, and every text of a file it stopped on or ran out of time on, one process each.
-    The 1,441 tunes O'Neill's keeps, 100 tunes sampled at temperature 0.6 and 200 at 1.5 (3 without
-    MIDI; a note length of ``/3`` stops abc2midi: those 200 went one by one) and a file of 100 tunes:
-    the same bytes as :func:`convert`'s for every one, 2.29 -> 0.47 s on a 2-core AMD EPYC."""
-    out: list[bytes | None] = [None] * len(texts)
-    alone = [i for i, t in enumerate(texts) if not _shareable(t)]
-    shared = [i for i, t in enumerate(texts) if _shareable(t)]
-    for start in range(0, len(shared), MIDIS_PER_PROCESS):
-        part = shared[start:start + MIDIS_PER_PROCESS]
-        together = _midis_together([texts[i] for i in part], timeout) if len(part) > 1 else None
-        for k, i in enumerate(part):
-            if together is None or together[k] is None:
-                alone.append(i)
-            else:
-                out[i] = together[k]
-    for i in alone:
-        out[i] = convert(texts[i], timeout).midi
-    return out
-
-
-MIDIS_PER_PROCESS = 512
-""":func:`midis`'s texts a process at most."""
-
-
-def _midis_together(texts: list[str], timeout: float) -> list[bytes | None] | None:
-    """:func:`midis` of shareable ``texts`` through one abc2midi, None for a text it wrote no MIDI for;
-    None where abc2midi stopped (exit status 1 at a note length of ``/3``, say) or ran out of time."""
-    closing = SEPARATOR[:SEPARATOR.index("%%MIDI")]  # its notes, without the mark (no Error wanted here)
-    parts = []
-    for k, text in enumerate(texts):
-        text = text if text.endswith("\n") else text + "\n"
-        parts += [f"X:{2 * k + 1}", text[text.index("\n"):], "\n"]
-        if _TUPLET.search(text):
-            parts += [f"X:{2 * k + 2}", closing[closing.index("\n"):], "\n"]
-    with tempfile.TemporaryDirectory(prefix="musegen-abc-") as tmp:
-        Path(tmp, "t.abc").write_text("".join(parts), encoding="utf-8", errors="replace")
-        code, _ = _run([executable(), "t.abc"], None, timeout + 0.01 * len(texts), cwd=tmp)
-        if code != 0:
-            return None
-        paths = [Path(tmp, f"t{2 * k + 1}.mid") for k in range(len(texts))]
-        return [p.read_bytes() if p.is_file() and p.stat().st_size > 0 else None for p in paths]
-
-
-_TUPLET = re.compile(r"\(\d")
-
-
 def check(texts: list[str], timeout: float = 20.0) -> list[list[str]]:
     """abc2midi's ``Error`` and ``Warning`` lines for each of ``texts`` (tunes, or the starts of tunes),
     from its checking mode (``-c``: the messages of :func:`convert`, no MIDI written), in as few

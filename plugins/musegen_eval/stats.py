@@ -7,12 +7,13 @@ normalized histograms (1: identical, 0: disjoint), as in MGEval.
 
 from __future__ import annotations
 
-from collections import Counter, OrderedDict
+import functools
+from collections import Counter
 
 import numpy as np
 
 from musegen import Piece
-from musegen.abc2midi import midis
+from musegen.abc2midi import convert
 from musegen.abctext import field
 
 LENGTHS = (1 / 8, 1 / 6, 1 / 4, 1 / 3, 3 / 8, 1 / 2, 2 / 3, 3 / 4, 1, 1.5, 2, 3, 4)  # in quarter notes
@@ -59,30 +60,22 @@ def notes(piece: Piece) -> list[tuple[int, float]]:
 
 def _notes(piece: Piece) -> tuple[np.ndarray, np.ndarray]:
     """:func:`notes` as two arrays: pitches and durations."""
-    return _abc_notes([piece.text])[0] if piece.midi is None else _midi_notes(piece.midi)
+    return _abc_notes(piece.text) if piece.midi is None else _midi_notes(piece.midi)
 
 
-KEPT = 4096
-"""ABC texts whose notes are kept (the ones used last): ``gen eval`` reads the training tunes' notes for
-the samples' statistics, for the held-out tunes' and for the plot."""
-_kept: OrderedDict[str, tuple[np.ndarray, np.ndarray]] = OrderedDict()
-
-
-def _abc_notes(texts: list[str]) -> list[tuple[np.ndarray, np.ndarray]]:
-    """:func:`_notes` of ABC ``texts``, those not kept converted together (:func:`musegen.abc2midi.midis`)."""
-    found = {t: _kept[t] for t in texts if t in _kept}
-    missing = [t for t in dict.fromkeys(texts) if t not in found]
-    for text, midi in zip(missing, midis(missing)):
-        arrays = (np.zeros(0, np.int64), np.zeros(0)) if midi is None else _midi_notes(midi)
-        for a in arrays:
-            a.flags.writeable = False
-        found[text] = arrays
-    for text in texts:
-        _kept[text] = found[text]
-        _kept.move_to_end(text)
-    while len(_kept) > KEPT:
-        _kept.popitem(last=False)
-    return [found[t] for t in texts]
+@functools.lru_cache(maxsize=4096)
+def _abc_notes(text: str) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_notes` of an ABC text, kept (read-only arrays): ``gen eval`` reads the training tunes'
+    notes for the samples' statistics, for the held-out tunes' and for the plot, and each conversion is
+    a run of abc2midi."""
+    result = convert(text)
+    if result.midi is None:
+        arrays = np.zeros(0, np.int64), np.zeros(0)
+    else:
+        arrays = _midi_notes(result.midi)
+    for a in arrays:
+        a.flags.writeable = False
+    return arrays
 
 
 def _midi_notes(midi: bytes) -> tuple[np.ndarray, np.ndarray]:
@@ -99,11 +92,10 @@ def _midi_notes(midi: bytes) -> tuple[np.ndarray, np.ndarray]:
 def features(pieces: list[Piece]) -> dict:
     meters, keys = Counter(), Counter()
     pcs, lengths, ranges = np.zeros(12), np.zeros(len(LENGTHS)), np.zeros(len(RANGE_BINS))
-    abc = iter(_abc_notes([p.text for p in pieces if p.midi is None]))
     for p in pieces:
         meters[field(p.text, "M") or "?"] += 1
         keys[normalize_key(field(p.text, "K"))] += 1
-        pitches, durations = next(abc) if p.midi is None else _midi_notes(p.midi)
+        pitches, durations = _notes(p)
         if not len(pitches):
             continue
         np.add.at(pcs, pitches % 12, 1)

@@ -73,22 +73,6 @@ def test_abc2midi_writes_nothing_where_it_is_called_from(tmp_path, monkeypatch):
     assert (Path(abc2midi.scratch()) / "barloc.txt").is_file()
 
 
-def test_midis_are_converts_through_one_process_where_texts_share_a_file(monkeypatch):
-    runs = []
-    real = abc2midi._run
-    monkeypatch.setattr(abc2midi, "_run", lambda *a, **k: runs.append(a[0]) or real(*a, **k))
-    tuplet_cut = HEAD + "dfa afd|(3de\n"  # a tuplet left open: the tune after it must not inherit it
-    texts = [GOOD, tuplet_cut, GOOD, SHORT_BARS, NO_KEY, WITHOUT_X, BLANK_LINE, GOOD]
-    got = abc2midi.midis(texts)
-    together = len(runs)
-    assert got == [convert(t).midi for t in texts]
-    assert got[0] is not None and got[4] is None  # no K: line, no MIDI
-    assert together == 1 + 3  # the shareable six in one process; WITHOUT_X, BLANK_LINE and NO_KEY (no MIDI) alone
-    runs.clear()
-    assert abc2midi.midis([GOOD, FATAL, SHORT_BARS]) == [convert(t).midi for t in (GOOD, FATAL, SHORT_BARS)]
-    assert len(runs) == 1 + 3 + 3  # abc2midi stopped at FATAL: each text again alone
-
-
 def test_a_killed_process_folder_is_swept_and_a_live_one_kept(tmp_path):
     code = ("import sys, time; from musegen import abc2midi; print(abc2midi.scratch(), flush=True);"
             "sys.stdin.readline()")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -89,13 +90,19 @@ def _midi_notes(midi: bytes) -> tuple[np.ndarray, np.ndarray]:
     return np.array(pitches, np.int64), np.round(ticks / tpq * 48) / 48
 
 
+CONVERSIONS = 2
+"""abc2midi runs :func:`features` keeps going at once (each tune its own process, waited for without the
+GIL): 400 O'Neill's tunes on a 2-core AMD EPYC, 0.60-0.66 s one at a time, 0.35-0.37 two, 0.38-0.48 three."""
+
+
 def features(pieces: list[Piece]) -> dict:
     meters, keys = Counter(), Counter()
     pcs, lengths, ranges = np.zeros(12), np.zeros(len(LENGTHS)), np.zeros(len(RANGE_BINS))
-    for p in pieces:
+    with ThreadPoolExecutor(CONVERSIONS) as pool:
+        notes_of = list(pool.map(_notes, pieces))
+    for p, (pitches, durations) in zip(pieces, notes_of):
         meters[field(p.text, "M") or "?"] += 1
         keys[normalize_key(field(p.text, "K"))] += 1
-        pitches, durations = _notes(p)
         if not len(pitches):
             continue
         np.add.at(pcs, pitches % 12, 1)

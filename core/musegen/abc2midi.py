@@ -209,7 +209,9 @@ def _checking(abc: str, timeout: float) -> tuple[int | None, str]:
         return _run([executable(), "tune.abc", "-c"], None, timeout, cwd=tmp)
 
 
-SCRATCH_PREFIX = "musegen-abc2midi-"
+SCRATCH_PREFIX = "musegen-abc2midi-held-"
+"""Names of :func:`scratch`'s folders. 'held-': one made before they were locked (an older musegen, maybe
+still running) is never swept: its random part has no '-'."""
 
 
 @functools.cache

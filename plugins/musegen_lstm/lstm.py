@@ -21,6 +21,7 @@ from musegen.atomic import atomic_path, write_text
 from musegen_lstm.loss_scale import LossScale
 from musegen_lstm.net import build
 from musegen_lstm.sampling import NumpyLSTM, Prepared
+from musegen_lstm.scoring import token_nll
 from musegen_lstm.steps import steps
 from musegen_lstm.trained import CHECKPOINTS, draw_tunes, sampler_for
 
@@ -222,11 +223,7 @@ class LSTMModel:
                 x[r, 1:len(seq)] = seq[:-1]
                 y[r, :len(seq)] = seq
                 mask[r, :len(seq)] = True
-            logits = np.asarray(self.net.predict_on_batch(x), dtype=np.float64)
-            top = logits.max(-1, keepdims=True)
-            logz = np.log(np.exp(logits - top).sum(-1)) + top[..., 0]
-            picked = np.take_along_axis(logits, y[..., None], -1)[..., 0]
-            total += float(((logz - picked) * mask).sum())
+            total += float((token_nll(self.net.predict_on_batch(x), y) * mask).sum())
             count += int(mask.sum())
         return total, count
 

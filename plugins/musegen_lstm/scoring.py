@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from musegen_lstm.sampling import FastStep
+from musegen_lstm.sampling import FastStep, _shed
 
 BATCH = 64
 """Tunes scored together: one row each, in order of length, so that a batch ends together."""
@@ -41,14 +41,20 @@ def _batch_nll(prepared, group: list[list[int]], end_id: int) -> float:
     fast, live, total = FastStep(prepared, len(group), 1.0), np.arange(len(group)), 0.0
     inputs = np.full(len(group), end_id, np.int64)
     for t in range(width):
-        logits = fast.step(inputs).astype(np.float64)
-        top = logits.max(axis=1)
-        logz = np.log(np.exp(logits - top[:, None]).sum(axis=1)) + top
-        picked = logits[np.arange(len(live)), tokens[live, t]]
-        total += float(((logz - picked) * (lengths[live] > t)).sum())
-        inputs = tokens[live, t]
+        targets = tokens[live, t]
+        total += float((token_nll(fast.step(inputs), targets) * (lengths[live] > t)).sum())
+        inputs = targets
         done = lengths[live] <= t + 1  # scored whole
-        if 2 * int(done.sum()) >= len(live) and not done.all():
+        if _shed(done) and not done.all():
             keep = np.flatnonzero(~done)
             fast, live, inputs = fast.rows(keep), live[keep], inputs[keep]
     return total
+
+
+def token_nll(logits: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """``-log softmax(logits)[target]`` along the last axis, in float64: each token's negative
+    log-likelihood (``LSTMModel.nll`` scores the Keras model's logits with it too)."""
+    logits = np.asarray(logits, dtype=np.float64)
+    top = logits.max(axis=-1, keepdims=True)
+    logz = np.log(np.exp(logits - top).sum(axis=-1)) + top[..., 0]
+    return logz - np.take_along_axis(logits, targets[..., None], axis=-1)[..., 0]

@@ -1,5 +1,6 @@
 """abc2midi as a judge: many tunes checked by one process give each tune the messages it gets alone."""
 
+import os
 import re
 import subprocess
 import sys
@@ -76,7 +77,7 @@ def test_abc2midi_writes_nothing_where_it_is_called_from(tmp_path, monkeypatch):
 def test_a_killed_process_folder_is_swept_and_a_live_one_kept(tmp_path):
     code = ("import sys, time; from musegen import abc2midi; print(abc2midi.scratch(), flush=True);"
             "sys.stdin.readline()")
-    env = {**__import__("os").environ, "TMPDIR": str(tmp_path)}
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
     killed, live = (subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      text=True, env=env) for _ in range(2))
     folders = [Path(p.stdout.readline().strip()) for p in (killed, live)]

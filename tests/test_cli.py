@@ -325,3 +325,26 @@ def test_throughput_benchmark_refuses_a_count_below_one_in_one_line(flag, value)
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and proc.stdout == "" and "Traceback" not in proc.stderr
     assert f"{value!r} is not a whole number above 0" in proc.stderr.splitlines()[-1]
+
+
+def test_throughput_benchmark_pools_the_reference_of_the_same_loop():
+    """The float32 and int8 sampling rows race the same PyTorch loop: each row's reference time is the
+    best of both races (one stuck slow through a race made the ratio 19x where it was 11x); training and
+    rows without an int8 twin keep their own."""
+    import importlib.util
+
+    from tests.conftest import ROOT
+
+    spec = importlib.util.spec_from_file_location("throughput", ROOT / "benchmarks" / "throughput.py")
+    throughput = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(throughput)
+    seconds = {"train": {"musegen": 1.0, "torch": 2.0},
+               "sample_b1": {"musegen": 0.007, "torch": 0.150}, "sample_b64": {"musegen": 0.11, "torch": 0.22},
+               "sample_b1_int8": {"musegen": 0.011, "torch": 0.080}, "sample_b64_int8": {"musegen": 0.1, "torch": 0.25}}
+    changed = throughput.pool_reference(seconds)
+    assert sorted(changed) == ["sample_b1", "sample_b64_int8"]
+    assert seconds["sample_b1"] == {"musegen": 0.007, "torch": 0.080}
+    assert seconds["sample_b1_int8"]["torch"] == 0.080 and seconds["sample_b64"]["torch"] == 0.22
+    assert seconds["sample_b64_int8"] == {"musegen": 0.1, "torch": 0.22} and seconds["train"]["torch"] == 2.0
+    only_float = {"sample_b1": {"musegen": 0.007, "torch": 0.150}}
+    assert throughput.pool_reference(only_float) == [] and only_float["sample_b1"]["torch"] == 0.150

@@ -22,32 +22,36 @@ BACKENDS = ("jax", "tensorflow", "torch")
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+SEED_MAX = 2**32 - 1  # NumPy's and Keras's seeds are unsigned 32-bit
+BIG = 10**9  # beyond any count a run can reach: a typo, not a setting
 
 
 class TrainConfig(_Strict):
     """How a model is trained. Defaults are the seed paper's Table 1."""
 
-    steps: int = Field(2000, ge=0, description="optimizer steps (the paper's 'iterations') on the corpus")
-    pretrain_steps: int = Field(0, ge=0, description="steps on the run's pretrain corpora before those on the corpus")
-    batch_size: int = Field(32, ge=1)
-    seq_len: int = Field(400, ge=2, description="tokens per training window")
-    learning_rate: float = Field(1e-3, gt=0)
+    steps: int = Field(2000, ge=0, le=BIG, description="optimizer steps (the paper's 'iterations') on the corpus")
+    pretrain_steps: int = Field(0, ge=0, le=BIG, description="steps on the run's pretrain corpora before those on the corpus")
+    batch_size: int = Field(32, ge=1, le=65536)
+    seq_len: int = Field(400, ge=2, le=1_000_000, description="tokens per training window")
+    learning_rate: float = Field(1e-3, gt=0, le=10)
     valid_fraction: float = Field(0.05, ge=0, lt=1, description="share of tunes held out (split by tune, fixed seed)")
-    eval_every: int = Field(100, ge=1, description="steps between held-out evaluations and checkpoints")
-    eval_tokens: int = Field(200_000, ge=1, description="cap on held-out tokens scored at each evaluation")
-    patience: int = Field(0, ge=0, description="stop after this many evaluations without improvement (0: never)")
+    eval_every: int = Field(100, ge=1, le=BIG, description="steps between held-out evaluations and checkpoints")
+    eval_tokens: int = Field(200_000, ge=1, le=BIG, description="cap on held-out tokens scored at each evaluation")
+    patience: int = Field(0, ge=0, le=BIG, description="stop after this many evaluations without improvement (0: never)")
     clipnorm: float | None = Field(None, gt=0, description="gradient-norm clipping")
     schedule: str = Field("constant", pattern="^(constant|cosine)$",
                           description="learning rate: constant, or cosine decay to 10% over the steps")
-    warmup_steps: int = Field(0, ge=0, description="linear warm-up from 0 (cosine schedule only)")
+    warmup_steps: int = Field(0, ge=0, le=BIG, description="linear warm-up from 0 (cosine schedule only)")
     augment: str = Field("all", pattern="^(all|pretrain)$",
                          description="which training pieces get the encoder's augmented copies (e.g. transposed): "
                                      "all, or only the pretrain corpora (the corpus keeps its own keys)")
     distribute: str = Field("none", pattern="^(none|data-parallel)$",
                             description="data-parallel: each batch split over every accelerator (or XLA host "
                                         "device) through keras.distribution; jax backend only")
-    seed: int = Field(0, description="set from the run's seed")
+    seed: int = Field(0, ge=0, le=SEED_MAX, description="set from the run's seed")
 
     @property
     def total_steps(self) -> int:
@@ -57,20 +61,20 @@ class TrainConfig(_Strict):
 class SampleConfig(_Strict):
     """How tunes are sampled from a trained model."""
 
-    tunes: int = Field(5, ge=1)
-    max_len: int = Field(2500, ge=1, description="tokens per tune at most")
-    temperature: float = Field(1.0, gt=0)
-    top_k: int = Field(0, ge=0, description="0: off")
+    tunes: int = Field(5, ge=1, le=100_000)
+    max_len: int = Field(2500, ge=1, le=1_000_000, description="tokens per tune at most")
+    temperature: float = Field(1.0, ge=0.01, le=100, description="below 1: safer, above: wilder")
+    top_k: int = Field(0, ge=0, le=BIG, description="0: off")
     top_p: float = Field(1.0, gt=0, le=1)
     prime: str = Field("", description="text every tune starts with, e.g. 'X:1\\nM:6/8\\n'")
-    seed: int | None = Field(None, description="defaults to the run's seed")
+    seed: int | None = Field(None, ge=0, le=SEED_MAX, description="defaults to the run's seed")
     valid_only: bool = Field(False, description="re-sample tunes that fail the validity check (abc2midi errors, "
                                                 "MIDI repairs); the rejection rate is reported")
-    max_rounds: int = Field(10, ge=1, description="re-sampling rounds at most, with valid_only")
+    max_rounds: int = Field(10, ge=1, le=1000, description="re-sampling rounds at most, with valid_only")
     check_bars: bool = Field(True, description="draw again each bar that abc2midi finds too long or too short "
                                                "(ABC encoders; the share of bars drawn again is reported)")
-    bar_retries: int = Field(8, ge=0, description="draws of one bar at most before it is kept as it is")
-    header_temperature: float = Field(1.0, gt=0, description="temperature for a tune's header (meter, key; "
+    bar_retries: int = Field(8, ge=0, le=1000, description="draws of one bar at most before it is kept as it is")
+    header_temperature: float = Field(1.0, ge=0.01, le=100, description="temperature for a tune's header (meter, key; "
                                       "no top-k/top-p): 1.0 draws them as often as the model learned them; "
                                       "equal to temperature: no difference")
 
@@ -80,7 +84,7 @@ class RunConfig(_Strict):
     encoder: str = "abc-char"
     model: str = "lstm"
     renderers: list[str] = Field(default_factory=lambda: ["abc", "midi", "wav"])
-    seed: int = 0
+    seed: int = Field(0, ge=0, le=SEED_MAX)
     backend: str = "jax"
     valid: str | None = Field(None, description="a file of held-out tunes; default: split from the corpus")
     pretrain: list[str] = Field(default_factory=list, description="corpora (names or paths) to train on first, "
@@ -175,7 +179,10 @@ def resolve(
         name = raw.get(role, RunConfig.model_fields[role].default)
         if not isinstance(section, dict):
             raise MusegenError(f"'{SECTIONS[role]}' must be a table of per-{role} options")
-        options[role] = {**section.get(name, {}), **role_sets.get(role, {})}
+        own = section.get(name, {}) if isinstance(name, str) else {}
+        if not isinstance(own, dict):
+            raise MusegenError(f"'{SECTIONS[role]}.{name}' must be a table of options, not {own!r}")
+        options[role] = {**own, **role_sets.get(role, {})}
     raw["options"] = options
     try:
         cfg = RunConfig(**raw)

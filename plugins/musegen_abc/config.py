@@ -1,3 +1,5 @@
+from typing import Annotated
+
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -5,8 +7,8 @@ class AbcCharConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     unknown: str = Field("error", pattern="^(error|skip)$",
                          description="characters outside the vocabulary when encoding: 'error' or 'skip'")
-    transpose: list[int] = Field(default_factory=list,
-                                 description="training copies of each tune moved by these semitones, e.g. [-2, 2, 5]")
+    transpose: list[Annotated[int, Field(ge=-12, le=12)]] = Field(
+        default_factory=list, description="training copies of each tune moved by these semitones (-12 to 12), e.g. [-2, 2, 5]")
     transpose_keys: int = Field(0, ge=0, le=8,
                                 description="copies of each tune moved to keys drawn from the corpus's own keys of "
                                             "the same mode, so that keys keep their frequencies")

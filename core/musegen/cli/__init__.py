@@ -39,11 +39,27 @@ def friendly(fn):
         except ValidationError as exc:
             fail(validation_message(exc))
         except KeyboardInterrupt:
-            fail("interrupted", 130)
+            interrupted()
         except OSError as exc:
             fail(one_line(exc))
 
     return wrapper
+
+
+def interrupted(message: str = "interrupted"):
+    """Ctrl-C or SIGTERM reached the command: say so in one line, exit 130."""
+    from musegen import interrupts
+
+    interrupts.caught()
+    fail(message, 130)
+
+
+def console(stderr: bool = True, **options):
+    """A rich console that prints text as it is: a tune title like ``T:[/]`` or a path with brackets is
+    never read as markup (styles are passed as ``style=``)."""
+    from rich.console import Console
+
+    return Console(stderr=stderr, markup=False, emoji=False, soft_wrap=True, **options)
 
 
 @app.callback()
@@ -51,19 +67,22 @@ def root(
     backend: str = typer.Option(
         None, "--backend", "-b", help="Keras backend: jax (default), torch or tensorflow.", envvar="MUSEGEN_BACKEND"
     ),
-    version: bool = typer.Option(False, "--version", help="Print musegen's version and exit."),
+    version: bool = typer.Option(False, "--version", help="Print musegen's version and exit.", is_eager=True,
+                                 callback=lambda value: _print_version() if value else None),
 ):
-    if version:
-        from musegen.plugins import musegen_version
-
-        typer.echo(f"musegen {musegen_version()}")
-        raise typer.Exit()
     if backend is not None:
         from musegen.config import BACKENDS
 
         if backend not in BACKENDS:
             fail(f"unknown backend '{backend}'. Known backends: {', '.join(BACKENDS)}")
         os.environ["MUSEGEN_BACKEND"] = backend
+
+
+def _print_version() -> None:
+    from musegen.plugins import musegen_version
+
+    typer.echo(f"musegen {musegen_version()}")
+    raise typer.Exit()
 
 
 def chosen_backend() -> str | None:
@@ -85,11 +104,35 @@ _register()
 
 
 def main() -> None:
+    from typer.exceptions import TyperException
+
+    from musegen import interrupts
+
+    interrupts.install()
     try:
-        app()
+        code = app(prog_name="gen", standalone_mode=False)
     except MusegenError as exc:
         typer.echo(f"error: {one_line(exc)}", err=True)
         sys.exit(2)
     except KeyboardInterrupt:  # before a command started: nothing to save
+        interrupts.caught()
         typer.echo("error: interrupted", err=True)
         sys.exit(130)
+    except TyperException as exc:  # a usage error (unknown option, bad value): one line, as every error
+        sys.exit(_usage_error(exc))
+    if interrupts.pending():  # raised where Python drops exceptions, and the command ran on: still stop
+        interrupts.caught()
+        typer.echo("error: interrupted", err=True)
+        sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _usage_error(exc) -> int:
+    ctx = getattr(exc, "ctx", None)
+    if type(exc).__name__ == "NoArgsIsHelpError" and ctx is not None:  # plain ``gen``: its help
+        typer.echo(ctx.get_help())
+        return 0
+    message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+    hint = f" (see {ctx.command_path} --help)" if ctx is not None else ""
+    typer.echo(f"error: {one_line(message)}{hint}", err=True)
+    return getattr(exc, "exit_code", 2)

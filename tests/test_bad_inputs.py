@@ -181,5 +181,4 @@ def test_disk_full_while_writing_a_checkpoint(tmp_path, corpus_file):
         assert result.exit_code == 2 and "Traceback" not in result.output, result.output
         errors = [line for line in result.output.splitlines() if line.startswith("error: ")]
         assert len(errors) == 1 and f"cannot write {out / 'model.keras'}: No space left on device" in errors[0]
-        assert not list(out.glob(".*.tmp*")), "a half-written temp file was left behind"
-        assert json.loads((out / "run.json").read_text())["config"]  # what was written before is whole
+        assert not out.exists() or not list(out.iterdir()), "a run without a checkpoint was left behind"

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from musegen.config import RunConfig, SampleConfig
 from musegen.errors import MusegenError
+from musegen.files import user_path
 from musegen.pipeline import corpus_split, load_corpus, load_run, sample_run, with_corpus
 from musegen.plugins import get_registry
 from musegen.piece import Piece
@@ -25,7 +26,7 @@ def held_out(cfg: RunConfig, data: str | None) -> tuple[list[Piece], list[Piece]
     if data:
         from musegen.pipeline import path_corpus
 
-        as_is = {"require": "off", "dedupe": False} if path_corpus(Path(data)) == "path" else {}  # score every tune given
+        as_is = {"require": "off", "dedupe": False} if path_corpus(user_path(data, "--data")) == "path" else {}  # score every tune given
         valid_p = load_corpus(with_corpus(cfg, data, as_is))[0].pieces
     return train_p, valid_p
 
@@ -39,6 +40,8 @@ def evaluate_run(run_path: str | os.PathLike, data: str | None = None, samples: 
     """
     loaded = load_run(run_path, backend)
     run, cfg, encoder, model = loaded
+    options = SampleConfig(**{**cfg.sample.model_dump(), **(sample or {}), "tunes": samples,
+                              "seed": cfg.seed if seed is None else seed})  # checked before any work
     train_p, valid_p = held_out(cfg, data)
     formats = {p.format for p in valid_p}
     if data and formats != {encoder.format}:
@@ -60,9 +63,6 @@ def evaluate_run(run_path: str | os.PathLike, data: str | None = None, samples: 
         result[f"nll_nats_per_{unit}"] = round(total / count, 4)
         result[f"nll_bits_per_{unit}"] = round(total / count / math.log(2), 4)
     # 2. sampled tunes
-    options = cfg.sample.model_copy(update={**(sample or {}), "tunes": samples,
-                                            "seed": cfg.seed if seed is None else seed})
-    options = SampleConfig(**options.model_dump())
     log(f"sampling {samples} tunes (temperature {options.temperature}, top-p {options.top_p})")
     pieces = sample_run(loaded, options)
     log("measuring validity, style and novelty")

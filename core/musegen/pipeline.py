@@ -11,17 +11,17 @@ import hashlib
 import os
 import random
 import re
-import shutil
 import sys
 import time
 from pathlib import Path
 
 from musegen.config import RunConfig, SampleConfig
-from musegen.errors import MusegenError, UnknownComponent
+from musegen.errors import MusegenError, UnknownComponent, validation_message
+from musegen.files import user_path
 from musegen.interfaces import Loaded, NullProgress, Progress, Rendered, TrainData
 from musegen.piece import Piece
 from musegen.plugins import get_manager, get_registry, musegen_version
-from musegen.rundir import RunDir
+from musegen.rundir import RunDir, check_writable
 
 PATH_CORPORA = {".abc": "path", ".mid": "midi-path", ".midi": "midi-path"}
 
@@ -29,13 +29,35 @@ PATH_CORPORA = {".abc": "path", ".mid": "midi-path", ".midi": "midi-path"}
 def path_corpus(path: Path) -> str:
     """The corpus that reads ``path``: by its suffix, or for a folder by the most common suffix inside."""
     if path.is_dir():
+        from musegen.files import corpus_files
+
         counts = {}
-        for f in path.rglob("*"):
-            if f.suffix.lower() in PATH_CORPORA:
-                name = PATH_CORPORA[f.suffix.lower()]
-                counts[name] = counts.get(name, 0) + 1
+        for f in corpus_files(path, tuple(PATH_CORPORA)):
+            name = PATH_CORPORA[f.suffix.lower()]
+            counts[name] = counts.get(name, 0) + 1
         return max(counts, key=counts.get) if counts else "path"
     return PATH_CORPORA.get(path.suffix.lower(), "path")
+
+
+def absolute_paths(cfg: RunConfig) -> RunConfig:
+    """``cfg`` with each corpus, held-out file and SoundFont given as a path made absolute, so that the
+    run can be resumed and evaluated from any folder."""
+    reg = get_registry()
+
+    def absolute(name: str) -> str:
+        if reg.has("corpus", name):
+            return name
+        path = user_path(name, "corpus")
+        return str(path.resolve()) if path.exists() else name
+
+    update = {"corpus": absolute(cfg.corpus), "pretrain": [absolute(c) for c in cfg.pretrain]}
+    if cfg.valid:
+        update["valid"] = absolute(cfg.valid)
+    wav = cfg.render.get("wav", {})
+    if isinstance(wav.get("soundfont"), str) and wav["soundfont"]:
+        update["render"] = {**cfg.render, "wav": {**wav, "soundfont": str(user_path(wav["soundfont"], "soundfont")
+                                                                            .resolve())}}
+    return cfg.model_copy(update=update)
 
 
 def use_backend(name: str) -> None:
@@ -55,7 +77,7 @@ def corpus_component(cfg: RunConfig):
     options = dict(cfg.options.get("corpus", {}))
     if reg.has("corpus", cfg.corpus):
         return reg.get("corpus", cfg.corpus), options
-    path = Path(cfg.corpus).expanduser()
+    path = user_path(cfg.corpus, "the corpus")
     if path.exists() or any(sep in cfg.corpus for sep in ("/", os.sep)) or path.suffix:
         if not path.exists():
             raise MusegenError(f"corpus path {path} does not exist")
@@ -106,14 +128,13 @@ def check(cfg: RunConfig) -> None:
     reg = get_registry()
     comp, options = corpus_component(cfg)
     comp.make_config(options)
-    for name in cfg.pretrain:
+    for name in [*cfg.pretrain, *([cfg.valid] if cfg.valid else [])]:
         corpus_component(with_corpus(cfg, name))
     if bool(cfg.pretrain) != bool(cfg.train.pretrain_steps):
         raise MusegenError("pre-training needs both pretrain corpora (pretrain = [...]) and train.pretrain_steps > 0")
     for role in ("encoder", "model"):
         reg.get(role, getattr(cfg, role)).make_config(cfg.options.get(role))
-    for name in cfg.renderers:
-        reg.get("renderer", name).make_config(cfg.render.get(name))
+    make_renderers(cfg.renderers, cfg.render)  # a missing SoundFont fails now, not after training
     for name in cfg.render:
         reg.get("renderer", name)
 
@@ -129,6 +150,9 @@ def corpus_split(cfg: RunConfig):
     loaded, corpus_info = load_corpus(cfg)
     if cfg.valid:
         held, _ = load_corpus(with_corpus(cfg, cfg.valid))
+        fmt, held_fmt = loaded.pieces[0].format, held.pieces[0].format
+        if held_fmt != fmt:
+            raise MusegenError(f"--valid {cfg.valid} holds {held_fmt} pieces but the corpus holds {fmt}")
         return loaded.pieces, held.pieces, loaded, corpus_info
     train_p, valid_p = split(loaded.pieces, cfg.train.valid_fraction)
     return train_p, valid_p, loaded, corpus_info
@@ -207,38 +231,71 @@ def train(
     progress: Progress | None = None,
     force: bool = False,
 ) -> RunDir:
-    """Train a new run into ``out`` and return its run directory."""
+    """Train a new run into ``out`` and return its run directory.
+
+    Nothing is written before every input has been read and checked. ``force`` replaces a run already in
+    ``out``: the files musegen wrote there, never another. A run that fails before its first checkpoint
+    leaves nothing behind (no ``run.json`` that would block the next try).
+    """
     progress = progress or NullProgress()
     check(cfg)
-    out = Path(out)
-    if (out / "run.json").exists():
-        if not force:
-            raise MusegenError(f"{out} already holds a run: choose another --out, pass --force, or --resume it")
-        shutil.rmtree(out)  # --force on a run directory: start it afresh, no stale checkpoints or samples
-    run = RunDir.create(out)
+    cfg = absolute_paths(cfg)
+    run = RunDir(user_path(out, "the output folder"))
+    _check_free(run, force)
+    check_writable(run.path)
     encoder, data, corpus_info, components, model_comp, model_cfg = prepare(cfg)
-    progress.log(
-        f"musegen: training {model_comp.name} on {cfg.corpus} with {encoder_name(cfg)} ({cfg.backend} backend) into {out}\n"
-        f"corpus {corpus_info['name']}: {corpus_info['tunes_train']} train / {corpus_info['tunes_valid']} valid tunes, "
-        f"{corpus_info['skipped']} skipped; vocabulary {encoder.vocab_size}"
-    )
-    manifest = {
-        "musegen": musegen_version(),
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "config": cfg.model_dump(),
-        "components": {"corpus": {k: corpus_info[k] for k in ("name", "plugin", "config")}, **components},
-        "plugins": _versions(),
-        "corpus": {k: v for k, v in corpus_info.items() if k not in ("plugin", "config")},
-        "encoder_state": encoder.state(),
-        "vocab_size": encoder.vocab_size,
-        "seed": cfg.seed,
-        "backend": cfg.backend,
-        "python": sys.version.split()[0],
-    }
-    run.write_manifest(manifest)
-    use_backend(cfg.backend)
-    model = model_comp.build(model_cfg, encoder.vocab_size)
-    return _fit(model, data, cfg, run, progress)
+    created = not run.path.exists()
+    with run.locked():
+        _check_free(run, force)  # again: now no other process can be writing it
+        if force and run.file("run.json").exists():
+            removed = run.remove_own()
+            progress.log(f"--force: replaced the run in {run.path} ({len(removed)} files musegen wrote; "
+                         "any others are kept)")
+        progress.log(
+            f"musegen: training {model_comp.name} on {cfg.corpus} with {encoder_name(cfg)} ({cfg.backend} backend) "
+            f"into {run.path}\ncorpus {corpus_info['name']}: {corpus_info['tunes_train']} train / "
+            f"{corpus_info['tunes_valid']} valid tunes, {corpus_info['skipped']} skipped; vocabulary {encoder.vocab_size}"
+        )
+        manifest = {
+            "musegen": musegen_version(),
+            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "config": cfg.model_dump(),
+            "components": {"corpus": {k: corpus_info[k] for k in ("name", "plugin", "config")}, **components},
+            "plugins": _versions(),
+            "corpus": {k: v for k, v in corpus_info.items() if k not in ("plugin", "config")},
+            "encoder_state": encoder.state(),
+            "vocab_size": encoder.vocab_size,
+            "seed": cfg.seed,
+            "backend": cfg.backend,
+            "python": sys.version.split()[0],
+        }
+        try:
+            run.write_manifest(manifest)
+            use_backend(cfg.backend)
+            model = model_comp.build(model_cfg, encoder.vocab_size)
+            return _fit(model, data, cfg, run, progress)
+        except BaseException:
+            if not run.has_checkpoint():  # nothing trained: leave nothing that blocks a new run or a resume
+                run.remove_own()
+                if created:
+                    _remove_if_only_lock(run.path)
+            raise
+
+
+def _check_free(run: RunDir, force: bool) -> None:
+    if run.file("run.json").exists() and not force:
+        raise MusegenError(f"{run.path} already holds a run: choose another --out, pass --force, or --resume it")
+
+
+def _remove_if_only_lock(path: Path) -> None:
+    from musegen.rundir import LOCK
+
+    try:
+        if [p.name for p in path.iterdir()] == [LOCK]:
+            (path / LOCK).unlink()
+            path.rmdir()
+    except OSError:
+        pass
 
 
 def _fit(model, data, cfg: RunConfig, run: RunDir, progress: Progress) -> RunDir:
@@ -260,21 +317,35 @@ def _fit(model, data, cfg: RunConfig, run: RunDir, progress: Progress) -> RunDir
 def resume(run_path: str | os.PathLike, steps: int | None = None, progress: Progress | None = None) -> RunDir:
     """Continue training a run from its last checkpoint, optionally to a new total of ``steps``."""
     progress = progress or NullProgress()
-    run = RunDir.open(run_path)
-    for stale in run.remove_stale_temp_files():
-        progress.log(f"removed {stale.name}, left by an interrupted write")
+    run = RunDir.open(user_path(run_path, "the run directory"))
     manifest = run.manifest()
-    cfg = RunConfig(**manifest["config"])
+    cfg = run_config(manifest, run)
     if steps is not None:
-        cfg = cfg.model_copy(update={"train": cfg.train.model_copy(update={"steps": steps})})
-    encoder, data, corpus_info, components, model_comp, model_cfg = prepare(cfg)
-    if corpus_info["sha256"] != manifest["corpus"]["sha256"]:
-        raise MusegenError(f"the corpus of {run.path} has changed since the run started; cannot resume")
-    if encoder.state() != manifest["encoder_state"]:
-        raise MusegenError(f"the vocabulary of {run.path} does not match its corpus any more; cannot resume")
-    use_backend(cfg.backend)
-    model = model_comp.load().load(model_cfg, encoder.vocab_size, run, "last")
-    return _fit(model, data, cfg, run, progress)
+        cfg = run_config({"config": {**cfg.model_dump(), "train": {**cfg.train.model_dump(), "steps": steps}}}, run,
+                         what="--steps")
+    with run.locked():
+        for stale in run.remove_stale_temp_files():
+            progress.log(f"removed {stale.name}, left by an interrupted write")
+        encoder, data, corpus_info, components, model_comp, model_cfg = prepare(cfg)
+        if corpus_info["sha256"] != manifest.get("corpus", {}).get("sha256"):
+            raise MusegenError(f"the corpus of {run.path} has changed since the run started; cannot resume")
+        if encoder.state() != manifest["encoder_state"]:
+            raise MusegenError(f"the vocabulary of {run.path} does not match its corpus any more; cannot resume")
+        use_backend(cfg.backend)
+        model = model_comp.load().load(model_cfg, encoder.vocab_size, run, "last")
+        return _fit(model, data, cfg, run, progress)
+
+
+def run_config(manifest: dict, run: RunDir, what: str = "") -> RunConfig:
+    """The run's configuration, validated; a ``run.json`` musegen would refuse is one line of error."""
+    from pydantic import ValidationError
+
+    try:
+        return RunConfig(**manifest["config"])
+    except ValidationError as exc:
+        if what:
+            raise MusegenError(f"{what}: {validation_message(exc)}") from None
+        raise MusegenError(f"{run.file('run.json')} is corrupt: {validation_message(exc)}") from None
 
 
 def load_encoder(enc_comp, manifest: dict, where: Path):
@@ -302,12 +373,9 @@ def load_run(run_path: str | os.PathLike, backend: str | None = None, tag: str =
     ``model_options`` change the model's settings for this use of it; only settings its config marks
     as sampling settings (:func:`sampling_settings`) can change, the rest is fixed by the trained run.
     """
-    run = RunDir.open(run_path)
+    run = RunDir.open(user_path(run_path, "the run directory"))
     manifest = run.manifest()
-    try:
-        cfg = RunConfig(**manifest["config"])
-    except Exception as exc:
-        raise MusegenError(f"{run.file('run.json')} is corrupt: {exc}") from None
+    cfg = run_config(manifest, run)
     reg = get_registry()
     enc_comp = reg.get("encoder", manifest["components"]["encoder"]["name"])
     model_comp = reg.get("model", manifest["components"]["model"]["name"])
@@ -427,18 +495,19 @@ def make_renderers(names: list[str], options: dict | None = None) -> dict:
 def render(pieces: list[Piece], out_dir: str | os.PathLike, renderers: list[str] | dict, options: dict | None = None) -> dict[str, Rendered]:
     """Write ``pieces`` with each renderer (names, or built by :func:`make_renderers`); a renderer that
     does not apply to the pieces' format says so and is skipped."""
-    from musegen.rundir import ensure_writable
+    from musegen.rundir import locked, record
 
-    out = ensure_writable(Path(out_dir))
     built = renderers if isinstance(renderers, dict) else make_renderers(renderers, options)
     results: dict[str, Rendered] = {}
-    for name, renderer in built.items():
-        usable = [p for p in pieces if p.format in renderer.formats]
-        if not usable:
-            fmt = pieces[0].format if pieces else "no"
-            results[name] = Rendered(failed=[("*", f"renderer '{name}' does not apply to {fmt} pieces")])
-            continue
-        results[name] = renderer.render(usable, out)
+    with locked(user_path(out_dir, "the output folder")) as out:
+        for name, renderer in built.items():
+            usable = [p for p in pieces if p.format in renderer.formats]
+            if not usable:
+                fmt = pieces[0].format if pieces else "no"
+                results[name] = Rendered(failed=[("*", f"renderer '{name}' does not apply to {fmt} pieces")])
+                continue
+            results[name] = res = renderer.render(usable, out)
+            record(out, [Path(f).name for f in res.files if Path(f).parent == out])  # what --force may replace
     return results
 
 

@@ -25,32 +25,35 @@ def eval_(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of a table."),
 ):
     """Held-out NLL, abc2midi validity, style statistics and novelty, each beside real held-out tunes."""
-    from rich.console import Console
-
     from musegen.atomic import write_json
+    from musegen.cli import console as make_console
     from musegen.evaluation import EVALUATORS, evaluate_run, write_report
     from musegen.plugins import get_registry
+    from musegen.rundir import locked, record
 
-    console = Console(stderr=True)
+    console = make_console()
     sample = {k: v for k, v in {"temperature": temperature, "top_p": top_p, "max_len": max_len,
                                 "check_bars": check_bars}.items() if v is not None}
     result, pieces, train_p = evaluate_run(run_dir, data, samples, seed, sample, log=lambda m: console.print(m),
                                            backend=chosen_backend())
     run_path = Path(result["run"])
-    write_json(run_path / "eval.json", result)
     figures = {}
-    try:
-        for name in EVALUATORS:
-            if not get_registry().has("evaluator", name):
-                continue
-            ev = get_registry().get("evaluator", name).build()
-            if pieces and pieces[0].format not in ev.formats:
-                continue
-            for fig in getattr(ev, "report", lambda *a: [])(pieces, train_p, run_path):
-                figures[name] = fig.name
-    except ImportError as exc:  # plots are a bonus: the numbers never depend on matplotlib
-        console.print(f"no plots: {exc}")
-    write_report(result, run_path, figures)
+    with locked(run_path):
+        record(run_path, ["eval.json", "eval.md"])
+        write_json(run_path / "eval.json", result)
+        try:
+            for name in EVALUATORS:
+                if not get_registry().has("evaluator", name):
+                    continue
+                ev = get_registry().get("evaluator", name).build()
+                if pieces and pieces[0].format not in ev.formats:
+                    continue
+                for fig in getattr(ev, "report", lambda *a: [])(pieces, train_p, run_path):
+                    figures[name] = fig.name
+                    record(run_path, [fig.name])
+        except ImportError as exc:  # plots are a bonus: the numbers never depend on matplotlib
+            console.print(f"no plots: {exc}")
+        write_report(result, run_path, figures)
     if as_json:
         typer.echo(json.dumps(result))
         return
@@ -62,5 +65,5 @@ def eval_(
     for key, value in result.items():
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             table.add_row(key, str(value), str(result["reference"].get(key, "")))
-    Console().print(table)
+    make_console(stderr=False).print(table)
     console.print(f"wrote {run_path / 'eval.json'} and {run_path / 'eval.md'}")

@@ -17,9 +17,9 @@ def _table(title, columns):
 
 
 def _print(table):
-    from rich.console import Console
+    from musegen.cli import console
 
-    Console(width=160).print(table)
+    console(stderr=False, width=160).print(table)
 
 
 @app.command()
@@ -60,7 +60,7 @@ def components(
         row = [comp.kind, comp.name + (f" ({', '.join(comp.aliases)})" if comp.aliases else ""), comp.plugin, comp.summary]
         if options:
             fields = comp.config.model_fields
-            row.append("\n".join(f"{n} = {f.default!r}" + (f"  # {f.description}" if f.description else "")
+            row.append("\n".join(f"{n} = {f.get_default(call_default_factory=True)!r}" + (f"  # {f.description}" if f.description else "")
                                  for n, f in fields.items()) or "-")
         table.add_row(*row)
     _print(table)

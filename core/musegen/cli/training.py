@@ -39,9 +39,9 @@ SOUNDFONT = typer.Option(None, "--soundfont", help="A .sf2/.sf3 SoundFont for WA
 
 
 def _console():
-    from rich.console import Console
+    from musegen.cli import console
 
-    return Console(stderr=True)
+    return console()
 
 
 def _config(preset, config, corpus, encoder, model, steps, seed, sets, valid=None, sample=None, render=None, soundfont=None,
@@ -70,43 +70,42 @@ def _default_out(cfg) -> Path:
     return Path("runs") / f"{stamp}-{name}-{cfg.model}"
 
 
+def _out(out: str | None, flag: str = "--out") -> Path | None:
+    """The ``--out`` folder a user typed: an empty one is refused, never read as the current folder."""
+    from musegen.files import user_path
+
+    return None if out is None else user_path(out, flag)
+
+
 def _train(cfg, out, force, console):
     from musegen import pipeline
     from musegen.cli.progress import BarProgress
-    from musegen.rundir import ensure_writable
 
-    pipeline.check(cfg)
-    ensure_writable(out)
     t0 = time.perf_counter()
-    _sigterm_as_interrupt()
     try:
         with BarProgress(console) as progress:
             run = pipeline.train(cfg, out, progress, force=force)
     except KeyboardInterrupt:
         _interrupted(out)
-    result = run.manifest().get("result", {})
-    best = result.get("best_valid_loss")
-    console.print(f"trained {result.get('steps')} steps in {time.perf_counter() - t0:.0f} s"
-                  + (f"; best held-out loss {best:.3f} nats/token" if best is not None else ""))
+    _trained(console, run, t0)
     return run
 
 
-def _sigterm_as_interrupt() -> None:
-    """SIGTERM (a scheduler stopping the job) saves the last checkpoint just as Ctrl-C does."""
-    import signal
-
-    def handler(signum, frame):
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, handler)
+def _trained(console, run, t0: float, verb: str = "trained") -> None:
+    result = run.manifest().get("result", {})
+    best = result.get("best_valid_loss")
+    console.print(f"{verb} {result.get('steps')} steps in {time.perf_counter() - t0:.0f} s"
+                  + (f"; best held-out loss {best:.3f} nats/token" if best is not None else "")
+                  + (" (stopped early)" if result.get("stopped_early") else "") + f"; run in {run.path}")
 
 
 def _interrupted(out):
-    from musegen.cli import fail
+    from musegen.cli import interrupted
+    from musegen.rundir import RunDir
 
-    if (Path(out) / "last.keras").is_file():
-        fail(f"interrupted; the last checkpoint is saved. Continue with: gen train --resume {out}", 130)
-    fail("interrupted before the first checkpoint", 130)
+    if RunDir(out).has_checkpoint():
+        interrupted(f"interrupted; the last checkpoint is saved. Continue with: gen train --resume {out}")
+    interrupted("interrupted before the first checkpoint; nothing was kept")
 
 
 def _sample_opts(tunes, seed, temperature, top_k, top_p, prime, max_len, valid_only=None, check_bars=None):
@@ -118,19 +117,24 @@ def _sample_opts(tunes, seed, temperature, top_k, top_p, prime, max_len, valid_o
 
 def _generate_and_render(run_path, sample, renderers, render_opts, out, console, backend=None, model=None):
     from musegen import pipeline
-    from musegen.rundir import ensure_writable
+    from musegen.rundir import locked
 
-    out = ensure_writable(Path(out))
     built = pipeline.make_renderers(renderers, render_opts)
+    with locked(out):  # another musegen writing here gets an error now, not mixed tunes later
+        return _sample_and_write(run_path, sample, built, out, console, backend, model)
+
+
+def _sample_and_write(run_path, sample, built, out, console, backend, model):
+    from musegen import pipeline
+
     t0 = time.perf_counter()
     with console.status("sampling tunes"):
         pieces = pipeline.generate(run_path, sample, backend=backend, model=model)
     console.print(f"sampled {len(pieces)} tunes in {time.perf_counter() - t0:.1f} s")
     if pieces and pieces[0].meta.get("bar_check"):
         b = pieces[0].meta["bar_check"]
-        console.print(f"bar check: {b['units']} bars and headers, {b['redraws']} drawn again "
-                      f"({100 * b['redraws'] / max(1, b['units']):.1f}%), {b['backtracks']} times one bar further "
-                      f"back, {b['kept_wrong']} kept wrong")
+        console.print(f"bar check: {b['redraws']} redraws for {b['units']} bars and headers, {b['backtracks']} "
+                      f"times one bar further back, {b['kept_wrong']} kept wrong")
     if pieces and "valid_only" in pieces[0].meta:
         v = pieces[0].meta["valid_only"]
         console.print(f"valid-only: drew {v['drawn']} tunes, rejected {v['rejected']} ({v['rejection_pct']}%), "
@@ -139,7 +143,7 @@ def _generate_and_render(run_path, sample, renderers, render_opts, out, console,
     for name, res in results.items():
         console.print(f"  {name}: {len(res.files)} files" + (f", {len(res.failed)} failed" if res.failed else ""))
         for title, why in res.failed[:10]:
-            console.print(f"    [yellow]{title}[/]: {why}")
+            console.print(f"    {title}: {why}", style="yellow")
     scores = pipeline.evaluate(pieces, ["validity"])
     if pieces and pieces[0].format == "midi":
         stats = pipeline.evaluate(pieces, ["midi-stats"])
@@ -149,7 +153,7 @@ def _generate_and_render(run_path, sample, renderers, render_opts, out, console,
         console.print(f"abc2midi: {scores['clean_pct']:.0f}% of tunes clean (no Error line), "
                       f"{scores['bars_ok_pct']:.0f}% with every bar matching the meter, "
                       f"{scores['complete_pct']:.0f}% complete")
-    console.print(f"[bold green]wrote[/] {out}")
+    console.print(f"wrote {out}", style="bold green")
     return pieces, results
 
 
@@ -159,16 +163,19 @@ def run(
     corpus: str = CORPUS, encoder: str = ENCODER, model: str = MODEL, preset: str = PRESET, config: Path = CONFIG,
     steps: int = STEPS, tunes: int = TUNES, seed: int = SEED, temperature: float = TEMP, valid: str = VALID,
     valid_only: bool = VALID_ONLY, pretrain: str = PRETRAIN, pretrain_steps: int = PRETRAIN_STEPS,
-    out: Path = typer.Option(None, "--out", "-o", help="Run directory. [default: runs/<time>-<corpus>-<model>]"),
+    out: str = typer.Option(None, "--out", "-o", help="Run directory. [default: runs/<time>-<corpus>-<model>]"),
     render: str = RENDER, soundfont: str = SOUNDFONT, force: bool = FORCE, sets: list[str] = SETS,
 ):
     """Train on a corpus, then write new tunes as ABC, MIDI and WAV into OUT/samples."""
     sample = _sample_opts(tunes, seed, temperature, None, None, None, None, valid_only)
     cfg = _config(preset, config, corpus, encoder, model, steps, seed, sets, valid, sample, render, soundfont,
                   pretrain, pretrain_steps)
-    out = out or _default_out(cfg)
+    from musegen.rundir import record
+
+    out = _out(out) or _default_out(cfg)
     console = _console()
     run_dir = _train(cfg, out, force, console)
+    record(run_dir.path, ["samples/"])  # the run's own: --force may replace what musegen writes in it
     _generate_and_render(run_dir.path, None, cfg.renderers, cfg.render, run_dir.path / "samples", console)
 
 
@@ -178,8 +185,8 @@ def train(
     corpus: str = CORPUS, encoder: str = ENCODER, model: str = MODEL, preset: str = PRESET, config: Path = CONFIG,
     steps: int = STEPS, seed: int = SEED, valid: str = VALID, pretrain: str = PRETRAIN, pretrain_steps: int = PRETRAIN_STEPS,
     distribute: str = DISTRIBUTE,
-    out: Path = typer.Option(None, "--out", "-o", help="Run directory. [default: runs/<time>-<corpus>-<model>]"),
-    resume: Path = typer.Option(None, "--resume", help="Continue this run from its last checkpoint (with --steps: a new total)."),
+    out: str = typer.Option(None, "--out", "-o", help="Run directory. [default: runs/<time>-<corpus>-<model>]"),
+    resume: str = typer.Option(None, "--resume", help="Continue this run from its last checkpoint (with --steps: a new total)."),
     force: bool = FORCE, sets: list[str] = SETS,
 ):
     """Train a model and save it in a run directory (no tunes written)."""
@@ -196,17 +203,18 @@ def train(
         if extra:
             raise MusegenError(f"--resume continues {resume} with the settings saved in its run.json; only --steps "
                                f"can change (remove {', '.join(extra)})")
-        _sigterm_as_interrupt()
+        resume = _out(resume, "--resume")
+        t0 = time.perf_counter()
         try:
             with BarProgress(console) as progress:
                 run_dir = pipeline.resume(resume, steps, progress)
         except KeyboardInterrupt:
             _interrupted(resume)
-        console.print(f"[bold green]resumed[/] {run_dir.path}: {run_dir.manifest()['result']}")
+        _trained(console, run_dir, t0, "resumed and trained to")
         return
     cfg = _config(preset, config, corpus, encoder, model, steps, seed, sets, valid, pretrain=pretrain,
                   pretrain_steps=pretrain_steps, distribute=distribute)
-    _train(cfg, out or _default_out(cfg), force, console)
+    _train(cfg, _out(out) or _default_out(cfg), force, console)
 
 
 @app.command()
@@ -215,7 +223,7 @@ def generate(
     run_dir: Path = typer.Argument(..., help="A run directory written by gen train or gen run."),
     tunes: int = TUNES, seed: int = SEED, temperature: float = TEMP, top_k: int = TOP_K, top_p: float = TOP_P,
     prime: str = PRIME, max_len: int = MAX_LEN, valid_only: bool = VALID_ONLY, check_bars: bool = CHECK_BARS,
-    out: Path = typer.Option(None, "--out", "-o", help="Where to write tunes. [default: RUN_DIR/samples]"),
+    out: str = typer.Option(None, "--out", "-o", help="Where to write tunes. [default: RUN_DIR/samples]"),
     render: str = RENDER, soundfont: str = SOUNDFONT,
     sets: list[str] = typer.Option(None, "--set", "-s", metavar="KEY=VALUE",
                                    help="Override a sampling setting: sample.bar_retries=4, model.sampler=numpy-int8 "
@@ -223,12 +231,13 @@ def generate(
 ):
     """Sample new tunes from a trained run and write them."""
     from musegen.config import parse_sets
-    from musegen.rundir import RunDir
+    from musegen.pipeline import run_config
+    from musegen.rundir import RunDir, record
 
-    run_ = RunDir.open(run_dir)
-    cfg = run_.manifest()["config"]
-    renderers = [r.strip() for r in render.split(",")] if render else cfg.get("renderers", ["abc", "midi", "wav"])
-    render_opts = dict(cfg.get("render", {}))
+    run_ = RunDir.open(_out(str(run_dir), "run"))
+    cfg = run_config(run_.manifest(), run_)
+    renderers = [r.strip() for r in render.split(",")] if render else cfg.renderers
+    render_opts = dict(cfg.render)
     if soundfont:
         render_opts["wav"] = {**render_opts.get("wav", {}), "soundfont": soundfont}
     sample, model = {}, {}
@@ -238,5 +247,7 @@ def generate(
             raise MusegenError(f"gen generate --set takes sample.<setting> or model.<setting>, got '{key}'")
         (sample if role == "sample" else model)[name] = value
     sample.update(_sample_opts(tunes, seed, temperature, top_k, top_p, prime, max_len, valid_only, check_bars))
-    _generate_and_render(run_.path, sample, renderers, render_opts, out or run_.path / "samples", _console(),
+    if out is None:
+        record(run_.path, ["samples/"])
+    _generate_and_render(run_.path, sample, renderers, render_opts, _out(out) or run_.path / "samples", _console(),
                          chosen_backend(), model)

@@ -7,14 +7,13 @@ caller. The worker is a plain program reading jobs on stdin — not a ``multipro
 would import the caller's ``__main__`` again (a script without an ``if __name__ == "__main__"``
 guard would then start over inside every worker).
 
-Protocol, one job at a time: the caller writes a JSON line ``{"target": PATH, "size": N}`` then
-``N`` bytes of a MIDI file; the worker writes the WAV file atomically at ``PATH`` and answers one
-JSON line: ``{"ok": true, "seconds": S}`` or ``{"ok": false, "why": "..."}``.
+Each job (:mod:`musegen.worker`) is ``{"target": PATH}`` and the bytes of a MIDI file; the worker
+writes the WAV file atomically at ``PATH`` and answers ``{"ok": true, "seconds": S}`` or
+``{"ok": false, "why": "..."}``.
 """
 
 from __future__ import annotations
 
-import json
 import sys
 import wave
 from pathlib import Path
@@ -50,21 +49,18 @@ def render_wav(synth, midi: bytes, target: Path, sample_rate: int, stereo: bool)
 def main(argv: list[str]) -> int:
     import symusic
 
+    from musegen.worker import serve
+
     soundfont, sample_rate, stereo = argv[0], int(argv[1]), argv[2] == "1"
     synth = symusic.Synthesizer(soundfont, sample_rate, 0)
-    jobs, replies = sys.stdin.buffer, sys.stdout
-    while True:
-        header = jobs.readline()
-        if not header:
-            return 0
-        job = json.loads(header)
-        midi = jobs.read(job["size"])
+
+    def handle(job: dict, midi: bytes) -> dict:
         try:
-            reply = render_wav(synth, midi, Path(job["target"]), sample_rate, stereo)
+            return render_wav(synth, midi, Path(job["target"]), sample_rate, stereo)
         except Exception as exc:  # a MIDI file the synthesizer cannot read, a full disk, ...
-            reply = {"ok": False, "why": f"synthesis failed: {' '.join(str(exc).split())[:200]}"}
-        replies.write(json.dumps(reply) + "\n")
-        replies.flush()
+            return {"ok": False, "why": f"synthesis failed: {' '.join(str(exc).split())[:200]}"}
+
+    return serve(handle)
 
 
 if __name__ == "__main__":

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import importlib.util
-import json
 import os
 import queue
-import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from musegen import MusegenError, Piece, Rendered
+from musegen.files import is_regular, user_path
+from musegen.worker import Worker
 
 
 def default_soundfont() -> Path:
@@ -21,47 +21,20 @@ def default_soundfont() -> Path:
     return Path(spec.origin).parent / "TimGM6mb.sf2"
 
 
-class Worker:
-    """One synthesis process; a job that kills it fails that job, and the next job starts a new one."""
-
-    def __init__(self, command, timeout: float):
-        self.command, self.timeout = command, timeout  # command(): the argv that starts a worker
-        self.proc: subprocess.Popen | None = None
-
-    def run(self, midi: bytes, target: Path) -> dict:
-        if self.proc is None or self.proc.poll() is not None:
-            self.proc = subprocess.Popen(self.command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                         stderr=subprocess.DEVNULL)
-        try:
-            self.proc.stdin.write(json.dumps({"target": str(target), "size": len(midi)}).encode() + b"\n" + midi)
-            self.proc.stdin.flush()
-            line = self._readline()
-        except (BrokenPipeError, OSError):
-            line = b""
-        if not line:
-            self.close()
-            return {"ok": False, "why": "the synthesizer crashed on this tune"}
-        return json.loads(line)
-
-    def _readline(self) -> bytes:
-        import select
-
-        ready, _, _ = select.select([self.proc.stdout], [], [], self.timeout)
-        if not ready:  # hung: stop it, fail this tune
-            self.proc.kill()
-            return b""
-        return self.proc.stdout.readline()
-
-    def close(self) -> None:
-        if self.proc is not None:
-            if self.proc.poll() is None:
-                self.proc.stdin.close()
-                try:
-                    self.proc.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    self.proc.kill()
-                    self.proc.wait()
-            self.proc = None
+def check_soundfont(path: Path) -> Path:
+    """``path`` if it is a SoundFont file (RIFF, form ``sfbk``: .sf2 and .sf3), else a one-line error."""
+    if not path.exists():
+        raise MusegenError(f"soundfont {path} does not exist")
+    if not is_regular(path):
+        raise MusegenError(f"soundfont {path} is not a file")
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(12)
+    except OSError as exc:
+        raise MusegenError(f"soundfont {path} cannot be read: {exc.strerror or exc}") from None
+    if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"sfbk":
+        raise MusegenError(f"soundfont {path} is not a SoundFont (.sf2/.sf3 files start with RIFF....sfbk)")
+    return path
 
 
 class WavRenderer:
@@ -71,10 +44,8 @@ class WavRenderer:
 
     def __init__(self, config):
         self.config = config
-        sf = Path(config.soundfont).expanduser() if config.soundfont else default_soundfont()
-        if not sf.is_file():
-            raise MusegenError(f"soundfont {sf} does not exist")
-        self.soundfont = sf
+        sf = user_path(config.soundfont, "soundfont") if config.soundfont else default_soundfont()
+        self.soundfont = check_soundfont(sf)
 
     def worker_command(self) -> list[str]:
         return [sys.executable, "-m", "musegen_audio.synth", str(self.soundfont), str(self.config.sample_rate),
@@ -83,7 +54,8 @@ class WavRenderer:
     def render(self, pieces: list[Piece], out_dir: Path) -> Rendered:
         jobs = max(1, min(len(pieces), self.config.jobs or os.cpu_count() or 1))
         idle: queue.SimpleQueue[Worker] = queue.SimpleQueue()
-        workers = [Worker(self.worker_command, self.config.timeout) for _ in range(jobs)]
+        workers = [Worker(self.worker_command, self.config.timeout, "the synthesizer crashed on this tune")
+                   for _ in range(jobs)]
         for w in workers:
             idle.put(w)
 
@@ -96,7 +68,7 @@ class WavRenderer:
             target = out_dir / f"{piece.file_stem(i)}.wav"
             worker = idle.get()
             try:
-                reply = worker.run(midi, target)
+                reply = worker.run({"target": str(target)}, midi)
             finally:
                 idle.put(worker)
             return title, target if reply["ok"] else None, reply.get("why", "")

@@ -9,6 +9,7 @@ from musegen import Loaded, MusegenError, Piece
 from musegen.abc2midi import bars_ok, clean
 from musegen.abc2midi_stream import CheckStream
 from musegen.abctext import BadTune, body_of, normalize, read_text, split_tunes
+from musegen.files import corpus_path
 
 CHUNK = 128  # tunes a call of the judge: well inside its time limit, and no more judged than a limit needs
 
@@ -19,7 +20,8 @@ class AbcFilesCorpus:
     def __init__(self, config):
         self.config = config
 
-    def files(self) -> list[Path]:
+    def files(self, skipped: list) -> list[Path]:
+        """The files to read; ``skipped`` gets ``(path, why)`` for any that cannot be."""
         raise NotImplementedError
 
     def load(self) -> Loaded:
@@ -27,7 +29,7 @@ class AbcFilesCorpus:
         pieces: list[Piece] = []
         skipped: list[tuple[str, str]] = []
         seen: set[str] = set()
-        for path in self.files():
+        for path in self.files(skipped):
             try:
                 text = read_text(path.read_bytes())
             except (OSError, BadTune) as exc:
@@ -83,7 +85,7 @@ class Music21Corpus(AbcFilesCorpus):
 
     collection = ""
 
-    def files(self) -> list[Path]:
+    def files(self, skipped: list) -> list[Path]:
         spec = importlib.util.find_spec("music21")
         if spec is None or spec.origin is None:
             raise MusegenError(f"corpus '{self.name}' needs music21 (pip install music21)")
@@ -109,13 +111,5 @@ class EssenCorpus(Music21Corpus):
 class PathCorpus(AbcFilesCorpus):
     name = "path"
 
-    def files(self) -> list[Path]:
-        path = Path(self.config.path).expanduser()
-        if not self.config.path or not path.exists():
-            raise MusegenError(f"corpus path '{self.config.path}' does not exist")
-        if path.is_dir():
-            files = sorted(p for p in path.rglob("*") if p.suffix.lower() == ".abc" and p.is_file())
-            if not files:
-                raise MusegenError(f"corpus folder {path} holds no .abc files")
-            return files
-        return [path]
+    def files(self, skipped: list) -> list[Path]:
+        return corpus_path(self.config.path, (".abc",), skipped)

@@ -7,11 +7,11 @@ import os
 import sys
 from pathlib import Path
 
-import symusic
-
 from musegen import Loaded, MusegenError, Piece
 from musegen.abc2midi import convert
 from musegen.atomic import write_bytes
+from musegen.files import corpus_path
+from musegen.worker import Worker
 
 
 def cache_root(config_dir: str | None) -> Path:
@@ -21,13 +21,27 @@ def cache_root(config_dir: str | None) -> Path:
     return Path(base) / "musegen"
 
 
-def read_midi(path: Path) -> bytes:
-    """The file's bytes, if symusic can parse them as MIDI with at least one note."""
-    data = path.read_bytes()
-    score = symusic.Score.from_midi(data)
-    if score.note_num() == 0:
-        raise ValueError("no notes")
-    return data
+def read_midis(files: list[tuple[Path, str]], skipped: list, limit: int = 0) -> list[Piece]:
+    """A piece for each ``(path, title)`` that symusic reads as MIDI with notes, up to ``limit`` (0: all);
+    each file is parsed first in a worker process (:mod:`musegen_midi.probe`), so that one that crashes
+    the parser is skipped and counted, as one it refuses is."""
+    pieces = []
+    command = lambda: [sys.executable, "-m", "musegen_midi.probe"]  # noqa: E731
+    with Worker(command, timeout=60, crashed="the MIDI parser crashed on it") as worker:
+        for path, title in files:
+            try:
+                data = path.read_bytes()
+            except OSError as exc:
+                skipped.append((str(path), f"unreadable: {exc.strerror or exc}"))
+                continue
+            reply = worker.run({}, data)
+            if not reply["ok"]:
+                skipped.append((str(path), f"unreadable MIDI: {reply['why'][:120]}"))
+                continue
+            pieces.append(Piece.from_midi(data, title=title, source=str(path)))
+            if limit and len(pieces) >= limit:
+                break
+    return pieces
 
 
 class BachChorales:
@@ -60,14 +74,8 @@ class BachChorales:
                     tmp.unlink()
                 except Exception as exc:  # a chorale music21 cannot convert is skipped, not fatal
                     skipped.append((src.name, f"conversion failed: {exc}"))
-        for src in self.sources():
-            target = cache / f"{src.stem}.mid"
-            if not target.is_file():
-                continue
-            try:
-                pieces.append(Piece.from_midi(read_midi(target), title=src.stem, source=src.name))
-            except Exception as exc:
-                skipped.append((str(target), f"unreadable MIDI: {exc}"))
+        cached = [(cache / f"{src.stem}.mid", src.stem) for src in self.sources()]
+        pieces = read_midis([(path, title) for path, title in cached if path.is_file()], skipped)
         return Loaded(pieces, skipped, "bach-chorales")
 
 
@@ -97,18 +105,7 @@ class MidiPath:
         self.config = config
 
     def load(self) -> Loaded:
-        path = Path(self.config.path).expanduser()
-        if not self.config.path or not path.exists():
-            raise MusegenError(f"corpus path '{self.config.path}' does not exist")
-        files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.suffix.lower() in (".mid", ".midi"))
-        if not files:
-            raise MusegenError(f"corpus folder {path} holds no .mid or .midi files")
-        pieces, skipped = [], []
-        for f in files:
-            try:
-                pieces.append(Piece.from_midi(read_midi(f), title=f.stem, source=str(f)))
-            except Exception as exc:  # corrupt MIDI: skipped and counted
-                skipped.append((str(f), f"unreadable MIDI: {' '.join(str(exc).split())[:120]}"))
-            if self.config.limit and len(pieces) >= self.config.limit:
-                break
+        skipped: list = []
+        files = corpus_path(self.config.path, (".mid", ".midi"), skipped)
+        pieces = read_midis([(f, f.stem) for f in files], skipped, self.config.limit)
         return Loaded(pieces, skipped, "midi-path")

@@ -160,7 +160,7 @@ class MidiEventsEncoder:
         try:
             score = self.tokenizer.decode([clean])
             data = score.dumps_midi()
-        except Exception as exc:  # should not happen after repair; still never raise
+        except Exception:  # should not happen after repair; still never raise
             fixes["decode_failed"] += 1
             data = symusic.Score(480).dumps_midi()
             score = None

@@ -1,0 +1,83 @@
+"""A worker process for native code that may crash: a crash or a hang costs one job, never the caller.
+
+The worker is a plain program reading jobs on stdin (not a ``multiprocessing`` child, which would import
+the caller's ``__main__`` again). One job at a time: the caller writes a JSON line, the job's fields and
+``"size": N``, then ``N`` bytes; the worker answers one JSON line (:func:`serve` is its side).
+"""
+
+from __future__ import annotations
+
+import json
+import select
+import subprocess
+import sys
+from collections.abc import Callable
+
+
+class Worker:
+    """One worker process; a job that kills it fails that job, and the next job starts a new one."""
+
+    def __init__(self, command: Callable[[], list[str]], timeout: float, crashed: str = "the worker crashed"):
+        self.command, self.timeout, self.crashed = command, timeout, crashed  # command(): the worker's argv
+        self.proc: subprocess.Popen | None = None
+
+    def run(self, job: dict, data: bytes) -> dict:
+        """The worker's answer to ``job`` with ``data``; ``{"ok": False, "why": ...}`` where it died."""
+        if self.proc is None or self.proc.poll() is not None:
+            self.proc = subprocess.Popen(self.command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                         stderr=subprocess.DEVNULL)
+        hung = False
+        try:
+            self.proc.stdin.write(json.dumps({**job, "size": len(data)}).encode() + b"\n" + data)
+            self.proc.stdin.flush()
+            ready, _, _ = select.select([self.proc.stdout], [], [], self.timeout)
+            hung = not ready
+            line = self.proc.stdout.readline() if ready else b""
+        except (BrokenPipeError, OSError):
+            line = b""
+        if not line:
+            if hung:
+                self.proc.kill()
+            try:
+                code = self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                code = None
+            self.close()
+            if hung:
+                return {"ok": False, "why": f"no answer in {self.timeout:g} s"}
+            return {"ok": False, "why": self.crashed + (f" (signal {-code})" if code and code < 0 else "")}
+        return json.loads(line)
+
+    def close(self) -> None:
+        if self.proc is not None:
+            if self.proc.poll() is None:
+                self.proc.stdin.close()
+                try:
+                    self.proc.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    self.proc.kill()
+                    self.proc.wait()
+            self.proc = None
+
+    def __enter__(self) -> Worker:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def serve(handle: Callable[[dict, bytes], dict]) -> int:
+    """The worker's loop: each job's answer is ``handle(job, data)``, or why it raised."""
+    jobs, replies = sys.stdin.buffer, sys.stdout
+    while True:
+        header = jobs.readline()
+        if not header:
+            return 0
+        job = json.loads(header)
+        data = jobs.read(job["size"])
+        try:
+            reply = handle(job, data)
+        except Exception as exc:
+            reply = {"ok": False, "why": " ".join(f"{type(exc).__name__}: {exc}".split())[:200]}
+        replies.write(json.dumps(reply) + "\n")
+        replies.flush()

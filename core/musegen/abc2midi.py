@@ -98,7 +98,7 @@ def executable() -> str:
 
 def convert(text: str, timeout: float = 20.0) -> Conversion:
     """Convert one ABC tune to MIDI bytes. Never raises for bad music; see ``Conversion``."""
-    with tempfile.TemporaryDirectory(prefix="musegen-abc-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="tune-", dir=scratch()) as tmp:  # swept if killed
         src, dst = Path(tmp, "tune.abc"), Path(tmp, "tune.mid")
         src.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8", errors="replace")
         code, printed = _run([executable(), str(src), "-o", str(dst)], None, timeout, cwd=tmp)
@@ -204,7 +204,7 @@ def _checking(abc: str, timeout: float) -> tuple[int | None, str]:
     data = abc.encode("utf-8", "replace")
     if os.path.exists("/dev/stdin"):  # no file to write
         return _run([executable(), "/dev/stdin", "-c"], data, timeout, cwd=scratch())
-    with tempfile.TemporaryDirectory(prefix="musegen-abc-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="tune-", dir=scratch()) as tmp:  # swept if killed
         Path(tmp, "tune.abc").write_bytes(data)
         return _run([executable(), "tune.abc", "-c"], None, timeout, cwd=tmp)
 

@@ -90,15 +90,30 @@ class Manager:
         for kind, hook in _HOOKS.items():
             for impl in getattr(self.pm.hook, hook).get_hookimpls():
                 plugin = impl.plugin_name
+                found: list[Component] = []
 
-                def register(name, target, *, config=None, aliases=(), summary="", _k=kind, _p=plugin):
+                def register(name, target, *, config=None, aliases=(), summary="", _k=kind, _p=plugin, _f=found):
                     kw = {"config": config} if config is not None else {}
-                    self.registry.add(Component(_k, name, target, aliases=tuple(aliases), summary=summary, plugin=_p, **kw))
+                    _f.append(Component(_k, name, target, aliases=tuple(aliases), summary=summary, plugin=_p, **kw))
 
-                impl.function(register)
+                if self._call(plugin, hook, impl.function, register):  # a name taken already: that one skipped
+                    for comp in found:
+                        self._call(plugin, hook, self.registry.add, comp)
+
+    def _call(self, plugin: str, hook: str, function, *args) -> bool:
+        """Call one plugin's hook; one that raises is reported (``gen plugins``) and skipped, never fatal."""
+        try:
+            function(*args)
+            return True
+        except Exception as exc:
+            info = self.info.get(plugin)
+            if info is not None and not info.error:
+                info.error = f"{hook} failed: {type(exc).__name__}: {' '.join(str(exc).split())[:200]}"
+            return False
 
     def add_commands(self, app) -> None:
-        self.pm.hook.register_commands(app=app)
+        for impl in self.pm.hook.register_commands.get_hookimpls():
+            self._call(impl.plugin_name, "register_commands", impl.function, app)
 
     def errors(self) -> list[PluginInfo]:
         return [i for i in self.info.values() if i.error]

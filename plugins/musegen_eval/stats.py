@@ -8,8 +8,11 @@ normalized histograms (1: identical, 0: disjoint), as in MGEval.
 from __future__ import annotations
 
 import functools
+import os
+import tempfile
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
 
@@ -155,8 +158,27 @@ def _bars(ax, labels, series: dict[str, np.ndarray], title: str):
     ax.set_title(title, fontsize=9)
 
 
+def _matplotlib_home() -> None:
+    """Where the user's config and cache folders cannot be written, matplotlib prints two warnings and
+    makes a ``/tmp/matplotlib-*`` folder of its own; give it one in musegen's scratch folder instead,
+    which goes with the process (and is swept if the process is killed)."""
+    if os.environ.get("MPLCONFIGDIR"):
+        return
+    for var, default in (("XDG_CONFIG_HOME", "~/.config"), ("XDG_CACHE_HOME", "~/.cache")):
+        folder = Path(os.environ.get(var) or default).expanduser() / "matplotlib"
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            tempfile.TemporaryFile(dir=folder).close()
+        except (OSError, RuntimeError):
+            from musegen.abc2midi import scratch
+
+            os.environ["MPLCONFIGDIR"] = str(Path(scratch()) / "matplotlib")
+            return
+
+
 def plot(pieces: list[Piece], reference: list[Piece], path) -> None:
     """One PNG: meters, keys, pitch classes and note lengths of generated vs corpus tunes."""
+    _matplotlib_home()
     import matplotlib
 
     matplotlib.use("Agg")

@@ -148,3 +148,20 @@ def _hidden(line: bytes, levels: bytes) -> bool:
         return True
     match = _ABSL_LINE.match(line)
     return bool(match) and match.group(1) in levels
+
+
+def check_backend(backend: str) -> None:
+    """On the jax backend, JAX starts on the devices the environment asks for, or one line says why not
+    (``JAX_PLATFORMS=cuda`` on a machine without a GPU, ``JAX_NUM_CPU_DEVICES=0``), not a traceback."""
+    if backend != "jax":
+        return
+    import jax
+
+    try:
+        jax.devices()
+    except Exception as exc:  # AssertionError, RuntimeError: whatever JAX raises while starting its backends
+        from musegen import MusegenError
+
+        asked = ", ".join(f"{k}={os.environ[k]}" for k in ("JAX_PLATFORMS", "JAX_NUM_CPU_DEVICES") if k in os.environ)
+        why = " ".join(str(exc).split())[:160] or type(exc).__name__
+        raise MusegenError(f"JAX cannot start ({why})" + (f"; check {asked}" if asked else "")) from None

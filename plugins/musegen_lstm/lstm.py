@@ -45,6 +45,7 @@ class LSTMModel:
     # -- building and checkpoints -------------------------------------------------------------
     def build(self) -> keras.Model:
         if self.net is None:
+            env.check_backend(keras.backend.backend())
             self.net = build(self.config, self.vocab_size)
         return self.net
 
@@ -72,6 +73,7 @@ class LSTMModel:
         if not path.is_file():
             raise MusegenError(f"{run.path} has no {path.name}: training stopped before its first checkpoint")
         self = cls(config, vocab_size)
+        env.check_backend(keras.backend.backend())
         try:
             self.net = keras.saving.load_model(path, compile=(tag == "last"), safe_mode=True)
         except Exception as first:
@@ -338,8 +340,12 @@ def _read_history(path: Path) -> list[dict]:
     if not path.is_file():
         return []
     rows = []
-    for r in csv.DictReader(path.read_text(encoding="utf-8").splitlines()):
-        rows.append({"step": int(r["step"]), "train_loss": float(r["train_loss"]),
-                     "valid_loss": float(r["valid_loss"]) if r["valid_loss"] else None,
-                     "seconds": float(r["seconds"])})
+    try:
+        for r in csv.DictReader(path.read_text(encoding="utf-8").splitlines()):
+            rows.append({"step": int(r["step"]), "train_loss": float(r["train_loss"]),
+                         "valid_loss": float(r["valid_loss"]) if r["valid_loss"] else None,
+                         "seconds": float(r["seconds"])})
+    except (OSError, UnicodeDecodeError, KeyError, TypeError, ValueError, csv.Error) as exc:
+        raise MusegenError(f"{path} is corrupt ({type(exc).__name__}: {exc}); it records the held-out losses "
+                           "that choose the best checkpoint") from None
     return rows

@@ -212,3 +212,20 @@ def test_a_killed_conversion_leaves_only_a_folder_the_sweep_removes(tmp_path):
 
     left = [p.name for p in tmp_path.iterdir()]
     assert left and all(name.startswith(SCRATCH_PREFIX) for name in left), left
+
+
+def test_abc2midi_never_speaks_for_itself_when_output_goes_to_files(tmp_path):
+    """Every line abc2midi prints is read by musegen: none reaches the user's files unformatted."""
+    out = tmp_path / "run"
+    trained = runner.invoke(app, ["train", "--corpus", str(corpus(tmp_path)), *TINY, "--out", str(out)])
+    assert trained.exit_code == 0, trained.output
+    with open(tmp_path / "out.txt", "w") as stdout, open(tmp_path / "err.txt", "w") as stderr:
+        proc = subprocess.run([sys.executable, "-m", "musegen", "generate", str(out), "-n", "8", "-t", "3.0",
+                               "--max-len", "300"], cwd=tmp_path, env=environment(), stdout=stdout, stderr=stderr,
+                              stdin=subprocess.DEVNULL, timeout=300)
+    printed = (tmp_path / "out.txt").read_text() + (tmp_path / "err.txt").read_text()
+    assert proc.returncode == 0, printed
+    assert "abc2midi rejected" in printed  # wild tunes: abc2midi had things to say
+    for line in printed.splitlines():
+        if "line-char" in line or line.startswith(("Error", "Warning")):
+            assert line.startswith("    ") and "abc2midi rejected" in line, line

@@ -23,7 +23,9 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
 TARGETS = {"nll_nats_per_char": ("<=", 0.85), "clean_pct": (">=", 95), "bars_ok_pct": (">=", 92),
            "copies_pct": ("<=", 0), "meter_tv": ("<=", 0.10), "key_tv": ("<=", 0.10)}
-EXTRA = ["bars_redrawn_pct", "bars_kept_wrong", "complete_pct", "pitch_class_overlap", "note_length_overlap",
+FORM = ["form_regular_pct", "corpus_form_regular_pct", "form_ends_pct", "form_repeats_pct", "form_parts_overlap",
+        "form_bars_per_part_overlap", "form_bars_per_tune_overlap", "form_parts_median", "form_bars_per_tune_median"]
+EXTRA = [*FORM, "bars_redrawn_pct", "bars_kept_wrong", "complete_pct", "pitch_class_overlap", "note_length_overlap",
          "longest_copy_chars", "train_seconds", "steps"]
 SYSTEMS = {"quality": ("quality", "lstm"), "paper": ("paper", "lstm"), "markov": ("default", "markov")}
 

@@ -17,7 +17,7 @@ from musegen.pipeline import corpus_split, load_corpus, load_run, sample_run, wi
 from musegen.plugins import get_registry
 from musegen.piece import Piece
 
-EVALUATORS = ["validity", "stats", "novelty", "midi-stats"]
+EVALUATORS = ["validity", "stats", "form", "novelty", "midi-stats"]
 
 
 def held_out(cfg: RunConfig, data: str | None) -> tuple[list[Piece], list[Piece]]:

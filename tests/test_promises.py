@@ -229,3 +229,16 @@ def test_abc2midi_never_speaks_for_itself_when_output_goes_to_files(tmp_path):
     for line in printed.splitlines():
         if "line-char" in line or line.startswith(("Error", "Warning")):
             assert line.startswith("    ") and "abc2midi rejected" in line, line
+
+
+def test_terminal_lines_are_sentences_not_raw_data(tmp_path):
+    """The bar check counts redraws per bar (never a share above 100%), and --resume prints a sentence."""
+    out = tmp_path / "run"
+    assert runner.invoke(app, ["train", "--corpus", str(corpus(tmp_path)), *TINY, "--out", str(out)]).exit_code == 0
+    made = runner.invoke(app, ["generate", str(out), "-n", "3", "--render", "abc", "--out", str(tmp_path / "t")])
+    assert made.exit_code == 0, made.output
+    line = next(x for x in made.output.splitlines() if x.startswith("bar check:"))
+    assert " redraws for " in line and "%" not in line, line
+    resumed = runner.invoke(app, ["train", "--resume", str(out), "--steps", "4"])
+    assert resumed.exit_code == 0, resumed.output
+    assert "resumed and trained to 4 steps in" in resumed.output and "{" not in resumed.output, resumed.output

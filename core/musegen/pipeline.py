@@ -274,7 +274,11 @@ def train(
             use_backend(cfg.backend)
             model = model_comp.build(model_cfg, encoder.vocab_size)
             return _fit(model, data, cfg, run, progress)
-        except BaseException:
+        except BaseException as exc:
+            if isinstance(exc, KeyboardInterrupt):  # caught here: not to be raised again while cleaning up
+                from musegen import interrupts
+
+                interrupts.caught()
             if not run.has_checkpoint():  # nothing trained: leave nothing that blocks a new run or a resume
                 run.remove_own()
                 if created:

@@ -100,7 +100,8 @@ def test_ctrl_c_or_sigterm_at_any_moment_stops_gen_run(delay, signum, tmp_path):
     proc.send_signal(signum)
     _, err = proc.communicate(timeout=120)
     took = time.monotonic() - sent
-    assert proc.returncode == 130, err
+    # 130, or (about 1 run in 30, after the message) killed by SIGINT itself, which a shell reports as 130 too
+    assert proc.returncode in (130, -signal.SIGINT), err
     assert "Traceback" not in err and "Exception ignored" not in err, err
     assert took < 15, f"{took:.1f} s to stop"
     assert err.strip().splitlines()[-1].startswith("error: interrupted"), err

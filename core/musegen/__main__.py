@@ -1,5 +1,5 @@
 """``python -m musegen`` is the ``gen`` command."""
 
-from musegen.cli import main
+from musegen.command import main
 
 main()

@@ -17,10 +17,11 @@ import contextlib
 import signal
 import sys
 import threading
-import time
 
 _flag = threading.Event()  # inside deferred(): a stop was asked for, honoured after this step
 _unanswered = threading.Event()  # a KeyboardInterrupt was raised that nothing has caught yet
+_reraised = threading.Event()  # the watchdog has asked for it to be raised again
+_stop = threading.Event()  # the program is ending: the watchdog stops
 _watchdog: threading.Thread | None = None
 AGAIN = 0.5  # seconds between raises of an interrupt nothing has caught
 
@@ -42,6 +43,10 @@ def caught() -> None:
 
 def interrupt(signum=None, frame=None):
     """A signal handler: raise ``KeyboardInterrupt`` now, and again until it is :func:`caught`."""
+    if _reraised.is_set():  # the watchdog's raise again, perhaps overtaken by the catch it was waiting for
+        _reraised.clear()
+        if not _unanswered.is_set():
+            return
     _unanswered.set()
     _start_watchdog()
     raise KeyboardInterrupt
@@ -53,7 +58,19 @@ def install() -> None:
     if threading.current_thread() is threading.main_thread():
         for s in (signal.SIGINT, signal.SIGTERM):
             signal.signal(s, interrupt)
-        sys.unraisablehook = _quiet(sys.unraisablehook)
+        if not getattr(sys.unraisablehook, "musegen", False):
+            sys.unraisablehook = _quiet(sys.unraisablehook)
+
+
+def finish() -> None:
+    """The program is ending, its interrupt handled or none came: stop raising it again, and let a late
+    signal not interrupt the interpreter's own shutdown (JAX's clean-up there does not survive one)."""
+    _stop.set()
+    if _watchdog is not None:
+        _watchdog.join(timeout=2 * AGAIN)
+    if threading.current_thread() is threading.main_thread():
+        for s in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(s, signal.SIG_IGN)
 
 
 def _quiet(hook):
@@ -64,6 +81,7 @@ def _quiet(hook):
         if not isinstance(info.exc_value, KeyboardInterrupt):
             hook(info)
 
+    unraisable.musegen = True
     return unraisable
 
 
@@ -75,9 +93,9 @@ def _start_watchdog() -> None:
 
 
 def _again() -> None:
-    while True:
-        time.sleep(AGAIN)
+    while not _stop.wait(AGAIN):
         if _unanswered.is_set():
+            _reraised.set()
             _thread.interrupt_main(signal.SIGINT)
 
 

@@ -15,6 +15,7 @@ import sys
 import time
 from pathlib import Path
 
+from musegen import interrupts
 from musegen.config import RunConfig, SampleConfig
 from musegen.errors import MusegenError, UnknownComponent, validation_message
 from musegen.files import user_path
@@ -244,46 +245,46 @@ def train(
     _check_free(run, force)
     check_writable(run.path)
     encoder, data, corpus_info, components, model_comp, model_cfg = prepare(cfg)
-    created = not run.path.exists()
-    with run.locked():
-        _check_free(run, force)  # again: now no other process can be writing it
-        if force and run.file("run.json").exists():
-            removed = run.remove_own()
-            progress.log(f"--force: replaced the run in {run.path} ({len(removed)} files musegen wrote; "
-                         "any others are kept)")
-        progress.log(
-            f"musegen: training {model_comp.name} on {cfg.corpus} with {encoder_name(cfg)} ({cfg.backend} backend) "
-            f"into {run.path}\ncorpus {corpus_info['name']}: {corpus_info['tunes_train']} train / "
-            f"{corpus_info['tunes_valid']} valid tunes, {corpus_info['skipped']} skipped; vocabulary {encoder.vocab_size}"
-        )
-        manifest = {
-            "musegen": musegen_version(),
-            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-            "config": cfg.model_dump(),
-            "components": {"corpus": {k: corpus_info[k] for k in ("name", "plugin", "config")}, **components},
-            "plugins": _versions(),
-            "corpus": {k: v for k, v in corpus_info.items() if k not in ("plugin", "config")},
-            "encoder_state": encoder.state(),
-            "vocab_size": encoder.vocab_size,
-            "seed": cfg.seed,
-            "backend": cfg.backend,
-            "python": sys.version.split()[0],
-        }
-        try:
-            run.write_manifest(manifest)
+    created, started = not run.path.exists(), False
+    try:
+        with run.locked():
+            _check_free(run, force)  # again: now no other process can be writing it
+            if force and run.file("run.json").exists():
+                removed = run.remove_own()
+                progress.log(f"--force: replaced the run in {run.path} ({len(removed)} files musegen wrote; "
+                             "any others are kept)")
+            progress.log(
+                f"musegen: training {model_comp.name} on {cfg.corpus} with {encoder_name(cfg)} ({cfg.backend} "
+                f"backend) into {run.path}\ncorpus {corpus_info['name']}: {corpus_info['tunes_train']} train / "
+                f"{corpus_info['tunes_valid']} valid tunes, {corpus_info['skipped']} skipped; vocabulary "
+                f"{encoder.vocab_size}"
+            )
+            started = True
+            run.write_manifest({
+                "musegen": musegen_version(),
+                "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+                "config": cfg.model_dump(),
+                "components": {"corpus": {k: corpus_info[k] for k in ("name", "plugin", "config")}, **components},
+                "plugins": _versions(),
+                "corpus": {k: v for k, v in corpus_info.items() if k not in ("plugin", "config")},
+                "encoder_state": encoder.state(),
+                "vocab_size": encoder.vocab_size,
+                "seed": cfg.seed,
+                "backend": cfg.backend,
+                "python": sys.version.split()[0],
+            })
             use_backend(cfg.backend)
-            model = model_comp.build(model_cfg, encoder.vocab_size)
+            with interrupts.deferred():  # starting a backend (JAX) is native code a signal must not cut short
+                model = model_comp.build(model_cfg, encoder.vocab_size)
             return _fit(model, data, cfg, run, progress)
-        except BaseException as exc:
-            if isinstance(exc, KeyboardInterrupt):  # caught here: not to be raised again while cleaning up
-                from musegen import interrupts
-
-                interrupts.caught()
-            if not run.has_checkpoint():  # nothing trained: leave nothing that blocks a new run or a resume
-                run.remove_own()
-                if created:
-                    _remove_if_only_lock(run.path)
-            raise
+    except BaseException as exc:
+        if isinstance(exc, KeyboardInterrupt):  # caught here: not to be raised again while cleaning up
+            interrupts.caught()
+        if started and not run.has_checkpoint():  # nothing trained: leave nothing that blocks the next try
+            run.remove_own()
+        if created:
+            _remove_if_only_lock(run.path)
+        raise
 
 
 def _check_free(run: RunDir, force: bool) -> None:

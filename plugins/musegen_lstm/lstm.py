@@ -95,9 +95,10 @@ class LSTMModel:
         resumed = self.net is not None
         if train.distribute == "data-parallel":
             self._distribute(train, run, progress, resumed)
-        self.build()
-        if not resumed or self.net.optimizer is None or not self.net.compiled:
-            self._compile(train)
+        with interrupts.deferred():  # JAX starting: native code that a signal must not cut short
+            self.build()
+            if not resumed or self.net.optimizer is None or not self.net.compiled:
+                self._compile(train)
         step = int(self.net.optimizer.iterations.numpy()) if resumed and self.net.optimizer.built else 0
         if resumed:
             self.history = [h for h in self.history if h["step"] <= step]

@@ -104,27 +104,37 @@ _register()
 
 
 def main() -> None:
+    from musegen import interrupts
+
+    interrupts.install()
+    code = _main()
+    interrupts.finish()
+    sys.exit(code)
+
+
+def _main() -> int:
     from typer.exceptions import TyperException
 
     from musegen import interrupts
 
-    interrupts.install()
     try:
         code = app(prog_name="gen", standalone_mode=False)
     except MusegenError as exc:
         typer.echo(f"error: {one_line(exc)}", err=True)
-        sys.exit(2)
+        return 2
     except KeyboardInterrupt:  # before a command started: nothing to save
         interrupts.caught()
         typer.echo("error: interrupted", err=True)
-        sys.exit(130)
+        return 130
     except TyperException as exc:  # a usage error (unknown option, bad value): one line, as every error
-        sys.exit(_usage_error(exc))
+        return _usage_error(exc)
+    except SystemExit as exc:  # typer.Exit raised outside a command
+        return exc.code if isinstance(exc.code, int) else 0
     if interrupts.pending():  # raised where Python drops exceptions, and the command ran on: still stop
         interrupts.caught()
         typer.echo("error: interrupted", err=True)
-        sys.exit(130)
-    sys.exit(code if isinstance(code, int) else 0)
+        return 130
+    return code if isinstance(code, int) else 0
 
 
 def _usage_error(exc) -> int:

@@ -243,3 +243,17 @@ def test_terminal_lines_are_sentences_not_raw_data(tmp_path):
     resumed = runner.invoke(app, ["train", "--resume", str(out), "--steps", "4"])
     assert resumed.exit_code == 0, resumed.output
     assert "resumed and trained to 4 steps in" in resumed.output and "{" not in resumed.output, resumed.output
+
+
+def test_a_run_stopped_before_its_manifest_leaves_no_folder(tmp_path):
+    from musegen import NullProgress
+
+    class Stopped(NullProgress):
+        def log(self, message):  # Ctrl-C while the run's first line is printed
+            raise KeyboardInterrupt
+
+    out = tmp_path / "run"
+    cfg = musegen.resolve("tiny", flags={"corpus": str(corpus(tmp_path)), "train.steps": 2})
+    with pytest.raises(KeyboardInterrupt):
+        musegen.train(cfg, out, Stopped())
+    assert not out.exists()

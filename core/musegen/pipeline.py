@@ -249,7 +249,7 @@ def train(
     try:
         with run.locked():
             _check_free(run, force)  # again: now no other process can be writing it
-            if force and run.file("run.json").exists():
+            if force and (run.path / "run.json").exists():
                 removed = run.remove_own()
                 progress.log(f"--force: replaced the run in {run.path} ({len(removed)} files musegen wrote; "
                              "any others are kept)")
@@ -288,7 +288,7 @@ def train(
 
 
 def _check_free(run: RunDir, force: bool) -> None:
-    if run.file("run.json").exists() and not force:
+    if (run.path / "run.json").exists() and not force:  # a look, not a write: run.file() would record it
         raise MusegenError(f"{run.path} already holds a run: choose another --out, pass --force, or --resume it")
 
 

@@ -22,7 +22,7 @@ from musegen.files import user_path
 from musegen.interfaces import Loaded, NullProgress, Progress, Rendered, TrainData
 from musegen.piece import Piece
 from musegen.plugins import get_manager, get_registry, musegen_version
-from musegen.rundir import RunDir, check_writable
+from musegen.rundir import RunDir, check_writable, remove_if_empty
 
 PATH_CORPORA = {".abc": "path", ".mid": "midi-path", ".midi": "midi-path"}
 
@@ -283,24 +283,13 @@ def train(
         if started and not run.has_checkpoint():  # nothing trained: leave nothing that blocks the next try
             run.remove_own()
         if created:
-            _remove_if_only_lock(run.path)
+            remove_if_empty(run.path)
         raise
 
 
 def _check_free(run: RunDir, force: bool) -> None:
     if (run.path / "run.json").exists() and not force:  # a look, not a write: run.file() would record it
         raise MusegenError(f"{run.path} already holds a run: choose another --out, pass --force, or --resume it")
-
-
-def _remove_if_only_lock(path: Path) -> None:
-    from musegen.rundir import LOCK
-
-    try:
-        if [p.name for p in path.iterdir()] == [LOCK]:
-            (path / LOCK).unlink()
-            path.rmdir()
-    except OSError:
-        pass
 
 
 def _fit(model, data, cfg: RunConfig, run: RunDir, progress: Progress) -> RunDir:

@@ -121,6 +121,13 @@ def _remove_lock(folder: Path) -> None:
         os.close(fd)
 
 
+def remove_if_empty(folder: Path) -> None:
+    """Remove ``folder`` if nothing but its unheld lock is left in it (a folder musegen made for nothing)."""
+    _remove_lock(folder)
+    with contextlib.suppress(OSError):
+        Path(folder).rmdir()
+
+
 def check_writable(path: Path) -> Path:
     """Fail with a one-line error unless ``path`` is, or could be made, a writable folder; makes nothing."""
     path = Path(path)

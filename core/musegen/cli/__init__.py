@@ -123,18 +123,22 @@ def _main() -> int:
         typer.echo(f"error: {one_line(exc)}", err=True)
         return 2
     except KeyboardInterrupt:  # before a command started: nothing to save
-        interrupts.caught()
-        typer.echo("error: interrupted", err=True)
-        return 130
+        return _interrupted_at_top()
     except TyperException as exc:  # a usage error (unknown option, bad value): one line, as every error
         return _usage_error(exc)
     except SystemExit as exc:  # typer.Exit raised outside a command
         return exc.code if isinstance(exc.code, int) else 0
     if interrupts.pending():  # raised where Python drops exceptions, and the command ran on: still stop
-        interrupts.caught()
-        typer.echo("error: interrupted", err=True)
-        return 130
+        return _interrupted_at_top()
     return code if isinstance(code, int) else 0
+
+
+def _interrupted_at_top() -> int:
+    from musegen import interrupts
+
+    interrupts.caught()
+    typer.echo("error: interrupted", err=True)
+    return 130
 
 
 def _usage_error(exc) -> int:

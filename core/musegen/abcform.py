@@ -8,6 +8,7 @@ played again: it is not counted. Pure Python: no abc2midi, no music library.
 
 from __future__ import annotations
 
+import copy
 import re
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -63,9 +64,9 @@ def _fraction(text: str) -> Fraction | None:
     return Fraction(int(m.group(1)), int(m.group(2))) if m and int(m.group(2)) else None
 
 
-def _multiplier(num: str, slashes: str, den: str) -> Fraction:
+def _multiplier(num: str, slashes: str, den: str) -> float:
     """A note's length suffix: ``2`` -> 2, ``/`` -> 1/2, ``//`` -> 1/4, ``3/2`` -> 3/2, ``/4`` -> 1/4."""
-    value = Fraction(int(num)) if num else Fraction(1)
+    value = float(num) if num else 1.0
     if slashes:
         value /= int(den) if den else 2 ** len(slashes)
     return value
@@ -73,36 +74,83 @@ def _multiplier(num: str, slashes: str, den: str) -> Fraction:
 
 def read_form(text: str) -> Form:
     """The form of one tune (see the module's docstring)."""
-    header_done = False
-    meter, unit, key = "", None, ""
-    bar = None
-    form = Form()
-    state = _Reader(form)
+    reading = _Reading()
     for raw in text.splitlines():
+        reading.feed(raw)
+    reading.state.end()
+    return reading.done()
+
+
+def read_progress(text: str) -> tuple[Form, float]:
+    """The form of the start of a tune, as it is being written: the parts it has closed, and the bars
+    so far of the part it is in (a second ending, which is not counted, adds none). Called at each bar
+    line of a tune being sampled, so the reading of its whole lines is kept and only new text is read."""
+    cut = text.rfind("\n") + 1
+    reading = _reading_of(text[:cut]).copy()
+    reading.feed(text[cut:])
+    return reading.done(), float(reading.state.part)
+
+
+_READINGS: dict[str, _Reading] = {}  # text that ends with a line break -> its reading
+
+
+def _reading_of(lines: str) -> _Reading:
+    """The reading of ``lines`` (whole lines), from the reading of all but the last one where it is kept."""
+    if lines in _READINGS:
+        return _READINGS[lines]
+    if not lines:
+        return _Reading()
+    cut = lines.rfind("\n", 0, len(lines) - 1) + 1
+    reading = _reading_of(lines[:cut]).copy() if cut else _Reading()
+    reading.feed(lines[cut:-1])
+    if len(_READINGS) > 50_000:  # a bound on the memory, far above one sampling call's tunes
+        _READINGS.clear()
+    _READINGS[lines] = reading
+    return reading
+
+
+class _Reading:
+    """A tune read line by line: its header's meter, unit and key, then its music (:class:`_Reader`)."""
+
+    def __init__(self):
+        self.header_done, self.meter, self.unit, self.key, self.bar = False, "", None, "", None
+        self.form = Form()
+        self.state = _Reader(self.form)
+
+    def copy(self) -> _Reading:
+        new = copy.copy(self)
+        new.form = Form(list(self.form.parts), self.form.repeats)
+        new.state = copy.copy(self.state)
+        new.state.form = new.form
+        new.state.tuplet = list(self.state.tuplet)
+        return new
+
+    def done(self) -> Form:
+        self.form.meter, self.form.key = self.meter, self.key
+        return self.form
+
+    def feed(self, raw: str) -> None:
         line = raw.split("%", 1)[0].rstrip() if not raw.startswith("%%") else ""
         if not line.strip():
-            continue
+            return
         m = _FIELD.match(line)
-        if m and (not header_done or m.group(1) in "KLMPQRTWwNnIVm"):
+        state = self.state
+        if m and (not self.header_done or m.group(1) in "KLMPQRTWwNnIVm"):
             name, value = m.group(1), m.group(2).strip()
             if name == "M":
-                meter, bar = value, meter_length(value)
+                self.meter, self.bar = value, meter_length(value)
                 state.set_meter(value)
             elif name == "L":
-                unit = _fraction(value)
-                state.unit = unit
+                self.unit = _fraction(value)
+                state.unit = self.unit
             elif name == "K":
-                key = key or value
-                if not header_done:
-                    header_done = True
-                    state.unit = unit or default_unit(bar)
-            continue
-        if not header_done:
-            continue
-        state.line(line)
-    state.end()
-    form.meter, form.key = meter, key
-    return form
+                self.key = self.key or value
+                if not self.header_done:
+                    self.header_done = True
+                    state.unit = self.unit or default_unit(self.bar)
+            return
+        if self.header_done:
+            state.line(line)
 
 
 class _Reader:
@@ -110,30 +158,48 @@ class _Reader:
 
     def __init__(self, form: Form):
         self.form = form
-        self.bar: Fraction | None = None
+        self._bar: Fraction | None = None
+        self._unit: Fraction | None = None
+        self.scale = 0.0  # a unit note's share of a bar
         self.compound = False  # 6/8, 9/8, 12/8: beats of three
-        self.unit: Fraction | None = None
-        self.part = Fraction(0)  # bars so far in the current part
+        self.part = 0.0  # bars so far in the current part (floats: Fractions made reading 10x slower)
         self.alternate = False  # inside a second (or later) ending: not counted
         self.tuplet: list = []  # notes left in a tuplet and the factor they take
-        self.broken = Fraction(1)  # factor for the next note after > or <
+        self.broken = 1.0  # factor for the next note after > or <
         self.last_note: list | None = None  # [multiplier] of the last note, for a following > or <
 
-    def add(self, length: Fraction) -> None:
-        if self.alternate or self.bar is None or self.unit is None:
-            return
-        self.part += length * self.unit / self.bar
+    @property
+    def bar(self) -> Fraction | None:
+        return self._bar
+
+    @bar.setter
+    def bar(self, value: Fraction | None) -> None:
+        self._bar = value
+        self.scale = float(self._unit / value) if value and self._unit else 0.0
+
+    @property
+    def unit(self) -> Fraction | None:
+        return self._unit
+
+    @unit.setter
+    def unit(self, value: Fraction | None) -> None:
+        self._unit = value
+        self.scale = float(value / self._bar) if value and self._bar else 0.0
+
+    def add(self, length: float) -> None:
+        if not self.alternate:
+            self.part += length * self.scale
 
     def close(self) -> None:
-        if self.part >= Fraction(1, 2):
-            self.form.parts.append(float(self.part))
-            self.part = Fraction(0)
+        if self.part >= 0.5:
+            self.form.parts.append(round(self.part, 9))  # 1/3 + 1/3 + 1/3 is 1
+            self.part = 0.0
         # else: a pickup before a |:, carried into the part it leads into
         self.alternate = False
 
     def end(self) -> None:
-        if 0 < self.part < Fraction(1, 2) and self.form.parts:  # a last partial bar after the final part's end
-            self.form.parts[-1] += float(self.part)
+        if 0 < self.part < 0.5 and self.form.parts:  # a last partial bar after the final part's end
+            self.form.parts[-1] = round(self.form.parts[-1] + self.part, 9)
         else:
             self.close()
 
@@ -184,7 +250,7 @@ class _Reader:
                 j = line.find("]", i)
                 j = n if j < 0 else j
                 inner = re.search(r"[A-Ga-gzx][,']*(\d*)(/*)(\d*)", line[i + 1:j])
-                first = _multiplier(*inner.groups()) if inner else Fraction(1)
+                first = _multiplier(*inner.groups()) if inner else 1.0
                 m = _LENGTH.match(line, j + 1)
                 i = m.end() if m else j + 1
                 self.note(first * (_multiplier(*m.groups()) if m else 1))
@@ -194,14 +260,14 @@ class _Reader:
                 q = int(m.group(2)) if m.group(2) else self._tuplet_q(p)
                 r = int(m.group(3)) if m.group(3) else p
                 if p:
-                    self.tuplet = [r, Fraction(q, p)]
+                    self.tuplet = [r, q / p]
                 i = m.end()
             elif c in "><":
                 j = i
                 while j < n and line[j] == c:
                     j += 1
                 k = j - i
-                long_, short = 2 - Fraction(1, 2 ** k), Fraction(1, 2 ** k)
+                long_, short = 2 - 0.5 ** k, 0.5 ** k
                 first, second = (long_, short) if c == ">" else (short, long_)
                 if self.last_note is not None:
                     self.add(self.last_note[0] * (first - 1))  # the note before lengthens or shortens
@@ -218,16 +284,16 @@ class _Reader:
                 m = re.match(r"[ZX](\d*)", line[i:])
                 bars = int(m.group(1)) if m.group(1) else 1
                 if self.bar is not None and self.unit is not None:
-                    self.add(bars * self.bar / self.unit)
+                    self.add(bars * float(self.bar / self.unit))
                 i += len(m.group(0))
             elif c == "\\":
                 i += 1
             else:  # accidentals (^ _ =) are part of the next note; spaces, ties, slurs, decorations
                 i += 1
 
-    def note(self, length: Fraction) -> None:
+    def note(self, length: float) -> None:
         length *= self.broken
-        self.broken = Fraction(1)
+        self.broken = 1.0
         if self.tuplet:
             length *= self.tuplet[1]
             self.tuplet[0] -= 1

@@ -80,3 +80,17 @@ def test_the_corpus_reader_agrees_on_real_collections(shared_data):
     forms = [read_form(t.text) for t in split_tunes(text)]
     regular = sum(f.regular for f in forms) / len(forms)
     assert regular > 0.9  # reels, jigs and hornpipes of two 8-bar parts, nearly all
+
+
+def test_reading_a_tune_bar_by_bar_gives_what_reading_it_whole_does():
+    """read_progress keeps the reading of whole lines between calls: each answer must be a fresh one's."""
+    from musegen.abcform import _Reading, read_progress
+    from tests.conftest import TUNES
+
+    for text in TUNES + [tune("6/8", "(3ABc d2|e>f g2:|\n|:[1 abc|d3:|[2 dcB|A3|]\n")]:
+        for cut in [i + 1 for i, c in enumerate(text) if c in "|\n"]:
+            fresh = _Reading()
+            for line in text[:cut].split("\n"):
+                fresh.feed(line)
+            form, open_part = read_progress(text[:cut])
+            assert (form.parts, form.repeats, open_part) == (fresh.form.parts, fresh.form.repeats, fresh.state.part)

@@ -19,7 +19,7 @@ from musegen.hookspecs import hookimpl
 _LAZY = {
     "interrupts": "musegen.interrupts",
     **dict.fromkeys(["RunConfig", "SampleConfig", "TrainConfig", "resolve"], "musegen.config"),
-    **dict.fromkeys(["Checker", "Corpus", "Encoder", "Evaluator", "Loaded", "Model", "NullProgress", "Progress", "Rendered",
+    **dict.fromkeys(["Checker", "Corpus", "Encoder", "Evaluator", "Limits", "Loaded", "Model", "NullProgress", "Progress", "Rendered",
                      "Renderer", "TrainData", "TrainResult"], "musegen.interfaces"),
     "Piece": "musegen.piece",
     **dict.fromkeys(["evaluate", "generate", "load_run", "render", "resume", "train"], "musegen.pipeline"),

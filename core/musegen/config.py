@@ -74,6 +74,14 @@ class SampleConfig(_Strict):
     check_bars: bool = Field(True, description="draw again each bar that abc2midi finds too long or too short "
                                                "(ABC encoders; the share of bars drawn again is reported)")
     bar_retries: int = Field(8, ge=0, le=1000, description="draws of one bar at most before it is kept as it is")
+    type: str | None = Field(None, description="tune type to write: reel, jig, hornpipe, ... (ABC runs with controls; "
+                                               "None: drawn as the corpus has them)")
+    meter: str | None = Field(None, description="meter to write, e.g. 6/8 (None: drawn as the corpus has them)")
+    key: str | None = Field(None, description="key with its mode, e.g. G, Dmix, Ador, Em (None: drawn as the corpus has them)")
+    parts: int | None = Field(None, ge=1, le=32, description="parts per tune (None: drawn as the corpus has them)")
+    bars: int | None = Field(None, ge=1, le=256, description="bars per part (None: drawn as the corpus has them)")
+    check_form: bool = Field(True, description="hold each tune to its controls while sampling: meter, key and type in "
+                                               "its header, each part the bars asked, the end after the last part")
     header_temperature: float = Field(1.0, ge=0.01, le=100, description="temperature for a tune's header (meter, key; "
                                       "no top-k/top-p): 1.0 draws them as often as the model learned them; "
                                       "equal to temperature: no difference")

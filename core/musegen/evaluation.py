@@ -78,6 +78,9 @@ def evaluate_run(run_path: str | os.PathLike, data: str | None = None, samples: 
         generated["bars_redrawn_pct"] = round(100.0 * checked["redraws"] / max(1, checked["units"]), 1)  # bars and headers
         generated["bars_backtracks"] = checked["backtracks"]
         generated["bars_kept_wrong"] = checked["kept_wrong"]
+    asked = [p for p in pieces if "asked" in p.meta]
+    if asked:  # tunes asked for by their controls (those left out drawn as the corpus has them)
+        generated["asked_match_pct"] = round(100.0 * sum(not p.meta["missed"] for p in asked) / len(asked), 1)
     result.update(samples=samples, sample=options.model_dump(), **generated, reference=reference)
     return result, pieces, train_p
 

@@ -39,6 +39,15 @@ class Encoder(Protocol):
     def load_state(self, state: dict) -> None: ...
 
 
+@dataclass(frozen=True)
+class Limits:
+    """What a sequence may draw after a check: its next token only one of ``next`` (None: any), and
+    none of ``banned`` until its next check (the end token while a tune's form is not complete, say)."""
+
+    next: frozenset[int] | None = None
+    banned: frozenset[int] = frozenset()
+
+
 class Checker(Protocol):
     """Checks a sequence unit by unit while a model samples it, so that the model can draw a refused
     unit again (each bar of an ABC tune, say). Encoders may make one: ``encoder.checker(options)``;
@@ -49,7 +58,10 @@ class Checker(Protocol):
     returned at their last accepted boundary (``initial`` at first); ``check`` answers ``(ok, state)``
     for each. A refused unit is drawn again from the last accepted boundary; after ``retries``
     refusals the model goes back one more boundary, and after ``give_up`` draws in all keeps what it
-    has. While a sequence is in its header (until ``header_done(ids)``) the model draws it at
+    has. ``ok`` None leaves the unit undecided: the model draws one more token and asks again (an
+    ABC bar line ``|`` may be the start of ``||``). An answer may carry a third item, :class:`Limits`
+    on what the sequence may draw next (a model that cannot apply them just draws, and the checker
+    refuses what breaks them). While a sequence is in its header (until ``header_done(ids)``) the model draws it at
     ``header_temperature`` without top-k or top-p (``None``: no header). The model counts what it
     did in ``stats``: ``units``, ``redraws``, ``backtracks``, ``kept_wrong``.
     """

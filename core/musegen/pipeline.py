@@ -24,6 +24,7 @@ from musegen.piece import Piece
 from musegen.plugins import get_manager, get_registry, musegen_version
 from musegen.rundir import RunDir, check_writable, remove_if_empty
 
+CONTROLS = ("type", "meter", "key", "parts", "bars")  # SampleConfig's: what a user may ask a tune to be
 PATH_CORPORA = {".abc": "path", ".mid": "midi-path", ".midi": "midi-path"}
 
 
@@ -196,11 +197,14 @@ def prepare(cfg: RunConfig):
             f"encoder '{enc_comp.name}' reads {encoder.format} pieces but corpus '{cfg.corpus}' holds {loaded.pieces[0].format}"
         )
     pre_p, pre_info = pretrain_pieces(cfg, valid_p, loaded.pieces[0].format)
+    corpus_p = train_p
     if hasattr(encoder, "augment"):  # e.g. transposed copies; held-out tunes stay as they are
         if cfg.train.augment == "all":
             train_p = encoder.augment(train_p)
         pre_p = encoder.augment(pre_p)
     encoder.fit(pre_p + train_p + valid_p)
+    if hasattr(encoder, "learn_controls"):  # what --type, --key, ... draw from when left out: the corpus's own tunes
+        encoder.learn_controls(corpus_p)
     data = TrainData(
         train=[encoder.encode(p) for p in train_p],
         valid=[encoder.encode(p) for p in valid_p],
@@ -245,6 +249,7 @@ def train(
     _check_free(run, force)
     check_writable(run.path)
     encoder, data, corpus_info, components, model_comp, model_cfg = prepare(cfg)
+    check_controls(encoder, cfg.sample)  # a --type the corpus lacks fails now, not after training
     created, started = not run.path.exists(), False
     try:
         with run.locked():
@@ -416,17 +421,18 @@ def sample_run(loaded: tuple, sample: SampleConfig | dict | None = None) -> list
     options = sample
     if options.seed is None:
         options = options.model_copy(update={"seed": cfg.seed})
-    prime = encoder.encode_prime(options.prime)
+    controlled = check_controls(encoder, options)
 
     def draw(opts: SampleConfig) -> list[Piece]:
+        primes = encoder.primes(opts) if controlled else [encoder.encode_prime(opts.prime)] * opts.tunes
         checker = encoder.checker(opts) if hasattr(encoder, "checker") and _takes_checker(model) else None
         try:
-            sequences = model.sample(prime, opts, encoder.end_id, **({"checker": checker} if checker else {}))
+            sequences = sample_primes(model, primes, opts, encoder.end_id, checker)
         finally:
             if checker is not None:
                 checker.close()
         out = []
-        for ids in sequences:
+        for prime, ids in zip(primes, sequences):
             complete = bool(ids) and ids[-1] == encoder.end_id  # ended by the model, not cut at max_len
             piece = encoder.decode(prime + (ids[:-1] if complete else ids))
             piece.meta["complete"] = complete
@@ -445,6 +451,39 @@ def sample_run(loaded: tuple, sample: SampleConfig | dict | None = None) -> list
     return pieces
 
 
+def check_controls(encoder, options: SampleConfig) -> bool:
+    """Whether the encoder makes each tune's prime from its controls (type, meter, key, parts, bars).
+    A control the corpus never uses, or one asked of an encoder without them, is an error now."""
+    asked = [name for name in CONTROLS if getattr(options, name) is not None]
+    controlled = hasattr(encoder, "primes") and encoder.primes(options.model_copy(update={"tunes": 1})) is not None
+    if asked and not controlled:
+        flags = " ".join(f"--{name}" for name in asked)
+        fmt = getattr(encoder, "format", "abc")
+        why = ("controls apply to ABC tunes, not MIDI pieces" if fmt == "midi" else
+               "controls apply to abc-char runs trained with them (encoder.controls = true)")
+        raise MusegenError(f"{flags}: this run's tunes cannot be asked for; {why}")
+    return controlled
+
+
+def sample_primes(model, primes: list[list[int]], options: SampleConfig, end_id: int, checker=None) -> list[list[int]]:
+    """``model.sample`` for tunes that each have their own prime: in one call where the model declares
+    ``prime_per_tune``, else one call for each different prime (its tunes, with a seed of its own)."""
+    extra = {"checker": checker} if checker is not None else {}
+    if len({tuple(p) for p in primes}) <= 1:
+        return model.sample(primes[0] if primes else [], options, end_id, **extra)
+    if getattr(model, "prime_per_tune", False):
+        return model.sample(primes, options, end_id, **extra)
+    groups: dict[tuple, list[int]] = {}
+    for i, prime in enumerate(primes):
+        groups.setdefault(tuple(prime), []).append(i)
+    out: list[list[int]] = [[] for _ in primes]
+    for g, (prime, where) in enumerate(groups.items()):
+        opts = options.model_copy(update={"tunes": len(where), "seed": ((options.seed or 0) + 7919 * g) % 2**32})
+        for i, ids in zip(where, model.sample(list(prime), opts, end_id, **extra)):
+            out[i] = ids
+    return out
+
+
 def _takes_checker(model) -> bool:
     import inspect
 
@@ -452,8 +491,9 @@ def _takes_checker(model) -> bool:
 
 
 def is_valid(piece: Piece) -> bool:
-    """ABC: abc2midi converts it with no Error line. MIDI: decoding needed no repairs. Both: it ended."""
-    if not piece.meta.get("complete", True):
+    """ABC: abc2midi converts it with no Error line, and it is what was asked (its controls). MIDI:
+    decoding needed no repairs. Both: it ended."""
+    if not piece.meta.get("complete", True) or piece.meta.get("missed"):
         return False
     if piece.format == "abc":
         from musegen.abc2midi import convert

@@ -5,6 +5,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 class AbcCharConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
+    controls: bool = Field(True, description="learn each tune with a line of its type, meter, key and bars per "
+                                             "part before its music, so that gen generate --type/--key/--parts/"
+                                             "--bars can ask for them")
     unknown: str = Field("error", pattern="^(error|skip)$",
                          description="characters outside the vocabulary when encoding: 'error' or 'skip'")
     transpose: list[Annotated[int, Field(ge=-12, le=12)]] = Field(

@@ -1,4 +1,8 @@
-"""``abc-char``: each character of a tune's ABC text is a token; token 0 ends a tune."""
+"""``abc-char``: each character of a tune's ABC text is a token; token 0 ends a tune.
+
+With ``controls`` on, each tune's text starts with its control line (:mod:`musegen_abc.controls`):
+the model learns tunes by their type, meter, key and form, and can be asked for them.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ class AbcCharEncoder:
         self.config = config
         self.chars: list[str] = []
         self._index: dict[str, int] = {}
+        self.table = None  # the corpus's controls (musegen_abc.controls.Table); None: a run without them
 
     @property
     def vocab_size(self) -> int:
@@ -28,12 +33,31 @@ class AbcCharEncoder:
         chars: set[str] = set()
         for p in pieces:
             chars.update(p.text)
-        self.load_state({"chars": sorted(chars)})
+        if self.config.controls:
+            from musegen_abc.controls import Table, with_line
+
+            for p in pieces:
+                chars.update(with_line(p.text))
+            self.table = Table({})
+        self.load_state({"chars": sorted(chars), **({"controls": {}} if self.config.controls else {})})
+
+    def learn_controls(self, pieces: list[Piece]) -> None:
+        """Count the controls of the corpus's own tunes (not pre-training's, not transposed copies): a
+        control the user leaves out is drawn by these counts."""
+        if self.table is not None:
+            from musegen_abc.controls import Table
+
+            self.table = Table.of([p.text for p in pieces])
 
     def state(self) -> dict:
-        return {"end": END, "chars": "".join(self.chars)}
+        return {"end": END, "chars": "".join(self.chars),
+                **({"controls": self.table.counts} if self.table is not None else {})}
 
     def load_state(self, state: dict) -> None:
+        if "controls" in state:
+            from musegen_abc.controls import Table
+
+            self.table = Table(dict(state["controls"]))
         self.chars = list(state["chars"])
         self._index = {c: i + 1 for i, c in enumerate(self.chars)}
         self._text_of = [""] + self.chars  # id -> its text; 0 (the end) has none
@@ -52,6 +76,10 @@ class AbcCharEncoder:
         return out
 
     def encode(self, piece: Piece) -> list[int]:
+        if self.table is not None:
+            from musegen_abc.controls import with_line
+
+            return self._ids(with_line(piece.text), "tune") + [self.end_id]
         return self._ids(piece.text, "tune") + [self.end_id]
 
     def encode_prime(self, text: str) -> list[int]:
@@ -61,6 +89,24 @@ class AbcCharEncoder:
             return self._ids("X:1\n", "prime") if "X" in self._index else []
         ids = self._ids(text, "prime")
         return ids if text.startswith("X:") else self._ids("X:1\n", "prime") + ids
+
+    def primes(self, options) -> list[list[int]] | None:
+        """One prime per tune: ``X:1``, the control line of what ``options`` asks for (type, meter, key,
+        parts, bars; each left out drawn as the corpus has it, by ``options.seed``) and the header fields it
+        decides, then ``options.prime`` (whose ``M:``, ``K:`` and ``R:`` count as asked). None: a run
+        without controls."""
+        if self.table is None:
+            return None
+        from musegen_abc.controls import Wanted, prime_text
+
+        want, rest = Wanted.of(options), options.prime
+        for name, letter in (("meter", "M"), ("key", "K"), ("type", "R")):
+            value = field(rest, letter)
+            if value and getattr(want, name) is None:
+                setattr(want, name, value)
+        rest = "\n".join(line for line in rest.split("\n") if line[:2] not in ("X:", "M:", "K:", "R:"))
+        chosen = self.table.choose(want, options.tunes, options.seed)
+        return [self._ids(prime_text(c) + rest, "prime") for c in chosen]
 
     def augment(self, pieces: list[Piece]) -> list[Piece]:
         """The pieces, then copies transposed by each of ``config.transpose`` semitones (a copy whose key
@@ -113,13 +159,14 @@ class AbcCharEncoder:
         """Bar checking (``options.check_bars``) and the header temperature (``options.header_temperature``)
         while sampling: see :mod:`musegen_abc.barcheck`."""
         bars = options.check_bars and "|" in self._index
+        form = self.table is not None and getattr(options, "check_form", True) and "|" in self._index
         header = options.header_temperature if options.header_temperature != options.temperature else None
-        if not bars and header is None:
+        if not bars and not form and header is None:
             return None
         from musegen_abc.barcheck import BarChecker
 
-        return BarChecker(self._drawn_text, self._index["|"] if bars else None, self.end_id, options.bar_retries,
-                          header)
+        return BarChecker(self._drawn_text, self._index["|"] if bars or form else None, self.end_id,
+                          options.bar_retries, header, form=form, bars=bars, tokens=self._index)
 
     def _drawn_text(self, ids: list[int]) -> str:
         """The text of ids a model drew (each below ``vocab_size``): the bar checker's decoding, thousands
@@ -130,4 +177,14 @@ class AbcCharEncoder:
         text = "".join(self.chars[i - 1] for i in ids if 0 < i <= len(self.chars))
         if not text.endswith("\n"):
             text += "\n"
-        return Piece.from_abc(text)
+        if self.table is None:
+            return Piece.from_abc(text)
+        from musegen_abc.controls import misses, parse_line, strip_line
+
+        asked = parse_line(text)
+        piece = Piece.from_abc(strip_line(text))
+        if asked is None:
+            return piece
+        piece.meta["asked"] = asked.describe()
+        piece.meta["missed"] = misses(piece.text, asked)
+        return piece

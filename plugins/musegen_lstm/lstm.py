@@ -23,7 +23,7 @@ from musegen_lstm.net import build
 from musegen_lstm.sampling import NumpyLSTM, Prepared
 from musegen_lstm.scoring import token_nll
 from musegen_lstm.steps import steps
-from musegen_lstm.trained import CHECKPOINTS, draw_tunes, sampler_for
+from musegen_lstm.trained import CHECKPOINTS, draw_tunes, prime_per_tune, sampler_for
 
 
 def windows(stream: np.ndarray, length: int) -> np.ndarray:
@@ -268,6 +268,11 @@ class LSTMModel:
         prep = Prepared(self.numpy_lstm(), int8=int8)
         self._prepared = ((int8, key), values, prep)  # the values kept (their ids, TensorFlow's buffers)
         return prep
+
+    @property
+    def prime_per_tune(self) -> bool:
+        """Whether ``sample`` takes a prime for each tune (:func:`musegen_lstm.trained.prime_per_tune`)."""
+        return prime_per_tune(self)
 
     def sample(self, prime: list[int], options, end_id: int, checker=None) -> list[list[int]]:
         """Carry (h, c) token by token, never re-running the prefix; all tunes advance as one batch.

@@ -29,6 +29,8 @@ import functools
 
 import numpy as np
 
+from musegen.interfaces import Limits
+
 
 def _sigmoid(x):
     return 0.5 * (np.tanh(0.5 * x) + 1.0)
@@ -299,6 +301,7 @@ def _draw_one(logits: np.ndarray, u: float, top_k: int, top_p: float) -> int:
 def sample(net: NumpyLSTM, prime: list[int], n: int, max_len: int, end_id: int,
            temperature=1.0, top_k=0, top_p=1.0, seed=None, checker=None) -> list[list[int]]:
     """``n`` sequences continuing ``[end_id] + prime``; each ends with ``end_id`` if the tune finished.
+    ``prime`` may be a list of ``n`` primes, one for each sequence (:func:`feed_primes`).
 
     ``checker`` (see ``musegen.Checker``): a unit it refuses (a bar of ABC, say) is drawn again from
     the state after the last accepted one, and after ``checker.retries`` refusals from the one before;
@@ -308,11 +311,15 @@ def sample(net: NumpyLSTM, prime: list[int], n: int, max_len: int, end_id: int,
     """
     rng = np.random.default_rng(seed)
     fast = FastStep(net, n, temperature)
-    logits = None
-    for tok in [end_id, *prime]:
-        logits = fast.step(np.full(n, tok, dtype=np.int64))
+    primes = prime if prime and isinstance(prime[0], list) else None  # one prime per tune
+    if primes is not None:
+        logits = feed_primes(fast, primes, end_id)
+    else:
+        primes = [prime] * n
+        for tok in [end_id, *prime]:
+            logits = fast.step(np.full(n, tok, dtype=np.int64))
     if checker is not None:
-        return _sample_checked(fast, logits, rng, prime, n, max_len, end_id, temperature, top_k, top_p, checker)
+        return _sample_checked(fast, logits, rng, primes, n, max_len, end_id, temperature, top_k, top_p, checker)
     vocab = logits.shape[1]
     if n == 1 and not (top_k and top_k < vocab) and top_p >= 1.0:  # one tune, unfiltered: Gumbel-max
         return [_sample_one_gumbel(fast, rng, max_len, end_id)]
@@ -346,6 +353,38 @@ def sample(net: NumpyLSTM, prime: list[int], n: int, max_len: int, end_id: int,
                 fast, live, nxt, done = fast.rows(keep), live[keep], nxt[keep], done[keep]
         logits = fast.step(nxt)
     return [out[: min(length[i], steps), i].tolist() for i in range(n)]
+
+
+def feed_primes(fast: FastStep, primes: list[list[int]], end_id: int) -> np.ndarray:
+    """Runs each row of ``fast`` through ``[end_id] + primes[row]``, all rows a step at a time; a row whose
+    prime ends first is put back where its prime ended. Returns the logits after each row's prime
+    (the same, row by row, as feeding each prime alone: tested)."""
+    longest = max(map(len, primes))
+    saved: list = [None] * len(primes)
+    logits = fast.logits
+    for t in range(longest + 1):
+        tokens = [end_id if t == 0 else p[t - 1] if t <= len(p) else end_id for p in primes]
+        logits = fast.step(np.asarray(tokens, np.int64))
+        for r, p in enumerate(primes):
+            if len(p) == t and t < longest:
+                saved[r] = ([a[r].copy() for a in fast.state], logits[r].copy())
+    for r, kept in enumerate(saved):
+        if kept is not None:
+            for a, row in zip(fast.state, kept[0]):
+                a[r] = row
+            logits[r] = kept[1]
+    return logits
+
+
+def _limit(mask: np.ndarray, limits) -> None:
+    """Writes -inf into ``mask`` (zeros, to be added to logits) for each token ``limits`` rule out; a
+    token allowed next is never banned out of the way, so one is always left."""
+    if limits.next is not None:
+        mask[:] = -np.inf
+        mask[[t for t in limits.next if t < len(mask)]] = 0.0
+    banned = [t for t in limits.banned if t < len(mask)]
+    if banned and np.isfinite(mask).sum() > len(banned):
+        mask[banned] = -np.inf
 
 
 def _shed(done: np.ndarray) -> bool:
@@ -436,8 +475,9 @@ DEPTH = 8  # accepted boundaries a sequence remembers: how far back it can go
 def _sample_checked(fast: FastStep, logits, rng, prime, n, max_len, end_id, temperature, top_k, top_p, checker):
     """Sampling with a checker (see ``musegen.Checker``). Each sequence keeps snapshots of its state
     (length, its row of every array in ``fast.state``, logits, the checker's state) at its last
-    accepted boundaries: a refused unit is drawn again from the last one, and after
-    ``checker.retries`` refusals from the one before. Sequences still in their header are drawn at
+    accepted boundaries (``prime``: each sequence's own): a refused unit is drawn again from the last one, and after
+    ``checker.retries`` refusals from the one before; a unit the checker leaves undecided is checked again
+    after its next token. Sequences still in their header are drawn at
     the header temperature, unfiltered; the end of the header is a boundary too."""
     stats = checker.stats
     for key in ("units", "redraws", "backtracks", "kept_wrong"):
@@ -447,17 +487,33 @@ def _sample_checked(fast: FastStep, logits, rng, prime, n, max_len, end_id, temp
     live = np.arange(n)  # the sequence in each row of fast
 
     def snapshot(r, length, state, wrong=False):
-        return length, [a[slot[r]].copy() for a in fast.state], logits[slot[r]].copy(), state, wrong
+        return length, [a[slot[r]].copy() for a in fast.state], logits[slot[r]].copy(), state, wrong, limits[r]
 
     out: list[list[int]] = [[] for _ in range(n)]
+    limits: list = [None] * n  # each sequence's Limits from its last check, if the checker gave any
+    masks = np.zeros((n, logits.shape[1]), np.float32)  # ... as -inf on the logits of what they rule out
+    limited = False
+
+    def limit(r, given) -> None:
+        nonlocal limited
+        if given is limits[r]:
+            return
+        limits[r] = given
+        masks[r] = 0.0
+        if given is not None:
+            limited = True
+            _limit(masks[r], given)
     stacks = [[snapshot(r, 0, checker.initial)] for r in range(n)]
     tries, spent = [0] * n, [0] * n
     done = np.zeros(n, dtype=bool)
+    pending = np.zeros(n, dtype=bool)  # the checker asked to see one more token of the unit
     header_t = checker.header_temperature
-    header = np.full(n, header_t is not None and not checker.header_done(prime))
+    header = np.array([header_t is not None and not checker.header_done(p) for p in prime], dtype=bool)
     for _ in range(max_len * (checker.retries + 2)):  # a bound on the work, whatever the checker says
         u = rng.random(n)[live]
         nxt = np.empty(len(live), np.int64)  # a token for each row of fast
+        if limited:  # the fast step overwrites these logits: a snapshot has its own copy
+            logits += masks[live]
         heading = header[live]
         rows = np.flatnonzero(heading)
         if len(rows):
@@ -469,14 +525,21 @@ def _sample_checked(fast: FastStep, logits, rng, prime, n, max_len, end_id, temp
         for r in np.flatnonzero(~done):
             tok = int(nxt[slot[r]])
             out[r].append(tok)
-            if checker.boundary(tok) or (header[r] and checker.header_done(prime + out[r])):
+            if limits[r] is not None and limits[r].next is not None:  # drawn: only the ban stays
+                limit(r, Limits(banned=limits[r].banned))
+            if checker.boundary(tok) or pending[r] or (header[r] and checker.header_done(prime[r] + out[r])):
                 due.append(r)  # a unit ends, or the header does: both are checked
             elif tok == end_id or len(out[r]) >= max_len:
                 done[r] = True
         accepted, refused = [], []
         if due:
-            answers = checker.check([(prime + out[r], stacks[r][-1][3]) for r in due])
-            for r, (ok, state) in zip(due, answers):
+            answers = checker.check([(prime[r] + out[r], stacks[r][-1][3]) for r in due])
+            for r, (ok, state, *given) in zip(due, answers):
+                pending[r] = ok is None and out[r][-1] != end_id and len(out[r]) < max_len
+                if ok is not False:
+                    limit(r, given[0] if given else None)
+                if pending[r]:  # undecided: the unit goes on for a token, then it is checked again
+                    continue
                 if not ok and spent[r] < checker.give_up:
                     spent[r] += 1
                     refused.append(r)
@@ -488,7 +551,7 @@ def _sample_checked(fast: FastStep, logits, rng, prime, n, max_len, end_id, temp
                     done[r] = True
                 else:
                     accepted.append((r, state, not ok))
-                    if header[r] and checker.header_done(prime + out[r]):
+                    if header[r] and checker.header_done(prime[r] + out[r]):
                         header[r] = False
         if done.all():
             break
@@ -506,11 +569,12 @@ def _sample_checked(fast: FastStep, logits, rng, prime, n, max_len, end_id, temp
                 stats["units"] -= 1
                 stats["kept_wrong"] -= dropped[4]
             length, arrays, lg = stacks[r][-1][:3]
+            limit(r, stacks[r][-1][5])
             del out[r][length:]
             for a, saved in zip(fast.state, arrays):
                 a[slot[r]] = saved
             logits[slot[r]] = lg
-            header[r] = header_t is not None and not checker.header_done(prime + out[r])
+            header[r] = header_t is not None and not checker.header_done(prime[r] + out[r])
         if _shed(done[live]):
             keep = np.flatnonzero(~done[live])
             fast, live = fast.rows(keep), live[keep]

@@ -54,6 +54,10 @@ class Trained:
         self.config, self.vocab_size, self._run, self._tag, self._net = config, vocab_size, run, tag, net
         self._prepared = {}  # int8 or not -> Prepared: the weights never change here
 
+    @property
+    def prime_per_tune(self) -> bool:
+        return prime_per_tune(self)
+
     def sample(self, prime: list[int], options, end_id: int, checker=None) -> list[list[int]]:
         """As the Keras model samples (:func:`draw_tunes`), on the same weights."""
         return draw_tunes(self, prime, options, end_id, checker)
@@ -108,6 +112,13 @@ def draw_tunes(model, prime: list[int], options, end_id: int, checker=None) -> l
     from musegen_lstm.sampling import sample
 
     return sample(model.prepared(int8=sampler == "numpy-int8"), *args, checker=checker)
+
+
+def prime_per_tune(model) -> bool:
+    """Whether ``model.sample`` takes a prime for each tune: the NumPy sampler does, the compiled JAX loop
+    does not (the pipeline then samples each different prime's tunes on their own)."""
+    name = model.config.sampler
+    return name in ("numpy", "numpy-int8") or (name == "auto" and not accelerated())
 
 
 def sampler_for(name: str, checker=None) -> str:

@@ -386,3 +386,46 @@ def test_a_batch_sheds_its_ended_tunes_and_the_others_draw_on_as_before(monkeypa
     monkeypatch.setattr(sampling, "_shed", lambda done: False)
     kept_rows.clear()
     assert tunes() == shed and not kept_rows
+
+
+@pytest.mark.parametrize("units", [[16], [16, 8]])
+def test_each_row_fed_its_own_prime_is_where_that_prime_alone_leaves_it(units):
+    """Tunes asked for different things start from different primes in one batch (feed_primes); each row
+    must then step on as a batch of that one prime would."""
+    from musegen_lstm.sampling import feed_primes
+
+    net = random_net(np.random.default_rng(5), units)
+    primes = [[3, 1, 4, 1, 5], [2], [], [9, 2, 6, 5, 3, 5, 8]]
+    fast = FastStep(net, len(primes), temperature=0.9)
+    logits = feed_primes(fast, primes, end_id=0).copy()
+    follow = np.array([7, 7, 7, 7])
+    after = fast.step(follow).copy()
+    for r, prime in enumerate(primes):
+        alone = FastStep(net, 1, temperature=0.9)
+        for tok in [0, *prime]:
+            alone_logits = alone.step(np.array([tok]))
+        np.testing.assert_allclose(logits[r], alone_logits[0], rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(after[r], alone.step(np.array([7]))[0], rtol=1e-5, atol=1e-6)
+
+
+def test_a_checker_sees_each_tune_after_its_own_prime():
+    from musegen_lstm.sampling import sample
+
+    class Seen:
+        retries, give_up, initial, header_temperature, stats = 2, 10, 0, None, {}
+        starts: set = set()
+
+        def boundary(self, token):
+            return token in (0, 5)
+
+        def header_done(self, ids):
+            return True
+
+        def check(self, items):
+            self.starts.update(tuple(ids[:3]) for ids, _ in items)
+            return [(True, 0)] * len(items)
+
+    net = random_net(np.random.default_rng(6), [16])
+    primes = [[1, 2, 9], [3, 3, 3], [1, 2, 9]]
+    out = sample(net, primes, 3, 60, end_id=0, seed=4, checker=Seen())
+    assert len(out) == 3 and Seen.starts == {(1, 2, 9), (3, 3, 3)}

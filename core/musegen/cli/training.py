@@ -34,6 +34,12 @@ MAX_LEN = typer.Option(None, "--max-len", help="Longest tune, in tokens.")
 VALID_ONLY = typer.Option(None, "--valid-only", help="Re-sample tunes abc2midi rejects (rejection rate reported).")
 CHECK_BARS = typer.Option(None, "--check-bars/--no-check-bars",
                           help="Draw again each bar abc2midi finds the wrong length (share reported). [default: on]")
+TYPE = typer.Option(None, "--type", help="Tune type: reel, jig, slip jig, hornpipe, polka, waltz, ... "
+                                         "[default: as the corpus has them]")
+METER = typer.Option(None, "--meter", help="Meter, e.g. 6/8. [default: as the corpus has them]")
+KEY = typer.Option(None, "--key", help="Key with its mode: D, Dmix, Ador, Em. [default: as the corpus has them]")
+PARTS = typer.Option(None, "--parts", help="Parts per tune, e.g. 2. [default: as the corpus has them]")
+BARS = typer.Option(None, "--bars", help="Bars per part, e.g. 8. [default: as the corpus has them]")
 RENDER = typer.Option(None, "--render", "-r", help="Renderers, comma-separated. [default: abc,midi,wav]")
 SOUNDFONT = typer.Option(None, "--soundfont", help="A .sf2/.sf3 SoundFont for WAV output.")
 
@@ -108,10 +114,12 @@ def _interrupted(out):
     interrupted("interrupted before the first checkpoint; nothing was kept")
 
 
-def _sample_opts(tunes, seed, temperature, top_k, top_p, prime, max_len, valid_only=None, check_bars=None):
+def _sample_opts(tunes, seed, temperature, top_k, top_p, prime, max_len, valid_only=None, check_bars=None,
+                 controls=(None,) * 5):
     opts = {"tunes": tunes, "seed": seed, "temperature": temperature, "top_k": top_k, "top_p": top_p,
             "prime": prime.replace("\\n", "\n") if prime is not None else None, "max_len": max_len,
-            "valid_only": valid_only, "check_bars": check_bars}
+            "valid_only": valid_only, "check_bars": check_bars,
+            **dict(zip(("type", "meter", "key", "parts", "bars"), controls))}
     return {k: v for k, v in opts.items() if v is not None}
 
 
@@ -135,6 +143,7 @@ def _sample_and_write(run_path, sample, built, out, console, backend, model):
         b = pieces[0].meta["bar_check"]
         console.print(f"bar check: {b['redraws']} redraws for {b['units']} bars and headers, {b['backtracks']} "
                       f"times one bar further back, {b['kept_wrong']} kept wrong")
+    _report_controls(console, pieces)
     if pieces and "valid_only" in pieces[0].meta:
         v = pieces[0].meta["valid_only"]
         console.print(f"valid-only: drew {v['drawn']} tunes, rejected {v['rejected']} ({v['rejection_pct']}%), "
@@ -157,6 +166,20 @@ def _sample_and_write(run_path, sample, built, out, console, backend, model):
     return pieces, results
 
 
+def _report_controls(console, pieces) -> None:
+    """What the tunes were asked to be, and each that is not, by title."""
+    asked = [p for p in pieces if "asked" in p.meta]
+    if not asked:
+        return
+    kinds = sorted({p.meta["asked"] for p in asked})
+    missed = [p for p in asked if p.meta.get("missed")]
+    what = kinds[0] if len(kinds) == 1 else f"{len(kinds)} kinds, as the corpus has them"
+    console.print(f"asked for: {what}; {len(asked) - len(missed)} of {len(asked)} tunes are what was asked")
+    for p in missed[:10]:
+        console.print(f"    {p.meta.get('index', '?')}. {p.title or '(untitled)'}: {'; '.join(p.meta['missed'])}",
+                      style="yellow")
+
+
 @app.command()
 @friendly
 def run(
@@ -165,9 +188,11 @@ def run(
     valid_only: bool = VALID_ONLY, pretrain: str = PRETRAIN, pretrain_steps: int = PRETRAIN_STEPS,
     out: str = typer.Option(None, "--out", "-o", help="Run directory. [default: runs/<time>-<corpus>-<model>]"),
     render: str = RENDER, soundfont: str = SOUNDFONT, force: bool = FORCE, sets: list[str] = SETS,
+    type_: str = TYPE, meter: str = METER, key_: str = KEY, parts: int = PARTS, bars: int = BARS,
 ):
     """Train on a corpus, then write new tunes as ABC, MIDI and WAV into OUT/samples."""
-    sample = _sample_opts(tunes, seed, temperature, None, None, None, None, valid_only)
+    sample = _sample_opts(tunes, seed, temperature, None, None, None, None, valid_only,
+                          controls=(type_, meter, key_, parts, bars))
     cfg = _config(preset, config, corpus, encoder, model, steps, seed, sets, valid, sample, render, soundfont,
                   pretrain, pretrain_steps)
     from musegen.rundir import record
@@ -223,6 +248,7 @@ def generate(
     run_dir: Path = typer.Argument(..., help="A run directory written by gen train or gen run."),
     tunes: int = TUNES, seed: int = SEED, temperature: float = TEMP, top_k: int = TOP_K, top_p: float = TOP_P,
     prime: str = PRIME, max_len: int = MAX_LEN, valid_only: bool = VALID_ONLY, check_bars: bool = CHECK_BARS,
+    type_: str = TYPE, meter: str = METER, key_: str = KEY, parts: int = PARTS, bars: int = BARS,
     out: str = typer.Option(None, "--out", "-o", help="Where to write tunes. [default: RUN_DIR/samples]"),
     render: str = RENDER, soundfont: str = SOUNDFONT,
     sets: list[str] = typer.Option(None, "--set", "-s", metavar="KEY=VALUE",
@@ -246,7 +272,8 @@ def generate(
         if role not in ("sample", "model") or not name or "." in name:
             raise MusegenError(f"gen generate --set takes sample.<setting> or model.<setting>, got '{key}'")
         (sample if role == "sample" else model)[name] = value
-    sample.update(_sample_opts(tunes, seed, temperature, top_k, top_p, prime, max_len, valid_only, check_bars))
+    sample.update(_sample_opts(tunes, seed, temperature, top_k, top_p, prime, max_len, valid_only, check_bars,
+                               (type_, meter, key_, parts, bars)))
     if out is None:
         record(run_.path, ["samples/"])
     _generate_and_render(run_.path, sample, renderers, render_opts, _out(out) or run_.path / "samples", _console(),

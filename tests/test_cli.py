@@ -86,6 +86,22 @@ def test_generate_set_changes_sampling_settings_for_that_call(trained, tmp_path,
     assert (trained / "run.json").read_bytes() == saved
 
 
+def test_generate_asks_for_a_type_key_and_form_and_names_the_choices_of_a_value_the_corpus_lacks(trained, tmp_path):
+    r = gen("generate", trained, "--tunes", 3, "--type", "Jig", "--key", "D", "--parts", 1, "--bars", 4,
+            "--out", tmp_path / "jig", "--render", "abc")
+    assert r.exit_code == 0, r.output
+    assert "asked for: jig in D, 6/8, 1 part of 4 bars; " in r.output
+    for tune in (tmp_path / "jig").glob("0*.abc"):
+        text = tune.read_text()
+        assert "\nR:jig\nM:6/8\n" in text and "\nK:D\n" in text and "%jig" not in text  # the line is taken out
+    assert_one_line_error(gen("generate", trained, "--type", "hornpipe", "--out", tmp_path / "x"),
+                          "--type hornpipe: the corpus has no tune of that type; choose from ")
+    assert_one_line_error(gen("generate", trained, "--type", "jig", "--meter", "2/4", "--out", tmp_path / "x"),
+                          "--type jig --meter 2/4 contradict each other: the corpus's jigs are in 6/8")
+    assert_one_line_error(gen("generate", trained, "--parts", 0, "--out", tmp_path / "x"), "parts")
+    assert not (tmp_path / "x").exists()
+
+
 def test_generate_with_prime_and_wav(trained, tmp_path):
     r = gen("generate", trained, "--tunes", 1, "--prime", "T:Little Air\\nM:4/4\\nK:G\\nG", "--max-len", 80,
             "--temperature", 0.5, "--out", tmp_path)
@@ -296,6 +312,8 @@ def test_midi_events_on_chorales_end_to_end(tmp_path, monkeypatch):
     for key in ("malformed_pct", "polyphony", "pitch_class_entropy", "pitch_range", "notes_per_beat"):
         assert key in result and key in result["reference"], key
     assert result["reference"]["max_polyphony"] >= 3  # real chorales: four voices
+    asked = gen("generate", out, "--key", "G", "--type", "jig", "--out", tmp_path / "asked")
+    assert_one_line_error(asked, "--type --key: this run's tunes cannot be asked for; controls apply to ABC tunes")
 
 
 

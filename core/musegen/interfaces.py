@@ -60,8 +60,8 @@ class Checker(Protocol):
     refusals the model goes back one more boundary, and after ``give_up`` draws in all keeps what it
     has. ``ok`` None leaves the unit undecided: the model draws one more token and asks again (an
     ABC bar line ``|`` may be the start of ``||``). An answer may carry a third item, :class:`Limits`
-    on what the sequence may draw next (a model that cannot apply them just draws, and the checker
-    refuses what breaks them). While a sequence is in its header (until ``header_done(ids)``) the model draws it at
+    on what the sequence may draw next (for a refusal: if it is kept after ``give_up``); a model that
+    cannot apply them just draws, and the checker refuses what breaks them. While a sequence is in its header (until ``header_done(ids)``) the model draws it at
     ``header_temperature`` without top-k or top-p (``None``: no header). The model counts what it
     did in ``stats``: ``units``, ``redraws``, ``backtracks``, ``kept_wrong``.
     """

@@ -69,8 +69,7 @@ def _limits(ids: dict[str, int], end: int) -> dict[str, Limits]:
     every = frozenset(ids.values())
     go_on = every - some("|]:")  # after a bar line within a part: not the rest of a double bar line or repeat
     return {"start": Limits(banned=ban), "open": Limits(next=go_on, banned=ban | some(":")),
-            "last": Limits(next=go_on, banned=ban), "full": Limits(banned=ban),
-            "close": Limits(next=some("|]:"), banned=ban),
+            "last": Limits(next=go_on, banned=ban), "close": Limits(next=some("|]:"), banned=ban),
             "end": Limits(next=frozenset({end}) | some("]")), "stop": Limits(next=frozenset({end}))}
 
 

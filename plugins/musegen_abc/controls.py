@@ -155,7 +155,12 @@ class Table:
     """The controls of a corpus's tunes, with their counts: what a left-out control is drawn from."""
 
     def __init__(self, counts: dict[str, int]):
-        self.counts = {line: n for line, n in counts.items() if parse_line(line)}
+        if not isinstance(counts, dict):
+            raise TypeError(f"controls must be a table of counts, not {type(counts).__name__}")
+        self.counts = {line: n for line, n in counts.items()
+                       if isinstance(line, str) and type(n) is int and n > 0 and parse_line(line)}
+        if len(self.counts) != len(counts):  # a run.json edited or damaged: refused as a whole
+            raise ValueError("controls hold a line or a count that is not one")
         self.rows = [(parse_line(line), n) for line, n in self.counts.items()]
 
     @classmethod
@@ -221,6 +226,8 @@ class Table:
     def choose(self, want: Wanted, n: int, seed: int | None) -> list[Controls]:
         """Controls for ``n`` tunes: what ``want`` gives, the rest drawn by the corpus's frequencies among
         its tunes that agree with ``want`` (if none agree in every control, in as many as can)."""
+        if not self.rows:
+            raise MusegenError("this run holds no controls to draw tunes from")
         want = self.check(want)
         rows = []
         for use in (("type", "meter", "key", "form"), ("type", "meter", "form"), ("type", "meter", "key"),

@@ -20,6 +20,7 @@ class AbcCharEncoder:
         self.chars: list[str] = []
         self._index: dict[str, int] = {}
         self.table = None  # the corpus's controls (musegen_abc.controls.Table); None: a run without them
+        self._learned: dict[str, str] = {}  # a tune's text -> as the model learns it, for the tunes fit() saw
 
     @property
     def vocab_size(self) -> int:
@@ -36,8 +37,9 @@ class AbcCharEncoder:
         if self.config.controls:
             from musegen_abc.controls import Table, with_line
 
-            for p in pieces:
-                chars.update(with_line(p.text))
+            self._learned = {p.text: with_line(p.text) for p in pieces}  # encode() takes them from here
+            for text in self._learned.values():
+                chars.update(text)
             self.table = Table({})
         self.load_state({"chars": sorted(chars), **({"controls": {}} if self.config.controls else {})})
 
@@ -79,7 +81,8 @@ class AbcCharEncoder:
         if self.table is not None:
             from musegen_abc.controls import with_line
 
-            return self._ids(with_line(piece.text), "tune") + [self.end_id]
+            learned = self._learned.get(piece.text) or with_line(piece.text)
+            return self._ids(learned, "tune") + [self.end_id]
         return self._ids(piece.text, "tune") + [self.end_id]
 
     def encode_prime(self, text: str) -> list[int]:

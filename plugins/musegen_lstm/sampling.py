@@ -536,7 +536,7 @@ def _sample_checked(fast: FastStep, logits, rng, prime, n, max_len, end_id, temp
             answers = checker.check([(prime[r] + out[r], stacks[r][-1][3]) for r in due])
             for r, (ok, state, *given) in zip(due, answers):
                 pending[r] = ok is None and out[r][-1] != end_id and len(out[r]) < max_len
-                if ok is not False:
+                if ok is not False or spent[r] >= checker.give_up:  # a refusal kept: the limits it gives
                     limit(r, given[0] if given else None)
                 if pending[r]:  # undecided: the unit goes on for a token, then it is checked again
                     continue

@@ -144,3 +144,12 @@ def test_the_checker_rule_holds_each_part_to_its_bars_and_ends_the_tune_after_th
     assert refusal(whole, True) is None
     assert refusal(whole + "GAB c2d|", False) == "music after the last part"
     assert refusal(whole + "B|", False) is None  # a pickup is not a bar
+
+
+@pytest.mark.parametrize("counts", [[], {"%jig 6/8 G 8+8\n": None}, {"%jig 6/8 G 8+8\n": -1}, {"not a line": 3},
+                                    {"%jig 6/8 G 8+8\n": True}])
+def test_a_damaged_table_of_controls_is_refused_whole(counts):
+    with pytest.raises((TypeError, ValueError)):
+        Table(counts)
+    with pytest.raises(MusegenError, match="no controls"):
+        Table({}).choose(Wanted(), 1, 0)

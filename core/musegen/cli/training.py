@@ -125,11 +125,17 @@ def _sample_opts(tunes, seed, temperature, top_k, top_p, prime, max_len, valid_o
 
 def _generate_and_render(run_path, sample, renderers, render_opts, out, console, backend=None, model=None):
     from musegen import pipeline
-    from musegen.rundir import locked
+    from musegen.rundir import locked, remove_if_empty
 
     built = pipeline.make_renderers(renderers, render_opts)
-    with locked(out):  # another musegen writing here gets an error now, not mixed tunes later
-        return _sample_and_write(run_path, sample, built, out, console, backend, model)
+    created = not Path(out).exists()
+    try:
+        with locked(out):  # another musegen writing here gets an error now, not mixed tunes later
+            return _sample_and_write(run_path, sample, built, out, console, backend, model)
+    except BaseException:
+        if created:  # a bad --type, say: no folder left behind for nothing
+            remove_if_empty(Path(out))
+        raise
 
 
 def _sample_and_write(run_path, sample, built, out, console, backend, model):

@@ -81,14 +81,15 @@ def read_form(text: str) -> Form:
     return reading.done()
 
 
-def read_progress(text: str) -> tuple[Form, float]:
-    """The form of the start of a tune, as it is being written: the parts it has closed, and the bars
-    so far of the part it is in (a second ending, which is not counted, adds none). Called at each bar
+def read_progress(text: str) -> tuple[Form, float, bool]:
+    """The form of the start of a tune, as it is being written: the parts it has closed, the bars so far
+    of the part it is in (a second ending, which is not counted, adds none), and whether a ``|:`` waits
+    for its ``:|``. Called at each bar
     line of a tune being sampled, so the reading of its whole lines is kept and only new text is read."""
     cut = text.rfind("\n") + 1
     reading = _reading_of(text[:cut]).copy()
     reading.feed(text[cut:])
-    return reading.done(), float(reading.state.part)
+    return reading.done(), float(reading.state.part), reading.state.repeat_open
 
 
 _READINGS: dict[str, _Reading] = {}  # text that ends with a line break -> its reading
@@ -164,6 +165,7 @@ class _Reader:
         self.compound = False  # 6/8, 9/8, 12/8: beats of three
         self.part = 0.0  # bars so far in the current part (floats: Fractions made reading 10x slower)
         self.alternate = False  # inside a second (or later) ending: not counted
+        self.repeat_open = False  # a |: is waiting for its :|
         self.tuplet: list = []  # notes left in a tuplet and the factor they take
         self.broken = 1.0  # factor for the next note after > or <
         self.last_note: list | None = None  # [multiplier] of the last note, for a following > or <
@@ -210,13 +212,16 @@ class _Reader:
             self.form.repeats = True
         if symbol.startswith(":") and symbol.endswith(":"):  # :: or :|: or :||:
             self.close()
+            self.repeat_open = True
         elif symbol.startswith(":"):  # :| or :|] (a repeat ends, maybe with an ending after)
             if ending and int(ending.group(1)) >= 2:
                 self.alternate = True  # the part goes on in its second ending, not counted
             else:
                 self.close()
+            self.repeat_open = False
         elif symbol.endswith(":"):  # |: opens a part
             self.close()
+            self.repeat_open = True
         elif symbol in ("||", "|]", "[|"):
             self.close()
         if ending and not symbol.startswith(":"):

@@ -118,8 +118,12 @@ class BarChecker:
             if where == "full":  # as long as asked: this bar line must end the part (|| |] |:)
                 answers.append((None, warnings, self.limits["close"]) if text[-1] == "|" else (False, warnings))
                 continue
-            if where == "done" and not at_end:  # every part written: the tune ends
-                answers.append((None, warnings, self.limits["end" if text[-1] != "]" else "stop"]))
+            if where == "full-repeat":  # as long as asked, opened with |: : only a :| ends it, drawn before |
+                answers.append((False, warnings))
+                continue
+            if where == "done" and not at_end:  # every part written: the tune ends (with |] after a plain |)
+                plain = text.endswith("|") and text[-2:-1] not in ("|", ":", "]")
+                answers.append((None, warnings, self.limits["end" if plain else "stop"]))
                 continue
             limits = self.limits.get(where) if self.form and not at_end else None
             if self.bars:

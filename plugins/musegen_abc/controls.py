@@ -288,7 +288,7 @@ def form_check(text: str, at_end: bool, asked: Controls | None = None) -> tuple[
 
     ``start`` the first bar of a part (or a second ending, which is not counted); ``open`` within a
     part, two bars or more from its end; ``last`` its last bar; ``full`` the part is as long as asked but
-    its bar line has not ended it yet; ``done`` every part is written; ``ending`` every part is written
+    its bar line has not ended it yet (``full-repeat``: and it opened with ``|:``, so only ``:|`` can); ``done`` every part is written; ``ending`` every part is written
     and a second ending may follow (the last part's first ending has just closed)."""
     asked = asked or parse_line(text)
     if asked is None:
@@ -297,7 +297,7 @@ def form_check(text: str, at_end: bool, asked: Controls | None = None) -> tuple[
     if at_end:
         bars = tuple(read_form(text).bars)
         return (None if bars == target else f"form {bars}, asked {target}"), "done"
-    form, open_part = read_progress(text)
+    form, open_part, repeat_open = read_progress(text)
     closed = form.bars
     if len(closed) > len(target) or closed != list(target[:len(closed)]):
         return f"parts {closed}, asked {target}", "start"
@@ -311,7 +311,7 @@ def form_check(text: str, at_end: bool, asked: Controls | None = None) -> tuple[
     if open_part >= length + 0.5:
         return "part longer than asked", "open"
     if open_part >= length - 0.5:
-        return None, "full"
+        return None, "full" if not repeat_open else "full-repeat"
     return None, "start" if open_part < 0.5 else "last" if open_part >= length - 1.5 else "open"
 
 

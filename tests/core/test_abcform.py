@@ -92,5 +92,6 @@ def test_reading_a_tune_bar_by_bar_gives_what_reading_it_whole_does():
             fresh = _Reading()
             for line in text[:cut].split("\n"):
                 fresh.feed(line)
-            form, open_part = read_progress(text[:cut])
-            assert (form.parts, form.repeats, open_part) == (fresh.form.parts, fresh.form.repeats, fresh.state.part)
+            form, open_part, waiting = read_progress(text[:cut])
+            assert (form.parts, form.repeats, open_part, waiting) == (
+                fresh.form.parts, fresh.form.repeats, fresh.state.part, fresh.state.repeat_open)

@@ -27,7 +27,12 @@ FORM = ["form_regular_pct", "corpus_form_regular_pct", "form_ends_pct", "form_re
         "form_bars_per_part_overlap", "form_bars_per_tune_overlap", "form_parts_median", "form_bars_per_tune_median"]
 EXTRA = [*FORM, "bars_redrawn_pct", "bars_kept_wrong", "complete_pct", "pitch_class_overlap", "note_length_overlap",
          "longest_copy_chars", "train_seconds", "steps"]
-SYSTEMS = {"quality": ("quality", "lstm"), "paper": ("paper", "lstm"), "markov": ("default", "markov")}
+SYSTEMS = {"quality": ("quality", "lstm"), "paper": ("paper", "lstm"), "markov": ("default", "markov"),
+           "default": ("default", "lstm")}  # default: O'Neill's (music21), scored on its own held-out split
+ASKS = {"jig G 2x8": {"type": "jig", "meter": "6/8", "key": "G", "parts": 2, "bars": 8},
+        "reel Dmix": {"type": "reel", "key": "Dmix"}}  # the controls benchmarked: each tune must be what was asked
+CONTROLS = ["asked_match_pct", *[f"asked {name} {what}" for name in ASKS for what in ("match_pct", "ends_pct")],
+            "generate_100_seconds"]
 
 
 def trained(run) -> dict:
@@ -39,9 +44,29 @@ def trained(run) -> dict:
     return {"steps": int(step), "seconds": float(seconds)}
 
 
+def asked(run_path, args) -> dict:
+    """Tunes asked for each of ASKS: the share that is what was asked and the share that ended by itself;
+    and the seconds `gen generate -n 100` samples (after a first call has loaded the run)."""
+    from musegen.pipeline import load_run, sample_run
+
+    loaded = load_run(run_path, args.backend)
+    if not hasattr(loaded[2], "primes") or loaded[2].primes(loaded[1].sample) is None:
+        return {}
+    out = {}
+    for name, controls in ASKS.items():
+        pieces = sample_run(loaded, {"tunes": args.samples, "seed": args.seed, **controls})
+        out[f"asked {name} match_pct"] = round(100.0 * sum(not p.meta["missed"] for p in pieces) / len(pieces), 1)
+        out[f"asked {name} ends_pct"] = round(100.0 * sum(p.meta["complete"] for p in pieces) / len(pieces), 1)
+    t0 = time.perf_counter()
+    sample_run(loaded, {"tunes": 100, "seed": args.seed})
+    out["generate_100_seconds"] = round(time.perf_counter() - t0, 2)
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--only", default="quality,paper,markov", help="comma-separated: quality, paper, markov")
+    ap.add_argument("--only", default="quality,paper,markov",
+                    help="comma-separated: quality, paper, markov, default (O'Neill's, its own held-out split)")
     ap.add_argument("--steps", type=int, default=None, help="override the presets' training steps (quick runs)")
     ap.add_argument("--samples", type=int, default=200)
     ap.add_argument("--seed", type=int, default=11, help="sampling seed")
@@ -67,22 +92,25 @@ def main() -> int:
             sets = {"train.steps": args.steps} if args.steps is not None and model != "markov" else {}
             if model == "markov":
                 sets["model.order"] = 4  # a character 5-gram
-            cfg = musegen.resolve(preset, flags={"corpus": str(DATA / "irish-train.abc"), "valid": valid,
-                                                 "model": model, "backend": args.backend}, sets=sets)
+            own = {} if name == "default" else {"corpus": str(DATA / "irish-train.abc"), "valid": valid}
+            cfg = musegen.resolve(preset, flags={**own, "model": model, "backend": args.backend}, sets=sets)
             t0 = time.perf_counter()
             run = musegen.train(cfg, run_dir, force=True)
             train_s = time.perf_counter() - t0
             print(f"{name}: trained {run.manifest()['result']['steps']} steps in {train_s:.0f} s", file=sys.stderr, flush=True)
         steps = trained(run)["steps"]
-        for label, sample in ((name, {}), (f"{name} (model alone)", {"check_bars": False})):
+        for label, sample in ((name, {}), (f"{name} (model alone)", {"check_bars": False, "check_form": False})):
             if model == "markov" and sample:
                 continue  # the markov example takes no bar checker: it is the model alone already
-            result, _, _ = evaluate_run(run.path, valid, args.samples, seed=args.seed, sample=sample, log=lambda m: None,
-                                        backend=args.backend)  # one process, one Keras backend
+            held = None if name == "default" else valid
+            result, _, _ = evaluate_run(run.path, held, args.samples, seed=args.seed, sample=sample,
+                                        log=lambda m: None, backend=args.backend)  # one process, one Keras backend
             result["train_seconds"] = round(train_s, 1)
             result["steps"] = steps
+            if not sample:
+                result.update(asked(run.path, args))
             rows[label] = result
-    metrics = list(TARGETS) + EXTRA
+    metrics = list(TARGETS) + EXTRA + CONTROLS
     print("| metric | target | " + " | ".join(rows) + " | real held-out tunes |")
     print("|---|---|" + "---|" * len(rows) + "---|")
     for m in metrics:

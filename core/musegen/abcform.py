@@ -84,8 +84,8 @@ def read_form(text: str) -> Form:
 def read_progress(text: str) -> tuple[Form, float, bool]:
     """The form of the start of a tune, as it is being written: the parts it has closed, the bars so far
     of the part it is in (a second ending, which is not counted, adds none), and whether a ``|:`` waits
-    for its ``:|``. Called at each bar
-    line of a tune being sampled, so the reading of its whole lines is kept and only new text is read."""
+    for its ``:|``. Called at each bar line of a tune being sampled, so the reading of its whole lines
+    is kept and only new text is read."""
     cut = text.rfind("\n") + 1
     reading = _reading_of(text[:cut]).copy()
     reading.feed(text[cut:])
@@ -114,7 +114,7 @@ class _Reading:
     """A tune read line by line: its header's meter, unit and key, then its music (:class:`_Reader`)."""
 
     def __init__(self):
-        self.header_done, self.meter, self.unit, self.key, self.bar = False, "", None, "", None
+        self.header_done, self.meter, self.unit, self.key = False, "", None, ""
         self.form = Form()
         self.state = _Reader(self.form)
 
@@ -139,7 +139,7 @@ class _Reading:
         if m and (not self.header_done or m.group(1) in "KLMPQRTWwNnIVm"):
             name, value = m.group(1), m.group(2).strip()
             if name == "M":
-                self.meter, self.bar = value, meter_length(value)
+                self.meter = value
                 state.set_meter(value)
             elif name == "L":
                 self.unit = _fraction(value)
@@ -148,7 +148,7 @@ class _Reading:
                 self.key = self.key or value
                 if not self.header_done:
                     self.header_done = True
-                    state.unit = self.unit or default_unit(self.bar)
+                    state.unit = self.unit or default_unit(state.bar)
             return
         if self.header_done:
             state.line(line)

@@ -117,8 +117,7 @@ def draw_tunes(model, prime: list[int], options, end_id: int, checker=None) -> l
 def prime_per_tune(model) -> bool:
     """Whether ``model.sample`` takes a prime for each tune: the NumPy sampler does, the compiled JAX loop
     does not (the pipeline then samples each different prime's tunes on their own)."""
-    name = model.config.sampler
-    return name in ("numpy", "numpy-int8") or (name == "auto" and not accelerated())
+    return sampler_for(model.config.sampler) != "jax"
 
 
 def sampler_for(name: str, checker=None) -> str:

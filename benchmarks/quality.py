@@ -103,7 +103,7 @@ def main() -> int:
             if model == "markov" and sample:
                 continue  # the markov example takes no bar checker: it is the model alone already
             held = None if name == "default" else valid
-            result, _, _ = evaluate_run(run.path, held, args.samples, seed=args.seed, sample=sample,
+            result, *_ = evaluate_run(run.path, held, args.samples, seed=args.seed, sample=sample,
                                         log=lambda m: None, backend=args.backend)  # one process, one Keras backend
             result["train_seconds"] = round(train_s, 1)
             result["steps"] = steps

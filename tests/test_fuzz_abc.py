@@ -43,7 +43,8 @@ def test_mutated_tunes_through_abc2midi_and_renderers(tmp_path, text):
     out = render([Piece.from_abc(text), Piece.from_abc(TUNES[1])], tmp_path, ["abc", "midi", "wav"])
     for name in ("midi", "wav"):  # the good tune is always written, whatever happened to the other
         assert any(f.name.startswith("02-") for f in out[name].files), name
-        assert len(out[name].files) + len(out[name].failed) == 2
+        tunes = {f.name.split(".")[0] for f in out[name].files}  # the wav renderer writes a .wav and an .ogg a tune
+        assert len(tunes) + len(out[name].failed) == 2
 
 
 @settings(max_examples=500, deadline=None)

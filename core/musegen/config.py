@@ -21,6 +21,15 @@ SECTIONS = {"corpus": "corpora", "encoder": "encoders", "model": "models"}
 BACKENDS = ("jax", "tensorflow", "torch")
 
 
+RENDERERS = ("abc", "midi", "wav", "score", "page")
+FORMER_RENDERERS = ["abc", "midi", "wav"]  # the default before sheet music and the page: such runs get today's
+
+
+def renderers_of(cfg) -> list[str]:
+    """The renderers ``gen generate`` uses for a run: its own, or today's default where it kept a former one."""
+    return list(RENDERERS) if cfg.renderers == FORMER_RENDERERS else list(cfg.renderers)
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
@@ -91,7 +100,7 @@ class RunConfig(_Strict):
     corpus: str = "oneills"
     encoder: str = "abc-char"
     model: str = "lstm"
-    renderers: list[str] = Field(default_factory=lambda: ["abc", "midi", "wav"])
+    renderers: list[str] = Field(default_factory=lambda: list(RENDERERS))
     seed: int = Field(0, ge=0, le=SEED_MAX)
     backend: str = "jax"
     valid: str | None = Field(None, description="a file of held-out tunes; default: split from the corpus")
@@ -144,13 +153,13 @@ def _apply_dotted(raw: dict, key: str, value: Any) -> None:
         raw.setdefault("_role_sets", {}).setdefault(head, {})[rest] = value
     elif head in ("train", "sample") and rest:
         raw.setdefault(head, {})[rest] = value
-    elif head == "render" and "." in rest:
-        name, _, opt = rest.partition(".")
-        raw.setdefault("render", {}).setdefault(name, {})[opt] = value
+    elif head == "render" and rest:  # render.<renderer>.<option>, or render.<option>: every renderer with it
+        name, _, opt = rest.rpartition(".")
+        raw.setdefault("render", {}).setdefault(name or "*", {})[opt] = value
     elif not rest:
         raw[head] = value
     else:
-        raise MusegenError(f"--set {key}: unknown section '{head}' (use corpus., encoder., model., train., sample., render.<renderer>.)")
+        raise MusegenError(f"--set {key}: unknown section '{head}' (use corpus., encoder., model., train., sample., render.)")
 
 
 def resolve(

@@ -13,9 +13,9 @@ from pathlib import Path
 from musegen.config import RunConfig, SampleConfig
 from musegen.errors import MusegenError
 from musegen.files import user_path
+from musegen.piece import Piece
 from musegen.pipeline import corpus_split, load_corpus, load_run, sample_run, with_corpus
 from musegen.plugins import get_registry
-from musegen.piece import Piece
 
 EVALUATORS = ["validity", "stats", "form", "novelty", "midi-stats"]
 
@@ -32,8 +32,9 @@ def held_out(cfg: RunConfig, data: str | None) -> tuple[list[Piece], list[Piece]
 
 
 def evaluate_run(run_path: str | os.PathLike, data: str | None = None, samples: int = 200, seed: int | None = None,
-                 sample: dict | None = None, log=print, backend: str | None = None) -> tuple[dict, list[Piece], list[Piece]]:
-    """Measure a run; returns (result, the sampled tunes, the training tunes).
+                 sample: dict | None = None, log=print, backend: str | None = None,
+                 ) -> tuple[dict, list[Piece], list[Piece], list[Piece]]:
+    """Measure a run; returns (result, the sampled tunes, the training tunes, the held-out tunes).
 
     ``backend`` loads the model on that Keras backend instead of the one it was trained on (weights are
     portable), so that runs from several backends can be measured in one process.
@@ -82,7 +83,7 @@ def evaluate_run(run_path: str | os.PathLike, data: str | None = None, samples: 
     if asked:  # tunes asked for by their controls (those left out drawn as the corpus has them)
         generated["asked_match_pct"] = round(100.0 * sum(not p.meta["missed"] for p in asked) / len(asked), 1)
     result.update(samples=samples, sample=options.model_dump(), **generated, reference=reference)
-    return result, pieces, train_p
+    return result, pieces, train_p, valid_p
 
 
 def write_report(result: dict, run_dir: Path, pieces_plot: dict | None = None) -> Path:

@@ -41,7 +41,9 @@ def register_encoders(register):
     ``decode(ids) -> Piece``, ``state() -> dict`` (JSON, saved in ``run.json``) and
     ``load_state(state)``. Optional: ``augment(pieces) -> pieces`` (training copies, e.g. transposed;
     the pipeline fits the vocabulary after it) and ``checker(sample_options) -> musegen.Checker | None``
-    (units to check while sampling, e.g. ABC bars judged by abc2midi).
+    (units to check while sampling, e.g. ABC bars judged by abc2midi), and for encoders whose tunes can be
+    asked for: ``primes(sample_options)`` (one prime a tune, from its controls) and ``choices()`` (each
+    control's values in the corpus, for ``gen serve``'s menus).
 
     :param register: ``register(name, target, *, config, aliases=(), summary="")``.
     """
@@ -71,6 +73,9 @@ def register_renderers(register):
     A renderer class is built as ``Renderer(config)``; its ``formats`` attribute names the
     ``Piece.format`` values it can take, and ``render(pieces, out_dir) -> musegen.Rendered`` writes
     files and reports each piece it could not render, by title, without stopping at the first.
+    A renderer with ``after_others = True`` (a page of the others' files, say) runs after the rest.
+    One that starts worker processes may offer ``keep_workers()`` and ``close()``: ``gen serve`` keeps
+    them running between renders.
 
     :param register: ``register(name, target, *, config, aliases=(), summary="")``.
     """

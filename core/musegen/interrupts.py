@@ -100,6 +100,17 @@ def _again() -> None:
 
 
 @contextlib.contextmanager
+def handled(handler, signals=(signal.SIGINT, signal.SIGTERM)):
+    """``handler`` answers Ctrl-C and SIGTERM inside the block; the handlers before it come back after."""
+    previous = {s: signal.signal(s, handler) for s in signals}
+    try:
+        yield
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
+@contextlib.contextmanager
 def deferred():
     """Turn SIGINT/SIGTERM into a request that the training loop honours between steps.
 
@@ -118,12 +129,10 @@ def deferred():
             interrupt()
         _flag.set()
 
-    old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        yield
+        with handled(handler):
+            yield
     finally:
-        for s, h in old.items():
-            signal.signal(s, h)
         if _flag.is_set():
             _flag.clear()
             raise KeyboardInterrupt

@@ -138,7 +138,8 @@ def check(cfg: RunConfig) -> None:
         reg.get(role, getattr(cfg, role)).make_config(cfg.options.get(role))
     make_renderers(cfg.renderers, cfg.render)  # a missing SoundFont fails now, not after training
     for name in cfg.render:
-        reg.get("renderer", name)
+        if name != "*":
+            reg.get("renderer", name)
 
 
 def with_corpus(cfg: RunConfig, corpus: str, options: dict | None = None) -> RunConfig:
@@ -432,12 +433,17 @@ def sample_run(loaded: tuple, sample: SampleConfig | dict | None = None) -> list
             if checker is not None:
                 checker.close()
         out = []
-        for prime, ids in zip(primes, sequences):
+        refused = checker.stats.get("refused", []) if checker is not None else []
+        if len(refused) != len(primes):  # not one count a tune, in order (a model sampled by groups)
+            refused = [None] * len(primes)
+        for prime, ids, redrawn in zip(primes, sequences, refused):
             complete = bool(ids) and ids[-1] == encoder.end_id  # ended by the model, not cut at max_len
             piece = encoder.decode(prime + (ids[:-1] if complete else ids))
             piece.meta["complete"] = complete
             if checker is not None and opts.check_bars:
-                piece.meta["bar_check"] = checker.stats
+                piece.meta["bar_check"] = {k: v for k, v in checker.stats.items() if k != "refused"}
+            if redrawn is not None:
+                piece.meta["redrawn"] = redrawn  # units the checker refused and the model drew again
             out.append(piece)
         return out
 
@@ -523,7 +529,17 @@ def make_renderers(names: list[str], options: dict | None = None) -> dict:
     """Build renderers by name, failing on unknown names or bad options before any work is done."""
     reg = get_registry()
     comps = [reg.get("renderer", name) for name in names]
-    return {comp.name: comp.build((options or {}).get(comp.name)) for comp in comps}
+    options = dict(options or {})
+    shared = options.pop("*", {})  # render.<option>: each chosen renderer that has the option
+    for opt in shared:
+        if not any(opt in getattr(c.config, "model_fields", {}) for c in comps):
+            raise MusegenError(f"render.{opt}: none of the renderers {', '.join(c.name for c in comps)} has this setting")
+    built = {}
+    for comp in comps:
+        fields = getattr(comp.config, "model_fields", {})
+        mine = {k: v for k, v in shared.items() if k in fields}
+        built[comp.name] = comp.build({**mine, **(options.get(comp.name) or {})})
+    return built
 
 
 def render(pieces: list[Piece], out_dir: str | os.PathLike, renderers: list[str] | dict, options: dict | None = None) -> dict[str, Rendered]:
@@ -534,7 +550,8 @@ def render(pieces: list[Piece], out_dir: str | os.PathLike, renderers: list[str]
     built = renderers if isinstance(renderers, dict) else make_renderers(renderers, options)
     results: dict[str, Rendered] = {}
     with locked(user_path(out_dir, "the output folder")) as out:
-        for name, renderer in built.items():
+        ordered = sorted(built.items(), key=lambda item: bool(getattr(item[1], "after_others", False)))
+        for name, renderer in ordered:  # a renderer of the others' files (a page of them) goes last
             usable = [p for p in pieces if p.format in renderer.formats]
             if not usable:
                 fmt = pieces[0].format if pieces else "no"

@@ -16,6 +16,7 @@ import fcntl
 import json
 import os
 import re
+import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -39,18 +40,28 @@ def locked(path: str | os.PathLike) -> Iterator[Path]:
         yield path
         return
     fd = os.open(path / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
+    if not _flock(fd):
         os.close(fd)
         raise MusegenError(f"{path} is being written by another musegen process: wait for it to finish, "
-                           "or choose another folder") from None
+                           "or choose another folder")
     _held.add(key)
     try:
         yield path
     finally:
         _held.discard(key)
         os.close(fd)
+
+
+def _flock(fd: int, tries: int = 20) -> bool:
+    """Take the lock, trying for a moment: a child this process is starting holds a copy of a lock
+    it released until the child's ``exec`` closes it."""
+    for i in range(tries):
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except OSError:
+            time.sleep(0.025 * (i < tries - 1))
+    return False
 
 
 def recorded(folder: Path) -> list[str]:

@@ -8,6 +8,8 @@ the caller's ``__main__`` again). One job at a time: the caller writes a JSON li
 from __future__ import annotations
 
 import json
+import os
+import queue
 import select
 import subprocess
 import sys
@@ -66,8 +68,80 @@ class Worker:
         self.close()
 
 
+class Pool:
+    """``jobs`` workers shared by threads: :meth:`run` takes an idle one, waiting for one if none is."""
+
+    def __init__(self, command: Callable[[], list[str]], jobs: int, timeout: float, crashed: str = "the worker crashed"):
+        self.workers = [Worker(command, timeout, crashed) for _ in range(max(1, jobs))]
+        self._idle: queue.SimpleQueue[Worker] = queue.SimpleQueue()
+        for w in self.workers:
+            self._idle.put(w)
+
+    def run(self, job: dict, data: bytes) -> dict:
+        worker = self._idle.get()
+        try:
+            return worker.run(job, data)
+        finally:
+            self._idle.put(worker)
+
+    def close(self) -> None:
+        for w in self.workers:
+            w.close()
+
+    def __enter__(self) -> Pool:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class Pooled:
+    """For a renderer whose work runs in worker processes: ``crashed`` (what a crash fails a job with),
+    ``worker_command()`` and ``config.timeout`` and ``config.jobs``. Its workers start for one render, or
+    are kept between renders from :meth:`keep_workers` to :meth:`close` (``gen serve``)."""
+
+    crashed = "the worker crashed"
+    kept: Pool | None = None
+
+    def worker_command(self) -> list[str]:
+        raise NotImplementedError
+
+    def _jobs(self, n: int | None = None) -> int:
+        import os
+
+        jobs = self.config.jobs or os.cpu_count() or 1
+        return max(1, min(n, jobs)) if n is not None else jobs
+
+    def pool(self, n: int) -> Pool:
+        """The kept workers, or ``n`` new ones (at most ``config.jobs``) to :meth:`release` after."""
+        return self.kept or Pool(self.worker_command, self._jobs(n), self.config.timeout, self.crashed)
+
+    def release(self, pool: Pool) -> None:
+        if pool is not self.kept:
+            pool.close()
+
+    def keep_workers(self) -> None:
+        if self.kept is None:
+            self.kept = Pool(self.worker_command, self._jobs(), self.config.timeout, self.crashed)
+
+    def close(self) -> None:
+        if self.kept is not None:
+            self.kept.close()
+            self.kept = None
+
+
+NICE = 10  # added to the workers' niceness
+
+
 def serve(handle: Callable[[dict, bytes], dict]) -> int:
-    """The worker's loop: each job's answer is ``handle(job, data)``, or why it raised."""
+    """The worker's loop: each job's answer is ``handle(job, data)``, or why it raised.
+
+    Workers run at a lower priority: where sampling shares the CPU with them (gen serve), the next
+    tunes' sampling, which nothing else can do meanwhile, goes first."""
+    try:
+        os.nice(NICE)
+    except OSError:
+        pass
     jobs, replies = sys.stdin.buffer, sys.stdout
     while True:
         header = jobs.readline()

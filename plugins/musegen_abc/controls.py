@@ -175,6 +175,16 @@ class Table:
             out += [value] * n
         return out
 
+    def choices(self) -> dict[str, list]:
+        """Each control's values in the corpus, the most common first (a form's menus)."""
+        out = {}
+        for name in ("type", "meter", "key", "parts", "bars"):
+            values = self._values(name)
+            if name == "bars":
+                values = [b for bars in values for b in bars]
+            out[name] = [v for v, _ in sorted(Counter(values).items(), key=lambda kv: (-kv[1], str(kv[0])))]
+        return out
+
     def check(self, want: Wanted) -> Wanted:
         """``want`` with its values spelled as the corpus spells them; a value the corpus never uses, or
         a type and meter that contradict each other, is an error that names the choices."""

@@ -93,6 +93,11 @@ class AbcCharEncoder:
         ids = self._ids(text, "prime")
         return ids if text.startswith("X:") else self._ids("X:1\n", "prime") + ids
 
+    def choices(self) -> dict[str, list] | None:
+        """What each control (type, meter, key, parts, bars) may be asked to be, the most common first; None:
+        a run without controls."""
+        return self.table.choices() if self.table is not None else None
+
     def primes(self, options) -> list[list[int]] | None:
         """One prime per tune: ``X:1``, the control line of what ``options`` asks for (type, meter, key,
         parts, bars; each left out drawn as the corpus has it, by ``options.seed``) and the header fields it

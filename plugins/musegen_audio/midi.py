@@ -1,4 +1,5 @@
-"""Write each piece as a standard MIDI file; a tune abc2midi rejects is reported by title."""
+"""Write each piece as a standard MIDI file on its instrument and at its tempo (``sound.py``); a tune
+abc2midi rejects is reported by title."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from pathlib import Path
 
 from musegen import MusegenError, Piece, Rendered
 from musegen.atomic import write_bytes
+
+from musegen_audio.sound import piece_sound
 
 
 class MidiRenderer:
@@ -19,7 +22,7 @@ class MidiRenderer:
     def render(self, pieces: list[Piece], out_dir: Path) -> Rendered:
         def one(piece: Piece):
             try:
-                return piece.to_midi(), None
+                return piece_sound(piece, self.config.instrument, self.config.tempo), None
             except MusegenError as exc:
                 return None, str(exc)
 

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import importlib.util
-import os
-import queue
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from musegen import MusegenError, Piece, Rendered
 from musegen.files import is_regular, user_path
-from musegen.worker import Worker
+from musegen.worker import Pooled
+
+from musegen_audio.sound import piece_sound
 
 
 def default_soundfont() -> Path:
@@ -37,10 +37,13 @@ def check_soundfont(path: Path) -> Path:
     return path
 
 
-class WavRenderer:
-    """Tunes are synthesized by ``config.jobs`` worker processes at once (default: one per CPU core)."""
+class WavRenderer(Pooled):
+    """Tunes are synthesized by ``config.jobs`` worker processes at once (default: one per CPU core); each
+    is written as a WAV file and, for the listening page, compressed (``config.compressed``)."""
 
     formats = ("abc", "midi")
+
+    crashed = "the synthesizer crashed on this tune"
 
     def __init__(self, config):
         self.config = config
@@ -49,39 +52,34 @@ class WavRenderer:
 
     def worker_command(self) -> list[str]:
         return [sys.executable, "-m", "musegen_audio.synth", str(self.soundfont), str(self.config.sample_rate),
-                "1" if self.config.stereo else "0"]
+                "1" if self.config.stereo else "0", self.config.compressed, "1" if self.config.keep_wav else "0",
+                "1" if self.config.compressed_stereo and self.config.stereo else "0"]
 
     def render(self, pieces: list[Piece], out_dir: Path) -> Rendered:
-        jobs = max(1, min(len(pieces), self.config.jobs or os.cpu_count() or 1))
-        idle: queue.SimpleQueue[Worker] = queue.SimpleQueue()
-        workers = [Worker(self.worker_command, self.config.timeout, "the synthesizer crashed on this tune")
-                   for _ in range(jobs)]
-        for w in workers:
-            idle.put(w)
+        pool = self.pool(len(pieces))
+        jobs = len(pool.workers)
 
         def one(i: int, piece: Piece):
             title = piece.title or f"tune {i}"
             try:
-                midi = piece.to_midi()  # abc2midi, in a process of its own too
+                midi = piece_sound(piece, self.config.instrument, self.config.tempo)  # abc2midi: a process of its own
             except MusegenError as exc:
                 return title, None, str(exc)
             target = out_dir / f"{piece.file_stem(i)}.wav"
-            worker = idle.get()
-            try:
-                reply = worker.run({"target": str(target)}, midi)
-            finally:
-                idle.put(worker)
-            return title, target if reply["ok"] else None, reply.get("why", "")
+            reply = pool.run({"target": str(target)}, midi)
+            if not reply["ok"]:
+                return title, [], reply.get("why", "")
+            kept = [target] if self.config.keep_wav or self.config.compressed == "none" else []
+            return title, kept + [target.with_suffix(f".{x}") for x in reply.get("also", [])], ""
 
         out = Rendered()
         try:
-            with ThreadPoolExecutor(max_workers=2 * jobs) as pool:  # abc2midi for the next tunes meanwhile
-                for title, target, why in pool.map(one, range(1, len(pieces) + 1), pieces):
-                    if target is not None:
-                        out.files.append(target)
+            with ThreadPoolExecutor(max_workers=2 * jobs) as threads:  # abc2midi for the next tunes meanwhile
+                for title, files, why in threads.map(one, range(1, len(pieces) + 1), pieces):
+                    if files:
+                        out.files += files
                     else:
                         out.failed.append((title, why))
         finally:
-            for w in workers:
-                w.close()
+            self.release(pool)
         return out

@@ -580,4 +580,5 @@ def _sample_checked(fast: FastStep, logits, rng, prime, n, max_len, end_id, temp
             fast, live = fast.rows(keep), live[keep]
             logits = fast.logits
             slot[live] = np.arange(len(live))
+    stats.setdefault("refused", []).extend(spent)  # each tune's refused units, in order
     return out

@@ -82,7 +82,7 @@ import json
 from musegen.evaluation import evaluate_run
 nll = {{}}
 for name, path in {runs!r}.items():
-    result, _, _ = evaluate_run(path, None, 2, seed=1, sample={{"max_len": 60}}, log=lambda m: None, backend={backend!r})
+    result, *_ = evaluate_run(path, None, 2, seed=1, sample={{"max_len": 60}}, log=lambda m: None, backend={backend!r})
     nll[name] = result["nll_nats_per_char"]
 import keras
 assert keras.backend.backend() == {backend!r}

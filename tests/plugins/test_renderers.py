@@ -1,12 +1,12 @@
 import numpy as np
 import soundfile
-
 from musegen import Piece
 from musegen.abc2midi import convert
 from musegen.pipeline import render
 from musegen.rundir import recorded
 from musegen_audio.config import WavConfig
 from musegen_audio.wav import WavRenderer
+
 from tests.conftest import TUNES
 
 BROKEN = "X:1\nT:Broken Tune\nM:4/4\nL:1/8\nK:D\nAB(c|[[d\n"
@@ -25,8 +25,9 @@ def test_all_renderers_write_files_and_report_rejected_tunes_by_title(tmp_path):
     pieces = [Piece.from_abc(TUNES[0]), Piece.from_abc(BROKEN), Piece.from_abc(TUNES[2])]
     results = render(pieces, tmp_path, ["abc", "midi", "wav"])
     names = sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith("."))
-    assert names == ["01-little-jig.abc", "01-little-jig.mid", "01-little-jig.wav", "02-broken-tune.abc",
-                     "03-short-air.abc", "03-short-air.mid", "03-short-air.wav", "tunes.abc"]
+    assert names == ["01-little-jig.abc", "01-little-jig.mid", "01-little-jig.ogg", "01-little-jig.wav",
+                     "02-broken-tune.abc", "03-short-air.abc", "03-short-air.mid", "03-short-air.ogg",
+                     "03-short-air.wav", "tunes.abc"]
     assert sorted(recorded(tmp_path)) == names  # what --force may replace: every file written, no other
     assert [t for t, _ in results["midi"].failed] == ["Broken Tune"]
     assert [t for t, _ in results["wav"].failed] == ["Broken Tune"]
@@ -70,7 +71,8 @@ def test_a_synthesizer_crash_fails_one_tune_not_the_run(tmp_path, monkeypatch):
     # whichever tune reached the worker first crashed with it; the other one is written
     assert [why for _, why in result.failed] == ["the synthesizer crashed on this tune"]
     crashed = result.failed[0][0]
-    assert [f.name for f in result.files] == ["02-short-air.wav" if crashed == "Little Jig" else "01-little-jig.wav"]
+    stem = "02-short-air" if crashed == "Little Jig" else "01-little-jig"
+    assert [f.name for f in result.files] == [f"{stem}.wav", f"{stem}.ogg"]
     assert not list(tmp_path.glob(".*.tmp*"))
 
 
@@ -100,4 +102,20 @@ print(len(result["wav"].files), len(result["wav"].failed))
     proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, cwd=ROOT, timeout=300,
                           env={**__import__("os").environ, "PYTHONPATH": str(ROOT)})
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert proc.stdout.split() == ["4", "0"]
+    assert proc.stdout.split() == ["8", "0"]  # a WAV and an OGG a tune
+
+
+def test_the_compressed_sound_is_the_wav_sound(tmp_path):
+    result = WavRenderer(WavConfig(compressed="flac", compressed_stereo=True)).render([Piece.from_abc(TUNES[1])],
+                                                                                       tmp_path)
+    assert [f.name for f in result.files] == ["01-small-reel.wav", "01-small-reel.flac"]
+    wav, rate = soundfile.read(tmp_path / "01-small-reel.wav", dtype="int16")
+    flac, flac_rate = soundfile.read(tmp_path / "01-small-reel.flac", dtype="int16")
+    assert wav.shape[1] == 2 and rate == flac_rate and np.array_equal(wav, flac)  # FLAC is lossless: the same samples
+    WavRenderer(WavConfig(compressed="flac")).render([Piece.from_abc(TUNES[1])], tmp_path / "mono")
+    mono, _ = soundfile.read(tmp_path / "mono" / "01-small-reel.flac", dtype="int16")
+    assert mono.ndim == 1 and np.array_equal(mono, (wav.astype(np.int32).sum(axis=1) // 2).astype(np.int16))
+    only = WavRenderer(WavConfig(keep_wav=False)).render([Piece.from_abc(TUNES[1])], tmp_path / "ogg")
+    assert [f.name for f in only.files] == ["01-small-reel.ogg"]
+    info = soundfile.info(tmp_path / "ogg" / "01-small-reel.ogg")
+    assert info.format == "OGG" and info.channels == 1 and abs(info.duration - len(wav) / rate) < 0.1

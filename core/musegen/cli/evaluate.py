@@ -34,10 +34,10 @@ def eval_(
     console = make_console()
     sample = {k: v for k, v in {"temperature": temperature, "top_p": top_p, "max_len": max_len,
                                 "check_bars": check_bars}.items() if v is not None}
-    result, pieces, train_p = evaluate_run(run_dir, data, samples, seed, sample, log=lambda m: console.print(m),
+    result, pieces, train_p, valid_p = evaluate_run(run_dir, data, samples, seed, sample, log=lambda m: console.print(m),
                                            backend=chosen_backend())
     run_path = Path(result["run"])
-    figures = {}
+    figures, plots = {}, []
     with locked(run_path):
         record(run_path, ["eval.json", "eval.md"])
         write_json(run_path / "eval.json", result)
@@ -50,10 +50,12 @@ def eval_(
                     continue
                 for fig in getattr(ev, "report", lambda *a: [])(pieces, train_p, run_path):
                     figures[name] = fig.name
+                    plots.append(fig.name)
                     record(run_path, [fig.name])
         except ImportError as exc:  # plots are a bonus: the numbers never depend on matplotlib
             console.print(f"no plots: {exc}")
         write_report(result, run_path, figures)
+        page = _page(run_path, pieces, valid_p, plots, console)
     if as_json:
         typer.echo(json.dumps(result))
         return
@@ -66,4 +68,36 @@ def eval_(
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             table.add_row(key, str(value), str(result["reference"].get(key, "")))
     make_console(stderr=False).print(table)
-    console.print(f"wrote {run_path / 'eval.json'} and {run_path / 'eval.md'}")
+    console.print(f"wrote {run_path / 'eval.json'} and {run_path / 'eval.md'}"
+                  + (f"; open {page} to see and hear tunes beside real ones" if page else ""))
+
+
+BESIDE = 6  # sampled tunes shown beside as many held-out real ones on the report page
+
+
+def _page(run_path: Path, pieces, real, plots: list[str], console) -> Path | None:
+    """RUN/eval/index.html: the report's tables and plots, and sampled tunes beside real ones, each with its
+    sheet music and sound (the page renderer, where a plugin gives one)."""
+    import random
+
+    from musegen.pipeline import make_renderers, render
+    from musegen.plugins import get_registry
+    from musegen.rundir import record, remove_recorded
+
+    if not get_registry().has("renderer", "page"):
+        return None
+    if (run_path / "eval").is_dir():  # the last report's tunes: musegen wrote them, and only those go
+        remove_recorded(run_path / "eval")
+    shown = [p for p in pieces[:BESIDE]]
+    others = random.Random(0).sample(real, min(BESIDE, len(real)))
+    for p in shown:
+        p.meta["side"] = "generated"
+    for p in others:
+        p.meta["side"] = "held-out real"
+    names = [n for n in ("abc", "midi", "wav", "score", "page") if get_registry().has("renderer", n)]
+    options = {"page": {"title": f"gen eval: {run_path.name}", "report": str(run_path / "eval.json"),
+                        "figures": [f"../{name}" for name in plots]}}
+    with console.status("writing the report page: sheet music and sound of tunes beside real ones"):
+        results = render(shown + others, run_path / "eval", make_renderers(names, options))
+    record(run_path, ["eval/"])
+    return run_path / "eval" / "index.html" if results.get("page") and results["page"].files else None

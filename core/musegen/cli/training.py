@@ -40,7 +40,7 @@ METER = typer.Option(None, "--meter", help="Meter, e.g. 6/8. [default: as the co
 KEY = typer.Option(None, "--key", help="Key with its mode: D, Dmix, Ador, Em. [default: as the corpus has them]")
 PARTS = typer.Option(None, "--parts", help="Parts per tune, e.g. 2. [default: as the corpus has them]")
 BARS = typer.Option(None, "--bars", help="Bars per part, e.g. 8. [default: as the corpus has them]")
-RENDER = typer.Option(None, "--render", "-r", help="Renderers, comma-separated. [default: abc,midi,wav]")
+RENDER = typer.Option(None, "--render", "-r", help="Renderers, comma-separated. [default: abc,midi,wav,score,page]")
 SOUNDFONT = typer.Option(None, "--soundfont", help="A .sf2/.sf3 SoundFont for WAV output.")
 
 
@@ -258,8 +258,9 @@ def generate(
     out: str = typer.Option(None, "--out", "-o", help="Where to write tunes. [default: RUN_DIR/samples]"),
     render: str = RENDER, soundfont: str = SOUNDFONT,
     sets: list[str] = typer.Option(None, "--set", "-s", metavar="KEY=VALUE",
-                                   help="Override a sampling setting: sample.bar_retries=4, model.sampler=numpy-int8 "
-                                        "(repeatable; the model's other settings are the run's)."),
+                                   help="Override a sampling or rendering setting: sample.bar_retries=4, model.sampler=numpy-int8, "
+                                        "render.instrument=flute (repeatable; the model's other settings are the "
+                                        "run's)."),
 ):
     """Sample new tunes from a trained run and write them."""
     from musegen.config import parse_sets
@@ -268,15 +269,22 @@ def generate(
 
     run_ = RunDir.open(_out(str(run_dir), "run"))
     cfg = run_config(run_.manifest(), run_)
-    renderers = [r.strip() for r in render.split(",")] if render else cfg.renderers
+    from musegen.config import renderers_of
+
+    renderers = [r.strip() for r in render.split(",")] if render else renderers_of(cfg)
     render_opts = dict(cfg.render)
     if soundfont:
         render_opts["wav"] = {**render_opts.get("wav", {}), "soundfont": soundfont}
     sample, model = {}, {}
     for key, value in parse_sets(sets or []).items():
         role, _, name = key.partition(".")
+        if role == "render" and name:  # render.<renderer>.<setting> or render.<setting>
+            where, _, opt = name.rpartition(".")
+            render_opts[where or "*"] = {**render_opts.get(where or "*", {}), opt: value}
+            continue
         if role not in ("sample", "model") or not name or "." in name:
-            raise MusegenError(f"gen generate --set takes sample.<setting> or model.<setting>, got '{key}'")
+            raise MusegenError(f"gen generate --set takes sample.<setting>, model.<setting> or render.<setting>, "
+                               f"got '{key}'")
         (sample if role == "sample" else model)[name] = value
     sample.update(_sample_opts(tunes, seed, temperature, top_k, top_p, prime, max_len, valid_only, check_bars,
                                (type_, meter, key_, parts, bars)))

@@ -1,0 +1,121 @@
+"""``gen serve``'s page: the compose form, the tunes it made, the history. Plain JavaScript, inline."""
+
+from __future__ import annotations
+
+from musegen_web.page import document
+
+FORM = """
+<div class="layout">
+<section>
+<form class="compose" id="compose" autocomplete="off">
+  <label>Run <select name="run" id="run"></select></label>
+  <label>Type <select name="type"><option value="">any</option></select></label>
+  <label>Meter <select name="meter"><option value="">any</option></select></label>
+  <label>Key <select name="key"><option value="">any</option></select></label>
+  <label>Parts <input name="parts" type="number" min="1" max="12" placeholder="any"></label>
+  <label>Bars a part <input name="bars" type="number" min="1" max="64" placeholder="any"></label>
+  <label>Tunes <input name="tunes" type="number" min="1" max="8" value="4"></label>
+  <label>Temperature <input name="temperature" type="number" min="0.05" max="2" step="0.05"></label>
+  <label>Seed <input name="seed" type="number" min="0" placeholder="new each time"></label>
+  <label class="wide">Prime: the tune's start, in ABC (optional)
+    <textarea name="prime" rows="2" placeholder="K:G&#10;|:GAB"></textarea></label>
+  <div class="wide"><button type="submit" id="go">Compose</button></div>
+</form>
+<p class="status" id="status" role="status">Pick what you want, then press Compose.</p>
+<div id="tunes"></div>
+</section>
+<aside class="history"><h2>Made so far</h2><ol id="history"></ol></aside>
+</div>
+"""
+
+SCRIPT = r"""
+const $ = (id) => document.getElementById(id);
+const form = $("compose");
+let runs = {};
+
+function say(text, bad) { const s = $("status"); s.textContent = text; s.className = bad ? "status error" : "status"; }
+
+async function api(path, options) {
+  const reply = await fetch(path, options);
+  const data = await reply.json().catch(() => ({error: "the server's answer was not JSON"}));
+  if (!reply.ok) throw new Error(data.error || ("HTTP " + reply.status));
+  return data;
+}
+
+function fill(select, values) {
+  select.length = 1;
+  for (const v of values || []) { const o = document.createElement("option"); o.value = o.textContent = v; select.add(o); }
+}
+
+function chooseRun() {
+  const run = runs[form.run.value];
+  if (!run) return;
+  const c = run.choices || {};
+  for (const name of ["type", "meter", "key"]) { fill(form[name], c[name]); form[name].disabled = !run.choices; }
+  form.parts.disabled = form.bars.disabled = !run.choices;
+  form.temperature.placeholder = run.temperature;
+}
+
+function settings() {
+  const out = {run: form.run.value};
+  for (const name of ["type", "meter", "key", "prime"]) if (form[name].value) out[name] = form[name].value;
+  for (const name of ["parts", "bars", "tunes", "seed"]) if (form[name].value !== "") out[name] = Number(form[name].value);
+  if (form.temperature.value !== "") out.temperature = Number(form.temperature.value);
+  return out;
+}
+
+function show(made) {
+  $("tunes").innerHTML = made.html;
+  const s = made.settings;
+  say(`${made.tunes.length} tunes from ${made.run} in ${made.seconds} s (seed ${s.seed}).`);
+}
+
+function use(s) {
+  form.run.value = s.run; chooseRun();
+  for (const name of ["type", "meter", "key", "parts", "bars", "tunes", "temperature", "seed", "prime"])
+    form[name].value = s[name] !== undefined ? s[name] : (name === "tunes" ? 4 : "");
+}
+
+async function history() {
+  const list = $("history");
+  const {history} = await api("/api/history");
+  list.replaceChildren();
+  for (const h of history) {
+    const li = document.createElement("li");
+    const titles = (h.tunes || []).map((t) => t.title).join(", ");
+    const asked = ["type", "meter", "key"].map((k) => h.settings[k]).filter(Boolean).join(" ");
+    li.innerHTML = `<span class="when"></span><br><span class="what"></span><br>`;
+    li.querySelector(".when").textContent = `${(h.made || "").replace("T", " ")} · ${h.run} · seed ${h.settings.seed}`;
+    li.querySelector(".what").textContent = (asked ? asked + ": " : "") + titles;
+    const open = document.createElement("button"); open.className = "quiet"; open.type = "button"; open.textContent = "Show";
+    open.onclick = async () => { try { show(await api(`/api/compositions/${encodeURIComponent(h.run)}/${encodeURIComponent(h.id)}`)); } catch (e) { say(e.message, true); } };
+    const again = document.createElement("button"); again.className = "quiet"; again.type = "button"; again.textContent = "Use settings";
+    again.onclick = () => { use({...h.settings, run: h.run}); say("Settings loaded: Compose makes the same tunes; clear the seed to vary them."); };
+    li.append(open, " ", again);
+    list.append(li);
+  }
+}
+
+form.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  $("go").disabled = true;
+  say("Composing…");
+  try { show(await api("/api/compose", {method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify(settings())})); history(); }
+  catch (e) { say(e.message, true); }
+  finally { $("go").disabled = false; }
+});
+form.run.addEventListener("change", chooseRun);
+
+(async () => {
+  try {
+    const data = await api("/api/runs");
+    for (const r of data.runs) { runs[r.name] = r; const o = document.createElement("option"); o.value = o.textContent = r.name; form.run.add(o); }
+    chooseRun();
+    await history();
+  } catch (e) { say(e.message, true); }
+})();
+"""
+
+
+def page() -> str:
+    return document("musegen: compose", FORM, "Ask for a tune; see it, hear it, download it.", SCRIPT)

@@ -68,8 +68,9 @@ def pages(run: Path, args, out: Path) -> dict:
 def serve(run: Path, args) -> dict:
     import httpx
 
-    proc = subprocess.Popen([sys.executable, "-m", "musegen", "serve", str(run), "--port", "0"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    with open(run.parent / "serve.log", "w") as log:  # a pipe nobody reads could fill and stop the server
+        proc = subprocess.Popen([sys.executable, "-m", "musegen", "serve", str(run), "--port", "0"],
+                                stdout=subprocess.PIPE, stderr=log, text=True)
     try:
         url = re.search(r"http://\S+/", proc.stdout.readline()).group(0)
         name = json.loads(httpx.get(url + "api/runs").text)["runs"][0]["name"]

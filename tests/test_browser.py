@@ -20,6 +20,7 @@ from tests.conftest import ROOT, TUNES, train_tiny
 
 ARTIFACTS = ROOT / "test-artifacts"
 BROWSERS = ("chromium", "chromium-browser", "chromium-headless-shell", "google-chrome")
+SERVER_LOG: list = []  # gen serve's output file, once the server fixture has started it
 
 
 @pytest.fixture(scope="module")
@@ -100,15 +101,29 @@ def test_the_listening_page_shows_and_plays_every_clean_tune(browser, tmp_path):
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
+    """gen serve on a tiny run; what it prints goes to a file (a pipe nobody reads could fill and stop it)."""
     run = train_tiny(tmp_path_factory.mktemp("browser") / "tiny")
-    proc = subprocess.Popen([sys.executable, "-m", "musegen", "serve", str(run), "--port", "0"], cwd=run.parent,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    line = proc.stdout.readline()
-    url = re.search(r"http://\S+/", line)
-    assert url, line + proc.stderr.read() if proc.poll() is not None else line
+    log = run.parent / "serve.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "musegen", "serve", str(run), "--port", "0"], cwd=run.parent,
+                                stdout=out, stderr=subprocess.STDOUT, text=True)
+    end = time.time() + 120
+    while not (url := re.search(r"http://\S+/", log.read_text())) and proc.poll() is None and time.time() < end:
+        time.sleep(0.1)
+    assert url, log.read_text()
+    SERVER_LOG[:] = [log]
     yield url.group(0)
     proc.terminate()
-    assert proc.wait(timeout=30) == 0
+    assert proc.wait(timeout=30) == 0, log.read_text()[-3000:]
+
+
+def served(driver, script: str, timeout: float = 30):
+    """``wait_for`` on the gen serve page; a timeout shows the page's status line and the server's output."""
+    try:
+        return wait_for(driver, script, timeout)
+    except AssertionError as exc:
+        status = driver.execute_script("const s = document.querySelector('#status'); return s && s.textContent")
+        raise AssertionError(f"{exc}\nstatus: {status}\nserver: {SERVER_LOG[0].read_text()[-3000:]}") from None
 
 
 def test_compose_in_gen_serve(browser, server):
@@ -117,7 +132,7 @@ def test_compose_in_gen_serve(browser, server):
     browser.execute_script("document.querySelector('[name=type]').value = 'jig';"
                            "document.querySelector('[name=tunes]').value = '3';")
     browser.find_element("id", "go").click()
-    wait_for(browser, "return document.querySelectorAll('#tunes article.tune').length === 3", timeout=60)
+    served(browser, "return document.querySelectorAll('#tunes article.tune').length === 3", timeout=90)
     wait_for(browser, LOADED)
     status = browser.find_element("id", "status").text
     assert re.match(r"3 tunes from tiny in [\d.]+ s \(seed \d+\)\.", status), status
@@ -127,7 +142,7 @@ def test_compose_in_gen_serve(browser, server):
             assert card["score"][1] and card["score"][2] > 0
         if card["audio"]:
             assert card["audio"][1] > 0
-    wait_for(browser, "return document.querySelectorAll('#history li').length >= 1")
+    served(browser, "return document.querySelectorAll('#history li').length >= 1")
     shot(browser, "gen-serve.png")
     browser.execute_script("document.querySelector('[name=tunes]').value = '40';"
                            "document.querySelector('[name=tunes]').removeAttribute('max');")

@@ -86,6 +86,30 @@ def test_generate_set_changes_sampling_settings_for_that_call(trained, tmp_path,
     assert (trained / "run.json").read_bytes() == saved
 
 
+def test_generate_writes_each_call_into_a_folder_of_its_own(trained, tmp_path):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(trained, run, ignore=shutil.ignore_patterns(".musegen.lock"))
+    args = ("generate", run, "--render", "abc", "--no-check-bars", "--max-len", 60)
+    for n in (2, 1):
+        r = gen(*args, "--tunes", n)
+        assert r.exit_code == 0, r.output
+    folders = sorted(p for p in (run / "generated").iterdir() if p.is_dir())
+    assert [f.name[:7] for f in folders] == ["000001-", "000002-"]  # never mixed: 2 tunes, then 1
+    assert [len(list(f.glob("0*.abc"))) for f in folders] == [2, 1]
+    mine = tmp_path / "mine"
+    assert gen(*args, "--tunes", 3, "--out", mine).exit_code == 0
+    (mine / "notes.txt").write_text("the user's")
+    assert_one_line_error(gen(*args, "--tunes", 2, "--out", mine), "already holds 4 files musegen wrote")
+    assert len(list(mine.glob("0*.abc"))) == 3  # refused: nothing touched
+    assert gen(*args, "--tunes", 2, "--out", mine, "--force").exit_code == 0
+    assert sorted(p.name[:2] for p in mine.glob("0*.abc")) == ["01", "02"]  # no stale 03 beside the new tunes
+    assert (mine / "notes.txt").read_text() == "the user's"
+    assert_one_line_error(gen(*args, "--out", run, "--force"), "is a run")
+    assert (run / "model.keras").is_file()
+
+
 def test_generate_asks_for_a_type_key_and_form_and_names_the_choices_of_a_value_the_corpus_lacks(trained, tmp_path):
     r = gen("generate", trained, "--tunes", 3, "--type", "Jig", "--key", "D", "--parts", 1, "--bars", 4,
             "--out", tmp_path / "jig", "--render", "abc")

@@ -163,7 +163,7 @@ def test_text_in_square_brackets_is_printed_as_it_is(tmp_path):
                 "--prime", "X:1\\nT:[/bold] [/]", "--no-check-bars"], cwd=tmp_path)
     assert proc.returncode == 0 and "MarkupError" not in proc.stderr, proc.stderr
     assert "[/bold] [/]" in proc.stderr  # the failed tunes' titles, as the model wrote them
-    assert f"wrote {out / 'samples'}" in proc.stderr
+    assert f"wrote {out / 'generated'}/000001-" in proc.stderr
 
 
 def test_a_plugin_whose_hook_raises_is_skipped_and_reported(tmp_path, monkeypatch):

@@ -18,6 +18,7 @@ import os
 import re
 import time
 from collections.abc import Iterable, Iterator
+from datetime import datetime
 from pathlib import Path
 
 from musegen import atomic
@@ -62,6 +63,25 @@ def _flock(fd: int, tries: int = 20) -> bool:
         except OSError:
             time.sleep(0.025 * (i < tries - 1))
     return False
+
+
+NUMBERED = re.compile(r"^\d{6}-\d{8}-\d{6}$")  # a folder of new tunes: 000012-20261207-101500
+
+
+def numbered_folder(base: Path) -> Path:
+    """A new, empty folder in ``base`` named after the last one's number plus one and the time, recorded
+    in ``base``'s ledger (``gen generate``'s and ``gen serve``'s tunes: each batch in a folder of its own)."""
+    base = ensure_writable(Path(base))
+    n = max((int(p.name[:6]) for p in base.iterdir() if NUMBERED.match(p.name)), default=0) + 1
+    while True:
+        folder = base / f"{n:06d}-{datetime.now():%Y%m%d-%H%M%S}"
+        try:
+            folder.mkdir()
+        except FileExistsError:
+            n += 1
+            continue
+        record(base, [folder.name + "/"])
+        return folder
 
 
 def recorded(folder: Path) -> list[str]:

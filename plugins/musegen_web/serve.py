@@ -16,6 +16,7 @@ from datetime import datetime
 from pathlib import Path
 
 from musegen.errors import MusegenError, one_line, validation_message
+from musegen.rundir import NUMBERED, numbered_folder
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -25,7 +26,6 @@ from starlette.routing import Route
 
 MAX_BODY = 16_384  # bytes of one request: a prime of a whole tune fits
 MAX_WAITING = 8  # composes queued at once; more get 503 until some are done
-COMPOSED = re.compile(r"^\d{6}-\d{8}-\d{6}$")  # a composition's folder: 000012-20261207-101500
 FILE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,120}$")
 # A composition's sound is a preview to listen to at once: compressed only, at half the CD rate (half the
 # encoding: Compose stays quick with several browsers at once). Its MIDI is there for the full sound.
@@ -127,7 +127,7 @@ class App:
                 raise Problem(422, validation_message(exc)) from None
             except MusegenError as exc:  # a control the corpus lacks, a prime the vocabulary cannot spell
                 raise Problem(422, one_line(exc).removeprefix("--")) from None
-            folder = self._new_folder(run)
+            folder = numbered_folder(run.path / "serve")
             renderers = run.renderers()
         from musegen_web.tunes import tune_entries
 
@@ -149,19 +149,6 @@ class App:
         write_json(folder / "settings.json", record)
         return self._shown(run, folder.name, record, entries)
 
-    def _new_folder(self, run: Run) -> Path:
-        base = run.path / "serve"
-        base.mkdir(exist_ok=True)
-        numbers = [int(p.name[:6]) for p in base.iterdir() if COMPOSED.match(p.name)]
-        n = max(numbers, default=0) + 1
-        while True:
-            folder = base / f"{n:06d}-{datetime.now():%Y%m%d-%H%M%S}"
-            try:
-                folder.mkdir()
-                return folder
-            except FileExistsError:
-                n += 1
-
     def _shown(self, run: Run, cid: str, record: dict, entries: list[dict]) -> dict:
         from musegen_web.page import tune_html
 
@@ -176,7 +163,7 @@ class App:
             if not base.is_dir():
                 continue
             for folder in base.iterdir():
-                if COMPOSED.match(folder.name) and (folder / "settings.json").is_file():
+                if NUMBERED.match(folder.name) and (folder / "settings.json").is_file():
                     try:
                         records.append(json.loads((folder / "settings.json").read_text(encoding="utf-8")))
                     except (OSError, ValueError):
@@ -207,7 +194,7 @@ class App:
         return self._shown(run, cid, record, tune_entries(pieces, folder))
 
     def _folder(self, run: Run, cid: str) -> Path:
-        if not COMPOSED.match(cid or ""):
+        if not NUMBERED.match(cid or ""):
             raise Problem(404, f"no composition '{cid[:80]}'")
         folder = run.path / "serve" / cid
         if not folder.is_dir():

@@ -123,12 +123,13 @@ def _sample_opts(tunes, seed, temperature, top_k, top_p, prime, max_len, valid_o
     return {k: v for k, v in opts.items() if v is not None}
 
 
-def _generate_and_render(run_path, sample, renderers, render_opts, out, console, backend=None, model=None):
+def _generate_and_render(run_path, sample, renderers, render_opts, out, console, backend=None, model=None,
+                         created=None):
     from musegen import pipeline
     from musegen.rundir import locked, remove_if_empty
 
     built = pipeline.make_renderers(renderers, render_opts)
-    created = not Path(out).exists()
+    created = not Path(out).exists() if created is None else created
     try:
         with locked(out):  # another musegen writing here gets an error now, not mixed tunes later
             return _sample_and_write(run_path, sample, built, out, console, backend, model)
@@ -149,6 +150,8 @@ def _sample_and_write(run_path, sample, built, out, console, backend, model):
         b = pieces[0].meta["bar_check"]
         console.print(f"bar check: {b['redraws']} redraws for {b['units']} bars and headers, {b['backtracks']} "
                       f"times one bar further back, {b['kept_wrong']} kept wrong")
+    if pieces and pieces[0].meta.get("unchecked"):
+        console.print(pieces[0].meta["unchecked"], style="yellow")
     _report_controls(console, pieces)
     if pieces and "valid_only" in pieces[0].meta:
         v = pieces[0].meta["valid_only"]
@@ -255,7 +258,9 @@ def generate(
     tunes: int = TUNES, seed: int = SEED, temperature: float = TEMP, top_k: int = TOP_K, top_p: float = TOP_P,
     prime: str = PRIME, max_len: int = MAX_LEN, valid_only: bool = VALID_ONLY, check_bars: bool = CHECK_BARS,
     type_: str = TYPE, meter: str = METER, key_: str = KEY, parts: int = PARTS, bars: int = BARS,
-    out: str = typer.Option(None, "--out", "-o", help="Where to write tunes. [default: RUN_DIR/samples]"),
+    out: str = typer.Option(None, "--out", "-o", help="Where to write tunes. [default: a new folder in "
+                            "RUN_DIR/generated]"),
+    force: bool = typer.Option(False, "--force", help="Replace the tunes musegen wrote earlier in --out."),
     render: str = RENDER, soundfont: str = SOUNDFONT,
     sets: list[str] = typer.Option(None, "--set", "-s", metavar="KEY=VALUE",
                                    help="Override a sampling or rendering setting: sample.bar_retries=4, model.sampler=numpy-int8, "
@@ -288,7 +293,25 @@ def generate(
         (sample if role == "sample" else model)[name] = value
     sample.update(_sample_opts(tunes, seed, temperature, top_k, top_p, prime, max_len, valid_only, check_bars,
                                (type_, meter, key_, parts, bars)))
+    target = _out(out)
+    _generate_and_render(run_.path, sample, renderers, render_opts, _fresh_out(run_, target, force), _console(),
+                         chosen_backend(), model, created=target is None or not target.exists())
+
+
+def _fresh_out(run, out: Path | None, force: bool) -> Path:
+    """Where gen generate writes: a folder of its own, never beside tunes musegen wrote before."""
+    from musegen.rundir import numbered_folder, record, recorded, remove_recorded
+
     if out is None:
-        record(run_.path, ["samples/"])
-    _generate_and_render(run_.path, sample, renderers, render_opts, _out(out) or run_.path / "samples", _console(),
-                         chosen_backend(), model)
+        record(run.path, ["generated/"])
+        return numbered_folder(run.path / "generated")
+    if (out / "run.json").is_file():
+        raise MusegenError(f"{out} is a run: its tunes go in a folder of their own (leave out --out, or choose "
+                           "another folder)")
+    earlier = recorded(out) if out.is_dir() else []
+    if earlier and not force:
+        raise MusegenError(f"{out} already holds {len(earlier)} files musegen wrote: choose a new --out, or add "
+                           "--force to replace them")
+    if earlier:
+        remove_recorded(out)
+    return out

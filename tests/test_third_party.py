@@ -28,22 +28,49 @@ def test_markov_is_found_through_its_entry_point(markov_installed):
     assert "musegen-markov" in result.output and "model:markov" in result.output
 
 
-def test_gen_run_with_the_markov_model(markov_installed, corpus_file, tmp_path):
+def test_gen_run_with_the_markov_model(markov_installed, corpus_file, tmp_path, monkeypatch):
     out = tmp_path / "run"
     result = runner.invoke(app, ["run", "--model", "markov", "--corpus", str(corpus_file), "--preset", "tiny",
                                  "--tunes", "3", "--out", str(out), "--set", "sample.max_len=400"])
     assert result.exit_code == 0, result.output
     manifest = json.loads((out / "run.json").read_text())
-    assert manifest["components"]["model"] == {"name": "markov", "plugin": "markov", "config": {"order": 4}}
+    assert manifest["components"]["model"] == {"name": "markov", "plugin": "markov", "config": {"order": 2}}  # tiny
     assert (out / "best-markov.json").is_file()
     tunes = sorted((out / "samples").glob("0*.abc"))
     assert len(tunes) == 3
     # each tune is asked for a type, meter, key and form drawn from the corpus's, and its header says them:
     # the controls work through the encoder alone, with a model that knows nothing of them
     assert "asked for: " in result.output
+    assert "bar check not done: model 'markov' samples without a checker" in result.output  # said, not ignored
     asked = {("jig", "6/8", "D"), ("reel", "4/4", "G"), ("waltz", "3/4", "Am"), ("polka", "2/4", "F")}
     assert all(tuple(field(t.read_text(), f) for f in "RMK") in asked for t in tunes), [t.read_text() for t in tunes]
 
+    # a model that does not declare can_resume: --resume is refused, and its checkpoints are left alone
+    before = {f.name: f.read_bytes() for f in out.iterdir() if f.is_file() and not f.name.startswith(".")}
+    resumed = runner.invoke(app, ["train", "--resume", str(out), "--steps", "5"])
+    assert resumed.exit_code == 2 and "model 'markov' cannot resume training" in resumed.output, resumed.output
+    assert {f.name: f.read_bytes() for f in out.iterdir() if f.is_file() and not f.name.startswith(".")} == before
+    # scored per the encoder's unit; a model without nll is named in one line, not silently left out
+    scored = runner.invoke(app, ["eval", str(out), "--samples", "2", "--json", "--max-len", "200"])
+    assert scored.exit_code == 0 and json.loads(scored.output.strip().splitlines()[-1])["nll_nats_per_char"] > 0, \
+        scored.output
+    from musegen_markov import MarkovModel
+
+    monkeypatch.delattr(MarkovModel, "nll")
+    unscored = runner.invoke(app, ["eval", str(out), "--samples", "2", "--json", "--max-len", "200"])
+    assert unscored.exit_code == 0, unscored.output
+    assert "held-out NLL not measured: model 'markov' cannot score tunes" in unscored.output
+    assert not any(k.startswith("nll") for k in json.loads(unscored.output.strip().splitlines()[-1]))
+
+
+
+def test_a_plugin_model_takes_its_own_part_of_a_preset(markov_installed):
+    from musegen.config import resolve
+
+    assert resolve("tiny", flags={"model": "markov"}).options["model"] == {"order": 2}  # from the plugin
+    assert resolve("default", flags={"model": "markov"}).options["model"] == {}  # no part in that preset
+    assert resolve("tiny", flags={"model": "markov"}, sets={"model.order": 3}).options["model"] == {"order": 3}
+    assert resolve("tiny").options["model"] == {"embedding_dim": 8, "units": 16}  # registry.toml's, for lstm
 
 def _fake_dist(tmp_path, name, module_source):
     (tmp_path / f"{name}.py").write_text(module_source)

@@ -162,6 +162,20 @@ def _apply_dotted(raw: dict, key: str, value: Any) -> None:
         raise MusegenError(f"--set {key}: unknown section '{head}' (use corpus., encoder., model., train., sample., render.)")
 
 
+def _plugin_preset(role: str, name, preset: str | None) -> dict:
+    """The options a component's plugin gives it in ``preset`` (``register(..., presets={"tiny": {...}})``);
+    registry.toml's own table for it, files and --set go on top."""
+    if not preset or not isinstance(name, str):
+        return {}
+    from musegen.plugins import get_registry
+
+    reg = get_registry()
+    if not reg.has(role, name):
+        return {}  # an unknown name is reported where the component is built
+    fragment = reg.get(role, name).presets.get(preset, {})
+    return dict(fragment) if isinstance(fragment, dict) else {}
+
+
 def resolve(
     preset: str | None = "default",
     config_file: str | Path | None = None,
@@ -199,7 +213,7 @@ def resolve(
         own = section.get(name, {}) if isinstance(name, str) else {}
         if not isinstance(own, dict):
             raise MusegenError(f"'{SECTIONS[role]}.{name}' must be a table of options, not {own!r}")
-        options[role] = {**own, **role_sets.get(role, {})}
+        options[role] = {**_plugin_preset(role, name, preset), **own, **role_sets.get(role, {})}
     raw["options"] = options
     try:
         cfg = RunConfig(**raw)

@@ -57,10 +57,12 @@ def evaluate_run(run_path: str | os.PathLike, data: str | None = None, samples: 
             oov += 1
     result: dict = {"run": str(run.path), "data": data or "held-out split of the run's corpus",
                     "tunes_scored": len(sequences), "tunes_skipped_unknown_symbols": oov}
-    if sequences and hasattr(model, "nll"):
+    unit = getattr(encoder, "unit", "token")
+    if not hasattr(model, "nll"):
+        log(f"held-out NLL not measured: model '{cfg.model}' cannot score tunes (it has no nll method)")
+    elif sequences:
         log(f"scoring {len(sequences)} held-out tunes")
         total, count = model.nll(sequences, encoder.end_id)
-        unit = "char" if encoder.format == "abc" else "event"
         result[f"nll_nats_per_{unit}"] = round(total / count, 4)
         result[f"nll_bits_per_{unit}"] = round(total / count / math.log(2), 4)
     # 2. sampled tunes

@@ -62,7 +62,9 @@ def register_models(register):
     marked ``json_schema_extra={"sampling": True}`` choose how it samples, not what it learns: ``load``
     may get them changed (``gen generate --set model.<field>=...``); the others are the run's own.
 
-    :param register: ``register(name, target, *, config, aliases=(), summary="")``.
+    :param register: ``register(name, target, *, config, aliases=(), summary="", presets={})``;
+        ``presets`` maps a preset name to the model's options in it (``{"tiny": {"units": 16}}``), so that
+        ``--preset tiny`` makes a plugin's model small too. registry.toml's own table wins over it.
     """
 
 

@@ -134,6 +134,19 @@ class NullProgress:
 
 
 class Model(Protocol):
+    """A model of token ids: it never sees music, so it works with any encoder.
+
+    What it can do beyond training and sampling is declared on the registered class, never guessed:
+
+    - ``can_resume = True``: ``load(config, vocab_size, run, "last")`` then ``fit`` with a new total of
+      ``train.steps`` continues where training stopped (its step count, optimizer state and place in the
+      data). A model without it gets exit 2 from ``gen train --resume``, and its checkpoints are untouched.
+    - ``nll(sequences, end_id) -> (total nats, units scored)``: held-out likelihood for ``gen eval``, per
+      the encoder's ``unit`` (char, event, token). Without it, ``gen eval`` says so in one line.
+    """
+
+    can_resume: bool = False
+
     def fit(self, data: TrainData, train: TrainConfig, run: RunDir, progress: Progress) -> TrainResult: ...
     def sample(self, prime: list[int], options: SampleConfig, end_id: int) -> list[list[int]]: ...
     def save(self, run: RunDir, tag: str) -> Path: ...

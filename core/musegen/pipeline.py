@@ -327,6 +327,9 @@ def resume(run_path: str | os.PathLike, steps: int | None = None, progress: Prog
         for stale in run.remove_stale_temp_files():
             progress.log(f"removed {stale.name}, left by an interrupted write")
         encoder, data, corpus_info, components, model_comp, model_cfg = prepare(cfg)
+        if not getattr(model_comp.load(), "can_resume", False):  # declared, never guessed: see interfaces.Model
+            raise MusegenError(f"model '{model_comp.name}' cannot resume training (it does not declare can_resume); "
+                               f"{run.path} is left as it is")
         if corpus_info["sha256"] != manifest.get("corpus", {}).get("sha256"):
             raise MusegenError(f"the corpus of {run.path} has changed since the run started; cannot resume")
         if encoder.state() != manifest["encoder_state"]:
@@ -444,6 +447,9 @@ def sample_run(loaded: tuple, sample: SampleConfig | dict | None = None) -> list
                 piece.meta["bar_check"] = {k: v for k, v in checker.stats.items() if k != "refused"}
             if redrawn is not None:
                 piece.meta["redrawn"] = redrawn  # units the checker refused and the model drew again
+            if checker is None and opts.check_bars and hasattr(encoder, "checker"):
+                piece.meta["unchecked"] = (f"bar check not done: model '{cfg.model}' samples without a checker "
+                                           "(its sample() takes no checker=)")
             out.append(piece)
         return out
 

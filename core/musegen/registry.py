@@ -28,6 +28,7 @@ class Component:
     aliases: tuple[str, ...] = ()
     summary: str = ""
     plugin: str = ""
+    presets: dict = field(default_factory=dict)  # preset name -> this component's options in that preset
 
     def load(self) -> type:
         """Import and return the component class (only now is its module imported)."""

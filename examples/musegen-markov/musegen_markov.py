@@ -25,6 +25,8 @@ class MarkovConfig(BaseModel):
 
 
 class MarkovModel:
+    can_resume = False  # counting is done in one pass: a second would count every tune twice
+
     def __init__(self, config: MarkovConfig, vocab_size: int):
         self.config = config
         self.vocab_size = vocab_size
@@ -120,4 +122,5 @@ class MarkovModel:
 
 @musegen.hookimpl
 def register_models(register):
-    register("markov", MarkovModel, config=MarkovConfig, summary="character n-gram with back-off (example plugin)")
+    register("markov", MarkovModel, config=MarkovConfig, summary="character n-gram with back-off (example plugin)",
+             presets={"tiny": {"order": 2}})  # --preset tiny: a smaller model here too

@@ -14,6 +14,7 @@ END = "<end>"
 
 class AbcCharEncoder:
     format = "abc"
+    unit = "char"  # what one token is: gen eval's NLL is per char
 
     def __init__(self, config):
         self.config = config

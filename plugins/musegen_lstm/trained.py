@@ -22,6 +22,8 @@ CHECKPOINTS = {"best": "model.keras", "last": "last.keras"}
 class LSTM:
     """The ``lstm`` model component: building one is the Keras model, loading one for sampling is not."""
 
+    can_resume = True  # the last checkpoint holds the optimizer state, the step and the data position
+
     def __new__(cls, config, vocab_size: int):
         from musegen_lstm.lstm import LSTMModel
 

@@ -33,6 +33,7 @@ def merge_tracks(score: symusic.Score) -> symusic.Score:
 
 class MidiEventsEncoder:
     format = "midi"
+    unit = "event"  # what one token is: gen eval's NLL is per event
 
     def __init__(self, config):
         self.config = config

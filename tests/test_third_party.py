@@ -72,6 +72,28 @@ def test_a_plugin_model_takes_its_own_part_of_a_preset(markov_installed):
     assert resolve("tiny", flags={"model": "markov"}, sets={"model.order": 3}).options["model"] == {"order": 3}
     assert resolve("tiny").options["model"] == {"embedding_dim": 8, "units": 16}  # registry.toml's, for lstm
 
+
+def test_the_tutorials_first_model_trains_and_samples(corpus_file, tmp_path):
+    """docs/plugins.md step 2, as printed there, installed through an entry point and run by gen run."""
+    import re
+    import subprocess
+
+    from tests.conftest import ROOT
+
+    text = (ROOT / "docs" / "plugins.md").read_text()
+    step = text[text.index("## 2."):text.index("## 3.")]
+    source = re.search(r"```python\n(.*?)```", step, re.DOTALL).group(1).replace('register("markov"', 'register("doc-bigram"')
+    _fake_dist(tmp_path, "musegen_doc_bigram", source)
+    out = tmp_path / "run"
+    env = {**__import__("os").environ, "PYTHONPATH": f"{tmp_path}:{ROOT}"}
+    proc = subprocess.run([sys.executable, "-m", "musegen", "run", "--model", "doc-bigram", "--preset", "tiny",
+                           "--corpus", str(corpus_file), "--tunes", "2", "--render", "abc", "--out", str(out)],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert (out / "best-markov.json").is_file() and (out / "last-markov.json").is_file()
+    assert len(list((out / "samples").glob("0*.abc"))) == 2
+
+
 def _fake_dist(tmp_path, name, module_source):
     (tmp_path / f"{name}.py").write_text(module_source)
     info = tmp_path / f"{name}-0.0.1.dist-info"

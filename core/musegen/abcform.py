@@ -65,10 +65,11 @@ def _fraction(text: str) -> Fraction | None:
 
 
 def _multiplier(num: str, slashes: str, den: str) -> float:
-    """A note's length suffix: ``2`` -> 2, ``/`` -> 1/2, ``//`` -> 1/4, ``3/2`` -> 3/2, ``/4`` -> 1/4."""
+    """A note's length suffix: ``2`` -> 2, ``/`` -> 1/2, ``//`` -> 1/4, ``3/2`` -> 3/2, ``/4`` -> 1/4.
+    A model's ``/0`` is read as ``/``: a form is read from any text, never a division by zero."""
     value = float(num) if num else 1.0
     if slashes:
-        value /= int(den) if den else 2 ** len(slashes)
+        value /= int(den) if den and int(den) else 2 ** len(slashes)
     return value
 
 

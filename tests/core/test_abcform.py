@@ -95,3 +95,8 @@ def test_reading_a_tune_bar_by_bar_gives_what_reading_it_whole_does():
             form, open_part, waiting = read_progress(text[:cut])
             assert (form.parts, form.repeats, open_part, waiting) == (
                 fresh.form.parts, fresh.form.repeats, fresh.state.part, fresh.state.repeat_open)
+
+
+def test_a_zero_length_suffix_reads_as_a_half_not_an_error():
+    tune = "X:1\nM:2/4\nL:1/8\nK:G\nA/0A/ B2 c2|d4|\n"
+    assert read_form(tune).bars == read_form(tune.replace("A/0", "A/")).bars

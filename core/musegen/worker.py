@@ -107,8 +107,6 @@ class Pooled:
         raise NotImplementedError
 
     def _jobs(self, n: int | None = None) -> int:
-        import os
-
         jobs = self.config.jobs or os.cpu_count() or 1
         return max(1, min(n, jobs)) if n is not None else jobs
 
@@ -119,6 +117,26 @@ class Pooled:
     def release(self, pool: Pool) -> None:
         if pool is not self.kept:
             pool.close()
+
+    def render_each(self, pieces: list, one: Callable, threads_per_worker: int = 1):
+        """``one(i, piece, pool) -> (title, files, why)`` for every piece (numbered from 1) on threads sharing
+        the workers; a piece with no files is reported failed with ``why``."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        from musegen.interfaces import Rendered
+
+        pool = self.pool(len(pieces))
+        out = Rendered()
+        try:
+            with ThreadPoolExecutor(max_workers=threads_per_worker * len(pool.workers)) as threads:
+                for title, files, why in threads.map(lambda i, p: one(i, p, pool), range(1, len(pieces) + 1), pieces):
+                    if files:
+                        out.files += files
+                    else:
+                        out.failed.append((title, why))
+        finally:
+            self.release(pool)
+        return out
 
     def keep_workers(self) -> None:
         if self.kept is None:

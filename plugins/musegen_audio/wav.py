@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib.util
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from musegen import MusegenError, Piece, Rendered
@@ -56,10 +55,7 @@ class WavRenderer(Pooled):
                 "1" if self.config.compressed_stereo and self.config.stereo else "0"]
 
     def render(self, pieces: list[Piece], out_dir: Path) -> Rendered:
-        pool = self.pool(len(pieces))
-        jobs = len(pool.workers)
-
-        def one(i: int, piece: Piece):
+        def one(i: int, piece: Piece, pool):
             title = piece.title or f"tune {i}"
             try:
                 midi = piece_sound(piece, self.config.instrument, self.config.tempo)  # abc2midi: a process of its own
@@ -72,14 +68,4 @@ class WavRenderer(Pooled):
             kept = [target] if self.config.keep_wav or self.config.compressed == "none" else []
             return title, kept + [target.with_suffix(f".{x}") for x in reply.get("also", [])], ""
 
-        out = Rendered()
-        try:
-            with ThreadPoolExecutor(max_workers=2 * jobs) as threads:  # abc2midi for the next tunes meanwhile
-                for title, files, why in threads.map(one, range(1, len(pieces) + 1), pieces):
-                    if files:
-                        out.files += files
-                    else:
-                        out.failed.append((title, why))
-        finally:
-            self.release(pool)
-        return out
+        return self.render_each(pieces, one, threads_per_worker=2)  # abc2midi for the next tunes meanwhile

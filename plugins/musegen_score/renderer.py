@@ -8,7 +8,6 @@ through music21 as MusicXML. MIDI pieces always go that way.
 from __future__ import annotations
 
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from musegen import Piece, Rendered
@@ -28,10 +27,7 @@ class ScoreRenderer(Pooled):
                 str(self.config.phone_width)]
 
     def render(self, pieces: list[Piece], out_dir: Path) -> Rendered:
-        pool = self.pool(len(pieces))
-        jobs = len(pool.workers)
-
-        def one(i: int, piece: Piece):
+        def one(i: int, piece: Piece, pool):
             target = out_dir / f"{piece.file_stem(i)}.svg"
             data = piece.text.encode() if piece.format == "abc" else piece.midi or b""
             phone = out_dir / f"{piece.file_stem(i)}.phone.svg"
@@ -44,14 +40,4 @@ class ScoreRenderer(Pooled):
             made = [target] + ([phone] if self.config.phone_width else [])
             return piece.title or f"tune {i}", made if reply["ok"] else None, reply.get("why", "")
 
-        out = Rendered()
-        try:
-            with ThreadPoolExecutor(max_workers=jobs) as threads:
-                for title, target, why in threads.map(one, range(1, len(pieces) + 1), pieces):
-                    if target is not None:
-                        out.files.extend(target)
-                    else:
-                        out.failed.append((title, why))
-        finally:
-            self.release(pool)
-        return out
+        return self.render_each(pieces, one)

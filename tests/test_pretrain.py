@@ -2,6 +2,7 @@
 
 import json
 
+import pytest
 from typer.testing import CliRunner
 
 from musegen.cli import app
@@ -89,3 +90,15 @@ def test_transposed_copies_for_the_pretrain_corpora_only(tmp_path):
         info = json.loads((out / "run.json").read_text())["corpus"]
         counts[augment] = (info["tunes_train"], info["pretrain"]["tunes_with_copies"])
     assert counts == {"all": (6, 2), "pretrain": (3, 2)}  # 3 training tunes (1 held out), 1 pretraining tune
+
+
+def test_a_model_that_cannot_pretrain_is_refused_before_anything_is_written(tmp_path):
+    pytest.importorskip("musegen_markov", reason="pip install -e examples/musegen-markov")
+    corpus, other = tmp_path / "tunes.abc", tmp_path / "other.abc"
+    corpus.write_text("\n".join(TUNES))
+    other.write_text(OTHER)
+    out = tmp_path / "run"
+    r = runner.invoke(app, ["train", "--model", "markov", "--corpus", str(corpus), "--preset", "tiny",
+                            "--pretrain", str(other), "--pretrain-steps", "4", "--out", str(out)])
+    assert r.exit_code == 2 and "model 'markov' cannot pre-train" in r.output, r.output
+    assert not out.exists()

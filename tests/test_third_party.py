@@ -75,23 +75,31 @@ def test_a_plugin_model_takes_its_own_part_of_a_preset(markov_installed):
 
 def test_the_tutorials_first_model_trains_and_samples(corpus_file, tmp_path):
     """docs/plugins.md step 2, as printed there, installed through an entry point and run by gen run."""
+    out, proc = run_doc_step(tmp_path, "## 2.", "## 3.", "markov", "--corpus", str(corpus_file))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert (out / "best-markov.json").is_file() and (out / "last-markov.json").is_file()
+    assert len(list((out / "samples").glob("0*.abc"))) == 2
+
+
+def run_doc_step(tmp_path, start: str, end: str, model: str, *args: str):
+    """The first Python block of docs/plugins.md between ``start`` and ``end``, installed through an entry point
+    as model ``doc-<model>``, run by ``gen run --preset tiny`` for 2 tunes: (run folder, finished process)."""
+    import os
     import re
     import subprocess
 
     from tests.conftest import ROOT
 
     text = (ROOT / "docs" / "plugins.md").read_text()
-    step = text[text.index("## 2."):text.index("## 3.")]
-    source = re.search(r"```python\n(.*?)```", step, re.DOTALL).group(1).replace('register("markov"', 'register("doc-bigram"')
-    _fake_dist(tmp_path, "musegen_doc_bigram", source)
+    step = text[text.index(start):text.index(end)]
+    source = re.search(r"```python\n(.*?)```", step, re.DOTALL).group(1)
+    _fake_dist(tmp_path, f"musegen_doc_{model}", source.replace(f'register("{model}"', f'register("doc-{model}"'))
     out = tmp_path / "run"
-    env = {**__import__("os").environ, "PYTHONPATH": f"{tmp_path}:{ROOT}"}
-    proc = subprocess.run([sys.executable, "-m", "musegen", "run", "--model", "doc-bigram", "--preset", "tiny",
-                           "--corpus", str(corpus_file), "--tunes", "2", "--render", "abc", "--out", str(out)],
-                          capture_output=True, text=True, env=env, timeout=300)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert (out / "best-markov.json").is_file() and (out / "last-markov.json").is_file()
-    assert len(list((out / "samples").glob("0*.abc"))) == 2
+    env = {**os.environ, "KERAS_BACKEND": "", "PYTHONPATH": f"{tmp_path}:{ROOT}"}
+    proc = subprocess.run([sys.executable, "-m", "musegen", "run", "--model", f"doc-{model}", "--preset", "tiny",
+                           "--tunes", "2", "--render", "abc", "--out", str(out), *args],
+                          capture_output=True, text=True, env=env, timeout=400)
+    return out, proc
 
 
 def _fake_dist(tmp_path, name, module_source):

@@ -136,16 +136,45 @@ class NullProgress:
 class Model(Protocol):
     """A model of token ids: it never sees music, so it works with any encoder.
 
-    What it can do beyond training and sampling is declared on the registered class, never guessed:
+    A plugin registers the class; musegen calls ``cls(config, vocab_size)`` to train one and
+    ``cls.load(config, vocab_size, run, tag)`` to open a trained one. The conventions:
 
-    - ``can_resume = True``: ``load(config, vocab_size, run, "last")`` then ``fit`` with a new total of
-      ``train.steps`` continues where training stopped (its step count, optimizer state and place in the
-      data). A model without it gets exit 2 from ``gen train --resume``, and its checkpoints are untouched.
-    - ``nll(sequences, end_id) -> (total nats, units scored)``: held-out likelihood for ``gen eval``, per
-      the encoder's ``unit`` (char, event, token). Without it, ``gen eval`` says so in one line.
+    - Token ids: the encoder's ``encode`` ends every piece with ``end_id``; ``TrainData.stream(split)``
+      is a split's pieces one after another, starting with ``end_id``.
+    - ``fit(data, train, run, progress)`` honours ``train.total_steps`` (``pretrain_steps`` on
+      ``data.pretrain``, then ``steps`` on ``data.train``), ``seed``, and where they apply
+      ``batch_size``, ``seq_len``, ``learning_rate``, ``schedule``, ``warmup_steps``, ``clipnorm``,
+      ``eval_every`` (a held-out evaluation and both checkpoints), ``eval_tokens`` and ``patience``;
+      it reports through ``progress`` and returns a :class:`TrainResult`. :func:`musegen.training.fit`
+      does all of that for a model that gives one training step and logits.
+    - Checkpoints: ``save(run, tag)`` writes ``best`` (the lowest held-out loss: what ``gen generate``
+      samples) and ``last`` (for ``--resume``) as files of ``run.file(name)``, atomically
+      (:mod:`musegen.atomic`). The core asks the run whether a checkpoint exists; it knows no file name.
+    - Ctrl-C and SIGTERM: train inside ``musegen.interrupts.deferred()``, ask ``interrupts.requested()``
+      between steps, and save ``last`` before returning.
+    - ``sample(prime, options, end_id)`` returns ``options.tunes`` lists of new ids: the prime left
+      out, ``end_id`` last where the piece ended, at most ``options.max_len`` ids. The same
+      ``options.seed`` gives the same pieces; it honours ``temperature``, and ``top_k``/``top_p``
+      where it can. The encoder's ``decode`` then receives prime + new ids, without the final ``end_id``.
+
+    Capabilities are declared, never guessed:
+
+    - ``can_resume = True``: ``load(..., "last")`` then ``fit`` with a new total continues where training
+      stopped (its step count, optimizer state and place in the data). Without it ``gen train --resume``
+      exits 2, and the run's files are untouched.
+    - ``can_pretrain = True``: ``fit`` trains on ``data.pretrain`` first. Without it a run that asks for
+      pre-training exits 2 before writing anything.
+    - ``prime_per_tune = True``: ``sample`` takes one prime per tune (a list of lists) in one call.
+    - a ``checker`` keyword on ``sample``: it draws again the units a :class:`Checker` refuses (ABC bars).
+      Without it, a run that asks for checking says in one line that none was done.
+    - an ``nll(sequences, end_id) -> (total nats, units scored)`` method, each sequence scored after
+      ``end_id``: ``gen eval``'s held-out likelihood, per the encoder's ``unit``. Without it ``gen eval``
+      says so in one line.
     """
 
     can_resume: bool = False
+    can_pretrain: bool = False
+    prime_per_tune: bool = False
 
     def fit(self, data: TrainData, train: TrainConfig, run: RunDir, progress: Progress) -> TrainResult: ...
     def sample(self, prime: list[int], options: SampleConfig, end_id: int) -> list[list[int]]: ...

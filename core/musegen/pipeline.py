@@ -251,6 +251,9 @@ def train(
     check_writable(run.path)
     encoder, data, corpus_info, components, model_comp, model_cfg = prepare(cfg)
     check_controls(encoder, cfg.sample)  # a --type the corpus lacks fails now, not after training
+    if data.pretrain and not getattr(model_comp.load(), "can_pretrain", False):  # declared: see interfaces.Model
+        raise MusegenError(f"model '{model_comp.name}' cannot pre-train (it does not declare can_pretrain); "
+                           "leave out pretrain and train.pretrain_steps")
     created, started = not run.path.exists(), False
     try:
         with run.locked():
@@ -301,12 +304,17 @@ def _check_free(run: RunDir, force: bool) -> None:
 def _fit(model, data, cfg: RunConfig, run: RunDir, progress: Progress) -> RunDir:
     t0 = time.perf_counter()
     result = model.fit(data, cfg.train.model_copy(update={"seed": cfg.seed}), run, progress)
+    if result.history and not (run.path / "history.csv").is_file():  # a model with a loop of its own
+        from musegen.training import HISTORY, write_history
+
+        write_history(run.file(HISTORY), result.history)
     run.update_manifest(
         result={
             "steps": result.steps,
             "best_valid_loss": result.best_valid_loss,
             "last_train_loss": result.last_train_loss,
             "stopped_early": result.stopped_early,
+            "evaluations": len(result.history),
             "seconds": round(time.perf_counter() - t0, 2),
         },
         config=cfg.model_dump(),

@@ -1,11 +1,9 @@
-"""``lstm``: the model plugin — training loop with held-out checkpointing, scoring and sampling (the Keras model is in net.py)."""
+"""``lstm``: the model plugin — training (musegen.training.fit, with fast steps), scoring and sampling.
+
+The Keras model is in net.py."""
 
 from __future__ import annotations
 
-import csv
-import io
-import math
-import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -16,21 +14,14 @@ with env.quiet_import():
     import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from musegen import MusegenError, TrainResult, interrupts
-from musegen.atomic import atomic_path, write_text
+import musegen_keras
+from musegen import MusegenError, TrainResult, interrupts, training
+from musegen.atomic import atomic_path
 from musegen_lstm.loss_scale import LossScale
 from musegen_lstm.net import build
 from musegen_lstm.sampling import NumpyLSTM, Prepared
-from musegen_lstm.scoring import token_nll
 from musegen_lstm.steps import steps
 from musegen_lstm.trained import CHECKPOINTS, draw_tunes, prime_per_tune, sampler_for
-
-
-def windows(stream: np.ndarray, length: int) -> np.ndarray:
-    """Non-overlapping (input, target) windows of ``length`` covering ``stream``."""
-    n = (len(stream) - 1) // length
-    idx = np.arange(n)[:, None] * length + np.arange(length + 1)
-    return stream[idx]
 
 
 class LSTMModel:
@@ -38,8 +29,6 @@ class LSTMModel:
         self.config = config
         self.vocab_size = vocab_size
         self.net: keras.Model | None = None
-        self.best: float | None = None
-        self.history: list[dict] = []
         self._prepared = None  # ((int8, version key), the values it was made from, Prepared): see prepared()
 
     # -- building and checkpoints -------------------------------------------------------------
@@ -50,16 +39,10 @@ class LSTMModel:
         return self.net
 
     def _compile(self, train) -> None:
-        lr = train.learning_rate
-        if train.schedule == "cosine":
-            warm = min(train.warmup_steps, max(0, train.total_steps - 1))
-            lr = keras.optimizers.schedules.CosineDecay(
-                0.0 if warm else lr, max(1, train.total_steps - warm), alpha=0.1,
-                warmup_target=lr if warm else None, warmup_steps=warm)
-        opt = keras.optimizers.Adam(learning_rate=lr, clipnorm=train.clipnorm)
+        opt = musegen_keras.optimizer(train)
         if self.config.precision == "mixed_float16":  # float16 gradients: a dynamic loss scale (loss_scale.py)
             opt = LossScale(opt)
-        self.net.compile(optimizer=opt, loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        musegen_keras.compile(self.net, train, opt)
 
     def save(self, run, tag: str) -> Path:
         target = run.file(CHECKPOINTS[tag])
@@ -84,14 +67,11 @@ class LSTMModel:
         out = self.net.output_shape[-1]
         if out != vocab_size:
             raise MusegenError(f"{path} predicts {out} tokens but the run's vocabulary has {vocab_size}")
-        self.history = _read_history(run.file("history.csv"))
-        losses = [h["valid_loss"] for h in self.history if h.get("valid_loss") is not None]
-        self.best = min(losses) if losses else None
         return self
 
-    # -- training -----------------------------------------------------------------------------
+    # -- training: through musegen.training.fit, with the pipelined steps of steps.py ----------------
     def fit(self, data, train, run, progress) -> TrainResult:
-        keras.utils.set_random_seed(train.seed)
+        musegen_keras.seed(train.seed)
         resumed = self.net is not None
         if train.distribute == "data-parallel":
             self._distribute(train, run, progress, resumed)
@@ -99,91 +79,19 @@ class LSTMModel:
             self.build()
             if not resumed or self.net.optimizer is None or not self.net.compiled:
                 self._compile(train)
-        step = int(self.net.optimizer.iterations.numpy()) if resumed and self.net.optimizer.built else 0
-        if resumed:
-            self.history = [h for h in self.history if h["step"] <= step]
-            progress.log(f"resuming at step {step} of {train.total_steps}")
-        streams = [data.stream("train")]
-        if train.pretrain_steps and data.pretrain:
-            streams.insert(0, data.stream("pretrain"))
-            progress.log(f"pre-training {train.pretrain_steps} steps on {len(data.pretrain)} pieces, "
-                         f"then {train.steps} steps on the corpus")
-        seq = min(train.seq_len, *(len(s) - 1 for s in streams))
-        if seq < 2:
-            raise MusegenError("the training corpus is too short: fewer than 3 tokens")
-        if seq < train.seq_len:
-            progress.log(f"corpus shorter than seq_len; training on windows of {seq}")
-        valid = data.stream("valid")
-        valid_windows = windows(valid, min(seq, max(1, len(valid) - 1)))[: max(1, train.eval_tokens // seq)] if len(valid) > 2 else None
-        t0 = time.perf_counter()
-        progress.start(train.total_steps, step)
-        with interrupts.deferred():  # Ctrl-C/SIGTERM: finish the step, save last.keras, then stop
-            step, loss, stopped = self._loop(train, run, progress, streams, seq, valid_windows, step, t0)
-            if interrupts.requested():
-                self.save(run, "last")
-                _write_history(run.file("history.csv"), self.history)
-                progress.log(f"interrupted at step {step}; saved last.keras")
-        if not run.file(CHECKPOINTS["best"]).is_file():  # zero steps asked for: still leave a model
-            self.save(run, "best")
-            self.save(run, "last")
-        return TrainResult(step, self.best if valid_windows is not None else None, loss,
-                           time.perf_counter() - t0, stopped, self.history)
+        start = int(self.net.optimizer.iterations.numpy()) if resumed and self.net.optimizer.built else 0
+        self.stepper = steps(self.net, train.seed)
+        return training.fit(self, data, train, run, progress, start=start)
 
-    def _loop(self, train, run, progress, streams, seq, valid_windows, step, t0):
-        """Steps until ``train.total_steps``: the first ``pretrain_steps`` on ``streams[0]`` when there are
-        two streams, the rest on the corpus (``streams[-1]``); early stopping only counts on the corpus.
-        Each step's loss is read while the next step runs (:mod:`musegen_lstm.steps`)."""
-        stepper = steps(self.net, train.seed)
-        loss = None
-        pending = None  # (step, loss on the device) of the last step dispatched, not read yet
-        stopped = False
-        scores = [h["valid_loss"] if h["valid_loss"] is not None else h["train_loss"] for h in self.history]
-        since_best = len(scores) - 1 - scores.index(min(scores)) if scores else 0  # resumed runs keep counting
+    def train_step(self, x, y, step: int):
+        """One step, dispatched: its loss stays on the device until the loop reads it (steps.py)."""
+        return self.stepper(x, y, step)
 
-        def read(pending) -> float:
-            done, value = pending
-            value = float(value)  # waits for that step (the next one is queued already)
-            if not math.isfinite(value):
-                raise MusegenError(f"training diverged at step {done} (loss {value}); lower train.learning_rate")
-            progress.update(done, loss=value)
-            return value
+    def logits(self, x):
+        return self.net.predict_on_batch(x)
 
-        while step < train.total_steps:
-            stream = streams[0] if step < train.pretrain_steps else streams[-1]
-            rng = np.random.default_rng([train.seed, step])  # the batch depends on (seed, step) alone: resumable
-            starts = rng.integers(0, len(stream) - seq, size=train.batch_size)
-            batch = stream[starts[:, None] + np.arange(seq + 1)]
-            dispatched = stepper(batch[:, :-1], batch[:, 1:], step)
-            step += 1
-            if pending is not None:
-                loss = read(pending)
-            pending = (step, dispatched)
-            if interrupts.requested():
-                break
-            if step % train.eval_every == 0 or step == train.total_steps:
-                loss, pending = read(pending), None
-                stepper.sync()
-                vloss = self.valid_loss(valid_windows, train.batch_size) if valid_windows is not None else None
-                self.history.append({"step": step, "train_loss": round(loss, 5),
-                                     "valid_loss": None if vloss is None else round(vloss, 5),
-                                     "seconds": round(time.perf_counter() - t0, 2)})
-                score = vloss if vloss is not None else loss
-                if self.best is None or score < self.best:
-                    self.best, since_best = score, 0
-                    self.save(run, "best")
-                else:
-                    since_best += 1
-                self.save(run, "last")
-                _write_history(run.file("history.csv"), self.history)
-                progress.update(step, loss=loss, valid=score)
-                if train.patience and since_best >= train.patience and step > train.pretrain_steps:
-                    progress.log(f"stopping early at step {step}: no better held-out loss in {since_best} evaluations")
-                    stopped = True
-                    break
-        if pending is not None:
-            loss = read(pending)
-        stepper.sync()
-        return step, loss, stopped
+    def sync(self) -> None:
+        self.stepper.sync()
 
     def _distribute(self, train, run, progress, resumed: bool) -> None:
         """Data parallelism through keras.distribution: variables replicated on every device, each batch
@@ -199,36 +107,11 @@ class LSTMModel:
         if resumed:
             self.net = keras.saving.load_model(run.file(CHECKPOINTS["last"]), safe_mode=True)
 
-    def valid_loss(self, wins: np.ndarray, batch_size: int) -> float:
-        total, count = 0.0, 0
-        for i in range(0, len(wins), batch_size):
-            b = wins[i:i + batch_size]
-            logits = np.asarray(self.net.predict_on_batch(b[:, :-1]), dtype=np.float64)
-            logz = np.log(np.exp(logits - logits.max(-1, keepdims=True)).sum(-1)) + logits.max(-1)
-            picked = np.take_along_axis(logits, b[:, 1:, None].astype(np.int64), -1)[..., 0]
-            total += float((logz - picked).sum())
-            count += picked.size
-        return total / count
-
     def nll(self, sequences: list[list[int]], end_id: int, batch_size: int = 16) -> tuple[float, int]:
         """Total negative log-likelihood (nats) and token count of each sequence, each scored from a
         fresh state after ``end_id``, as tunes are sampled."""
         self.build()
-        total, count = 0.0, 0
-        order = sorted(range(len(sequences)), key=lambda i: len(sequences[i]))
-        for b in range(0, len(order), batch_size):
-            group = [sequences[i] for i in order[b:b + batch_size]]
-            width = -(-max(len(s) for s in group) // 256) * 256  # few distinct shapes: few compilations
-            x = np.full((len(group), width), end_id, dtype=np.int32)
-            y = np.zeros((len(group), width), dtype=np.int64)
-            mask = np.zeros((len(group), width), dtype=bool)
-            for r, seq in enumerate(group):
-                x[r, 1:len(seq)] = seq[:-1]
-                y[r, :len(seq)] = seq
-                mask[r, :len(seq)] = True
-            total += float((token_nll(self.net.predict_on_batch(x), y) * mask).sum())
-            count += int(mask.sum())
-        return total, count
+        return training.sequence_nll(self.net.predict_on_batch, sequences, end_id, batch_size)
 
     # -- sampling -----------------------------------------------------------------------------
     def weights(self) -> SimpleNamespace:
@@ -332,26 +215,3 @@ def _same_value(now, before) -> bool:
     except (AttributeError, TypeError, ValueError):  # a TensorFlow without ``_numpy``: compare the values
         pass
     return np.array_equal(np.asarray(now), np.asarray(before))
-
-
-def _write_history(path: Path, rows: list[dict]) -> None:
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=["step", "train_loss", "valid_loss", "seconds"])
-    writer.writeheader()
-    writer.writerows(rows)
-    write_text(path, buf.getvalue())
-
-
-def _read_history(path: Path) -> list[dict]:
-    if not path.is_file():
-        return []
-    rows = []
-    try:
-        for r in csv.DictReader(path.read_text(encoding="utf-8").splitlines()):
-            rows.append({"step": int(r["step"]), "train_loss": float(r["train_loss"]),
-                         "valid_loss": float(r["valid_loss"]) if r["valid_loss"] else None,
-                         "seconds": float(r["seconds"])})
-    except (OSError, UnicodeDecodeError, KeyError, TypeError, ValueError, csv.Error) as exc:
-        raise MusegenError(f"{path} is corrupt ({type(exc).__name__}: {exc}); it records the held-out losses "
-                           "that choose the best checkpoint") from None
-    return rows

@@ -29,7 +29,7 @@ import functools
 
 import numpy as np
 
-from musegen.interfaces import Limits
+from musegen.sampling import _shed, draw, feed_primes, filter_logits, sample_checked, sample_free, start  # noqa: F401
 
 
 def _sigmoid(x):
@@ -236,164 +236,18 @@ def _product(x: np.ndarray, kernel, out: np.ndarray):
     return kernel.product(x, out)
 
 
-def filter_logits(logits: np.ndarray, temperature: float, top_k: int, top_p: float) -> np.ndarray:
-    """Probabilities after temperature, top-k and nucleus (top-p) filtering, row by row."""
-    z = logits.astype(np.float64) / temperature
-    if top_k and top_k < z.shape[-1]:
-        kth = np.partition(z, -top_k, axis=-1)[:, -top_k][:, None]
-        z = np.where(z < kth, -np.inf, z)
-    z = z - z.max(axis=-1, keepdims=True)
-    p = np.exp(z)
-    p /= p.sum(axis=-1, keepdims=True)
-    if top_p < 1.0:
-        order = np.argsort(-p, axis=-1)
-        sorted_p = np.take_along_axis(p, order, axis=-1)
-        keep_sorted = np.cumsum(sorted_p, axis=-1) - sorted_p < top_p  # always keeps the most likely token
-        keep = np.zeros_like(keep_sorted)
-        np.put_along_axis(keep, order, keep_sorted, axis=-1)
-        p = np.where(keep, p, 0.0)
-        p /= p.sum(axis=-1, keepdims=True)
-    return p
-
-
-def draw(logits: np.ndarray, u: np.ndarray, top_k: int, top_p: float) -> np.ndarray:
-    """One token per row from tempered ``logits`` (overwritten), by inverse CDF with uniforms ``u``.
-
-    The same filtering as :func:`filter_logits`, cheaper: no normalization, and rows are sorted only
-    when top-k or top-p asks for it.
-    """
-    if logits.shape[0] == 1:
-        return np.array([_draw_one(logits[0], float(u[0]), top_k, top_p)])
-    logits -= logits.max(axis=-1, keepdims=True)
-    p = np.exp(logits, out=logits)
-    vocab = p.shape[-1]
-    if (top_k and top_k < vocab) or top_p < 1.0:
-        order = np.argsort(-p, axis=-1)
-        sorted_p = np.take_along_axis(p, order, axis=-1)
-        cum = np.cumsum(sorted_p, axis=-1)
-        keep = cum - sorted_p < top_p * cum[:, -1:]  # the most likely token is always kept
-        if top_k and top_k < vocab:
-            keep[:, top_k:] = False
-        cum = np.cumsum(np.where(keep, sorted_p, 0.0), axis=-1)
-        idx = (cum < u[:, None] * cum[:, -1:]).sum(axis=-1)
-        return np.take_along_axis(order, np.minimum(idx, vocab - 1)[:, None], axis=-1)[:, 0]
-    cum = np.cumsum(p, axis=-1)
-    return np.minimum((cum < u[:, None] * cum[:, -1:]).sum(axis=-1), vocab - 1)
-
-
-def _draw_one(logits: np.ndarray, u: float, top_k: int, top_p: float) -> int:
-    """:func:`draw` for one sequence, in fewer and cheaper NumPy calls (this is the 1-tune hot path)."""
-    logits -= logits.max()
-    p = np.exp(logits, out=logits)
-    vocab = p.shape[0]
-    if (top_k and top_k < vocab) or top_p < 1.0:
-        order = np.argsort(p)[::-1]
-        desc = p[order]
-        cum = np.cumsum(desc)
-        kept = int(np.searchsorted(cum - desc, top_p * cum[-1]))  # mass before a token < top_p: kept
-        kept = max(1, min(kept, top_k or vocab))
-        pick = int(np.searchsorted(cum, u * cum[kept - 1], side="right"))
-        return int(order[min(pick, kept - 1)])
-    cum = np.cumsum(p)
-    return min(int(np.searchsorted(cum, u * cum[-1], side="right")), vocab - 1)
-
-
 def sample(net: NumpyLSTM, prime: list[int], n: int, max_len: int, end_id: int,
            temperature=1.0, top_k=0, top_p=1.0, seed=None, checker=None) -> list[list[int]]:
-    """``n`` sequences continuing ``[end_id] + prime``; each ends with ``end_id`` if the tune finished.
-    ``prime`` may be a list of ``n`` primes, one for each sequence (:func:`feed_primes`).
-
-    ``checker`` (see ``musegen.Checker``): a unit it refuses (a bar of ABC, say) is drawn again from
-    the state after the last accepted one, and after ``checker.retries`` refusals from the one before;
-    while a sequence is in its header (until ``checker.header_done``), it is drawn at
-    ``checker.header_temperature`` with neither top-k nor top-p, so that meters and keys come as
-    often as the model learned them.
-    """
+    """:func:`musegen.sampling.sample` through a :class:`FastStep` of ``net``, with one fast path: a single
+    tune without top-k or top-p is drawn by Gumbel-max (:func:`_sample_one_gumbel`)."""
     rng = np.random.default_rng(seed)
     fast = FastStep(net, n, temperature)
-    primes = prime if prime and isinstance(prime[0], list) else None  # one prime per tune
-    if primes is not None:
-        logits = feed_primes(fast, primes, end_id)
-    else:
-        primes = [prime] * n
-        for tok in [end_id, *prime]:
-            logits = fast.step(np.full(n, tok, dtype=np.int64))
+    primes, logits = start(fast, prime, n, end_id)
     if checker is not None:
-        return _sample_checked(fast, logits, rng, primes, n, max_len, end_id, temperature, top_k, top_p, checker)
-    vocab = logits.shape[1]
-    if n == 1 and not (top_k and top_k < vocab) and top_p >= 1.0:  # one tune, unfiltered: Gumbel-max
+        return sample_checked(fast, logits, rng, primes, n, max_len, end_id, temperature, top_k, top_p, checker)
+    if n == 1 and not (top_k and top_k < logits.shape[1]) and top_p >= 1.0:  # one tune, unfiltered: Gumbel-max
         return [_sample_one_gumbel(fast, rng, max_len, end_id)]
-    uniforms = rng.random((max_len, n))
-    if n == 1:  # one tune: Python scalars, no batch bookkeeping
-        one: list[int] = []
-        for t in range(max_len):
-            tok = _draw_one(logits[0], float(uniforms[t, 0]), top_k, top_p)
-            one.append(tok)
-            if tok == end_id:
-                break
-            logits = fast.step(tok)
-        return [one]
-    out = np.empty((max_len, n), np.int64)
-    length = np.full(n, max_len)
-    live = np.arange(n)  # the tune in each row of fast
-    done = np.zeros(n, dtype=bool)  # of each row of fast
-    steps = 0
-    for t in range(max_len):
-        nxt = draw(logits, uniforms[t, live], top_k, top_p)
-        out[t, live] = nxt
-        steps = t + 1
-        ended = ~done & (nxt == end_id)
-        if ended.any():
-            length[live[ended]] = t + 1
-            done |= ended
-            if done.all():
-                break
-            if _shed(done):
-                keep = np.flatnonzero(~done)
-                fast, live, nxt, done = fast.rows(keep), live[keep], nxt[keep], done[keep]
-        logits = fast.step(nxt)
-    return [out[: min(length[i], steps), i].tolist() for i in range(n)]
-
-
-def feed_primes(fast: FastStep, primes: list[list[int]], end_id: int) -> np.ndarray:
-    """Runs each row of ``fast`` through ``[end_id] + primes[row]``, all rows a step at a time; a row whose
-    prime ends first is put back where its prime ended. Returns the logits after each row's prime
-    (the same, row by row, as feeding each prime alone: tested)."""
-    longest = max(map(len, primes))
-    saved: list = [None] * len(primes)
-    logits = fast.logits
-    for t in range(longest + 1):
-        tokens = [end_id if t == 0 else p[t - 1] if t <= len(p) else end_id for p in primes]
-        logits = fast.step(np.asarray(tokens, np.int64))
-        for r, p in enumerate(primes):
-            if len(p) == t and t < longest:
-                saved[r] = ([a[r].copy() for a in fast.state], logits[r].copy())
-    for r, kept in enumerate(saved):
-        if kept is not None:
-            for a, row in zip(fast.state, kept[0]):
-                a[r] = row
-            logits[r] = kept[1]
-    return logits
-
-
-def _limit(mask: np.ndarray, limits) -> None:
-    """Writes -inf into ``mask`` (zeros, to be added to logits) for each token ``limits`` rule out; a
-    token allowed next is never banned out of the way, so one is always left."""
-    if limits.next is not None:
-        mask[:] = -np.inf
-        mask[[t for t in limits.next if t < len(mask)]] = 0.0
-    banned = [t for t in limits.banned if t < len(mask)]
-    if banned and np.isfinite(mask).sum() > len(banned):
-        mask[banned] = -np.inf
-
-
-def _shed(done: np.ndarray) -> bool:
-    """Whether a batch drops the rows of its ended tunes now (:meth:`FastStep.rows`): once they are
-    half of it. The others keep their uniforms; in float32 each row's arithmetic is its own, so they
-    draw the same tokens as in the whole batch (tested). With int8 weights on the ``dynamic`` route
-    one scale quantizes all the rows of a product, so a tune can come out otherwise, as it can with
-    another number of tunes (15 of 16 toy tunes the same)."""
-    return 2 * int(done.sum()) >= len(done)
+    return sample_free(fast, logits, rng, n, max_len, end_id, top_k, top_p)
 
 
 GUMBEL_ROWS = 256
@@ -431,8 +285,8 @@ def _sample_one_gumbel(fast: FastStep, rng, max_len: int, end_id: int) -> list[i
 
     run = fast.compiled_loop() or (_fused_block(fast) if fast.fused else block)
     one: list[int] = []
-    for start in range(0, max_len, GUMBEL_ROWS):
-        one += run(gumbel_noise(rng, min(GUMBEL_ROWS, max_len - start), noisy.shape[0]), end_id)
+    for begin in range(0, max_len, GUMBEL_ROWS):
+        one += run(gumbel_noise(rng, min(GUMBEL_ROWS, max_len - begin), noisy.shape[0]), end_id)
         if one[-1] == end_id:
             break
     return one
@@ -466,119 +320,4 @@ def _draw_rows(noise: np.ndarray, end: int, logits: np.ndarray, advance, noisy: 
         if tok == end:
             break
         advance(tok)
-    return out
-
-
-DEPTH = 8  # accepted boundaries a sequence remembers: how far back it can go
-
-
-def _sample_checked(fast: FastStep, logits, rng, prime, n, max_len, end_id, temperature, top_k, top_p, checker):
-    """Sampling with a checker (see ``musegen.Checker``). Each sequence keeps snapshots of its state
-    (length, its row of every array in ``fast.state``, logits, the checker's state) at its last
-    accepted boundaries (``prime``: each sequence's own): a refused unit is drawn again from the last one, and after
-    ``checker.retries`` refusals from the one before; a unit the checker leaves undecided is checked again
-    after its next token. Sequences still in their header are drawn at
-    the header temperature, unfiltered; the end of the header is a boundary too."""
-    stats = checker.stats
-    for key in ("units", "redraws", "backtracks", "kept_wrong"):
-        stats.setdefault(key, 0)
-
-    slot = np.arange(n)  # each sequence's row in fast (once done, it may have none)
-    live = np.arange(n)  # the sequence in each row of fast
-
-    def snapshot(r, length, state, wrong=False):
-        return length, [a[slot[r]].copy() for a in fast.state], logits[slot[r]].copy(), state, wrong, limits[r]
-
-    out: list[list[int]] = [[] for _ in range(n)]
-    limits: list = [None] * n  # each sequence's Limits from its last check, if the checker gave any
-    masks = np.zeros((n, logits.shape[1]), np.float32)  # ... as -inf on the logits of what they rule out
-    limited = False
-
-    def limit(r, given) -> None:
-        nonlocal limited
-        if given is limits[r]:
-            return
-        limits[r] = given
-        masks[r] = 0.0
-        if given is not None:
-            limited = True
-            _limit(masks[r], given)
-    stacks = [[snapshot(r, 0, checker.initial)] for r in range(n)]
-    tries, spent = [0] * n, [0] * n
-    done = np.zeros(n, dtype=bool)
-    pending = np.zeros(n, dtype=bool)  # the checker asked to see one more token of the unit
-    header_t = checker.header_temperature
-    header = np.array([header_t is not None and not checker.header_done(p) for p in prime], dtype=bool)
-    for _ in range(max_len * (checker.retries + 2)):  # a bound on the work, whatever the checker says
-        u = rng.random(n)[live]
-        nxt = np.empty(len(live), np.int64)  # a token for each row of fast
-        if limited:  # the fast step overwrites these logits: a snapshot has its own copy
-            logits += masks[live]
-        heading = header[live]
-        rows = np.flatnonzero(heading)
-        if len(rows):
-            nxt[rows] = draw(logits[rows] * (temperature / header_t), u[rows], 0, 1.0)
-        rows = np.flatnonzero(~heading)
-        if len(rows):
-            nxt[rows] = draw(logits[rows], u[rows], top_k, top_p)
-        due = []
-        for r in np.flatnonzero(~done):
-            tok = int(nxt[slot[r]])
-            out[r].append(tok)
-            if limits[r] is not None and limits[r].next is not None:  # drawn: only the ban stays
-                limit(r, Limits(banned=limits[r].banned))
-            if checker.boundary(tok) or pending[r] or (header[r] and checker.header_done(prime[r] + out[r])):
-                due.append(r)  # a unit ends, or the header does: both are checked
-            elif tok == end_id or len(out[r]) >= max_len:
-                done[r] = True
-        accepted, refused = [], []
-        if due:
-            answers = checker.check([(prime[r] + out[r], stacks[r][-1][3]) for r in due])
-            for r, (ok, state, *given) in zip(due, answers):
-                pending[r] = ok is None and out[r][-1] != end_id and len(out[r]) < max_len
-                if ok is not False or spent[r] >= checker.give_up:  # a refusal kept: the limits it gives
-                    limit(r, given[0] if given else None)
-                if pending[r]:  # undecided: the unit goes on for a token, then it is checked again
-                    continue
-                if not ok and spent[r] < checker.give_up:
-                    spent[r] += 1
-                    refused.append(r)
-                    continue
-                stats["units"] += 1
-                stats["kept_wrong"] += not ok
-                tries[r] = 0
-                if out[r][-1] == end_id or len(out[r]) >= max_len:
-                    done[r] = True
-                else:
-                    accepted.append((r, state, not ok))
-                    if header[r] and checker.header_done(prime[r] + out[r]):
-                        header[r] = False
-        if done.all():
-            break
-        logits = fast.step(nxt)
-        for r, state, wrong in accepted:  # the state after the boundary token: the new place to come back to
-            stacks[r] = stacks[r][-DEPTH:] + [snapshot(r, len(out[r]), state, wrong)]
-        for r in refused:
-            if tries[r] < checker.retries or len(stacks[r]) == 1:
-                tries[r] += 1
-                stats["redraws"] += 1
-            else:  # this unit will not come right: draw the one before it again too
-                dropped = stacks[r].pop()
-                tries[r] = 0
-                stats["backtracks"] += 1
-                stats["units"] -= 1
-                stats["kept_wrong"] -= dropped[4]
-            length, arrays, lg = stacks[r][-1][:3]
-            limit(r, stacks[r][-1][5])
-            del out[r][length:]
-            for a, saved in zip(fast.state, arrays):
-                a[slot[r]] = saved
-            logits[slot[r]] = lg
-            header[r] = header_t is not None and not checker.header_done(prime[r] + out[r])
-        if _shed(done[live]):
-            keep = np.flatnonzero(~done[live])
-            fast, live = fast.rows(keep), live[keep]
-            logits = fast.logits
-            slot[live] = np.arange(len(live))
-    stats.setdefault("refused", []).extend(spent)  # each tune's refused units, in order
     return out

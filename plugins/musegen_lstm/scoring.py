@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from musegen_lstm.sampling import FastStep, _shed
+from musegen.sampling import _shed
+from musegen.training import token_nll
+from musegen_lstm.sampling import FastStep
 
 BATCH = 64
 """Tunes scored together: one row each, in order of length, so that a batch ends together."""
@@ -49,12 +51,3 @@ def _batch_nll(prepared, group: list[list[int]], end_id: int) -> float:
             keep = np.flatnonzero(~done)
             fast, live, inputs = fast.rows(keep), live[keep], inputs[keep]
     return total
-
-
-def token_nll(logits: np.ndarray, targets: np.ndarray) -> np.ndarray:
-    """``-log softmax(logits)[target]`` along the last axis, in float64: each token's negative
-    log-likelihood (``LSTMModel.nll`` scores the Keras model's logits with it too)."""
-    logits = np.asarray(logits, dtype=np.float64)
-    top = logits.max(axis=-1, keepdims=True)
-    logz = np.log(np.exp(logits - top).sum(axis=-1)) + top[..., 0]
-    return logz - np.take_along_axis(logits, targets[..., None], axis=-1)[..., 0]

@@ -26,6 +26,8 @@ import math
 import keras
 import numpy as np
 
+from musegen_keras import Steps, seed_state
+
 
 def steps(net: keras.Model, seed: int):
     """A callable ``(x, y, step) -> loss`` (a scalar on the device: ``float()`` it when needed) with
@@ -38,32 +40,9 @@ def steps(net: keras.Model, seed: int):
     return KerasSteps(net, seed)
 
 
-def seed_state(seed: int, layer_index: int, step: int) -> list[int]:
-    """The state of a dropout layer's seed generator at ``step``."""
-    return [(seed * 7919 + layer_index) % 2**31, step]
-
-
-def _seed_generators(net):
-    return [(i, gen) for i, layer in enumerate(net.layers) if (gen := getattr(layer, "seed_generator", None)) is not None]
-
-
-class KerasSteps:
-    """Keras's own ``train_on_batch``, which waits for each step: TensorFlow's steps, and the reference
-    the others are tested against."""
-
-    def __init__(self, net, seed: int):
-        self.net, self.seed, self.gens = net, seed, _seed_generators(net)
-
-    def seed_dropout(self, step: int) -> None:
-        for i, gen in self.gens:
-            gen.state.assign(np.asarray(seed_state(self.seed, i, step), dtype=gen.state.dtype))
-
-    def __call__(self, x, y, step: int):
-        self.seed_dropout(step)
-        return float(np.asarray(self.net.train_on_batch(x, y)).reshape(-1)[0])
-
-    def sync(self) -> None:
-        pass
+class KerasSteps(Steps):
+    """Keras's own ``train_on_batch``, which waits for each step (``musegen_keras.Steps``): TensorFlow's
+    steps, and the reference the others are tested against."""
 
 
 class TorchSteps(KerasSteps):

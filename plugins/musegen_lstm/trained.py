@@ -23,6 +23,7 @@ class LSTM:
     """The ``lstm`` model component: building one is the Keras model, loading one for sampling is not."""
 
     can_resume = True  # the last checkpoint holds the optimizer state, the step and the data position
+    can_pretrain = True  # musegen.training.fit runs the pretrain steps first
 
     def __new__(cls, config, vocab_size: int):
         from musegen_lstm.lstm import LSTMModel

@@ -115,7 +115,7 @@ def case_generate_set_of_a_trained_setting(tmp, run):
 
 
 def case_generate_set_outside_sampling(tmp, run):
-    return ["generate", str(run), "--set", "train.steps=5"], "takes sample.<setting>, model.<setting> or render.<setting>"
+    return ["generate", str(run), "--set", "train.steps=5"], "takes sample.<setting>, sample.checker.<setting>, model.<setting>"
 
 
 def case_generate_set_unknown_sample_option(tmp, run):

@@ -170,6 +170,7 @@ def test_help():
         (["run", "--corpus", "oneils"], "unknown corpus 'oneils'. Did you mean 'oneills'?"),
         (["run", "--set", "model.units=many"], "model.units"),
         (["run", "--set", "model.unitz=5"], "unitz: unknown option"),
+        (["run", "--set", "sample.checker.bar_retrys=3"], "sample.checker.bar_retrys: unknown option"),
         (["run", "--set", "nonsense"], "--set expects key=value"),
         (["run", "--steps", "-3"], "train.steps"),
         (["run", "--preset", "fast"], "unknown preset 'fast'"),

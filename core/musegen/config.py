@@ -12,7 +12,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from musegen.errors import MusegenError, validation_message
 
@@ -80,9 +80,12 @@ class SampleConfig(_Strict):
     valid_only: bool = Field(False, description="re-sample tunes that fail the validity check (abc2midi errors, "
                                                 "MIDI repairs); the rejection rate is reported")
     max_rounds: int = Field(10, ge=1, le=1000, description="re-sampling rounds at most, with valid_only")
-    check_bars: bool = Field(True, description="draw again each bar that abc2midi finds too long or too short "
-                                               "(ABC encoders; the share of bars drawn again is reported)")
-    bar_retries: int = Field(8, ge=0, le=1000, description="draws of one bar at most before it is kept as it is")
+    check_bars: bool = Field(True, description="check each unit as it is drawn with the encoder's checker and draw "
+                                               "again the ones it refuses (abc-char: bars abc2midi finds too long or "
+                                               "too short); the share drawn again is reported")
+    checker: dict[str, Any] = Field(default_factory=dict,
+                                    description="settings of the encoder's checker (abc-char: bar_retries, "
+                                                "header_temperature; see gen components --options)")
     type: str | None = Field(None, description="tune type to write: reel, jig, hornpipe, ... (ABC runs with controls; "
                                                "None: drawn as the corpus has them)")
     meter: str | None = Field(None, description="meter to write, e.g. 6/8 (None: drawn as the corpus has them)")
@@ -91,9 +94,20 @@ class SampleConfig(_Strict):
     bars: int | None = Field(None, ge=1, le=256, description="bars per part (None: drawn as the corpus has them)")
     check_form: bool = Field(True, description="hold each tune to its controls while sampling: meter, key and type in "
                                                "its header, each part the bars asked, the end after the last part")
-    header_temperature: float = Field(1.0, ge=0.01, le=100, description="temperature for a tune's header (meter, key; "
-                                      "no top-k/top-p): 1.0 draws them as often as the model learned them; "
-                                      "equal to temperature: no difference")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _moved(cls, data: Any) -> Any:
+        """Settings of the ABC checker that were sampling settings before it owned them (older run.json
+        files, ``--set sample.bar_retries=4``): read as ``sample.checker.<name>``."""
+        if isinstance(data, dict) and any(k in data for k in MOVED_TO_CHECKER):
+            data = dict(data)
+            moved = {k: data.pop(k) for k in MOVED_TO_CHECKER if k in data}
+            data["checker"] = {**dict(data.get("checker") or {}), **moved}
+        return data
+
+
+MOVED_TO_CHECKER = ("bar_retries", "header_temperature")
 
 
 class RunConfig(_Strict):
@@ -151,6 +165,8 @@ def _apply_dotted(raw: dict, key: str, value: Any) -> None:
     head, _, rest = key.partition(".")
     if head in ROLES and rest:
         raw.setdefault("_role_sets", {}).setdefault(head, {})[rest] = value
+    elif head == "sample" and rest.startswith("checker.") and rest.count(".") == 1:  # the encoder's checker
+        raw.setdefault("sample", {}).setdefault("checker", {})[rest.partition(".")[2]] = value
     elif head in ("train", "sample") and rest:
         raw.setdefault(head, {})[rest] = value
     elif head == "render" and rest:  # render.<renderer>.<option>, or render.<option>: every renderer with it

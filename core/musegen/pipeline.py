@@ -251,6 +251,7 @@ def train(
     check_writable(run.path)
     encoder, data, corpus_info, components, model_comp, model_cfg = prepare(cfg)
     check_controls(encoder, cfg.sample)  # a --type the corpus lacks fails now, not after training
+    check_checker(encoder, cfg.sample)
     if data.pretrain and not getattr(model_comp.load(), "can_pretrain", False):  # declared: see interfaces.Model
         raise MusegenError(f"model '{model_comp.name}' cannot pre-train (it does not declare can_pretrain); "
                            "leave out pretrain and train.pretrain_steps")
@@ -429,11 +430,15 @@ def sample_run(loaded: tuple, sample: SampleConfig | dict | None = None) -> list
     model)``), so that a caller who also scores the model loads it once."""
     _, cfg, encoder, model = loaded
     if not isinstance(sample, SampleConfig):  # overrides validated with the rest: an unknown name is an error
-        sample = SampleConfig(**{**cfg.sample.model_dump(), **dict(sample or {})})
+        base, over = cfg.sample.model_dump(), dict(sample or {})
+        if isinstance(over.get("checker"), dict):  # one checker setting changed: the run's others stay
+            over["checker"] = {**base["checker"], **over["checker"]}
+        sample = SampleConfig(**{**base, **over})
     options = sample
     if options.seed is None:
         options = options.model_copy(update={"seed": cfg.seed})
     controlled = check_controls(encoder, options)
+    check_checker(encoder, options)
 
     def draw(opts: SampleConfig) -> list[Piece]:
         primes = encoder.primes(opts) if controlled else [encoder.encode_prime(opts.prime)] * opts.tunes
@@ -469,6 +474,21 @@ def sample_run(loaded: tuple, sample: SampleConfig | dict | None = None) -> list
     for i, piece in enumerate(pieces):
         piece.meta["index"] = i + 1
     return pieces
+
+
+def check_checker(encoder, options: SampleConfig) -> None:
+    """``sample.checker`` holds settings of the encoder's checker (its declared ``checker_config``)."""
+    settings = getattr(encoder, "checker_config", None)
+    if options.checker and settings is None:
+        raise MusegenError(f"sample.checker: encoder {type(encoder).__name__} has no checker settings "
+                           f"(got {', '.join(sorted(options.checker))})")
+    if settings is not None:
+        from pydantic import ValidationError
+
+        try:
+            settings(**options.checker)
+        except ValidationError as exc:
+            raise MusegenError(validation_message(exc, "sample.checker")) from None
 
 
 def check_controls(encoder, options: SampleConfig) -> bool:

@@ -20,6 +20,17 @@ class AbcCharConfig(BaseModel):
                                                        "sharps or flats")
 
 
+class CheckerConfig(BaseModel):
+    """Settings of abc-char's checker (``sample.checker.<name>``): how hard it tries, how headers are drawn."""
+
+    model_config = ConfigDict(extra="forbid")
+    bar_retries: int = Field(8, ge=0, le=1000, description="draws of one bar at most before it is kept as it is")
+    header_temperature: float = Field(1.0, ge=0.01, le=100,
+                                      description="temperature for a tune's header (meter, key; no top-k/top-p): 1.0 "
+                                                  "draws them as often as the model learned them; equal to the "
+                                                  "temperature: no difference")
+
+
 class AbcRendererConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     collection: str = Field("tunes.abc", description="file name of the collection holding every tune")

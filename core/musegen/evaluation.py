@@ -77,10 +77,11 @@ def evaluate_run(run_path: str | os.PathLike, data: str | None = None, samples: 
         reference.update(ev.evaluate(valid_p, train_p))
     reference.pop("complete_pct", None)
     checked = pieces[0].meta.get("bar_check") if pieces else None
-    if checked:  # how much the bar check had to do: never hidden
-        generated["bars_redrawn_pct"] = round(100.0 * checked["redraws"] / max(1, checked["units"]), 1)  # bars and headers
-        generated["bars_backtracks"] = checked["backtracks"]
-        generated["bars_kept_wrong"] = checked["kept_wrong"]
+    if checked:  # how much the checker had to do: never hidden (ABC: bars and headers; MIDI: notes)
+        unit = checked.get("units_are", "bars").split()[0]
+        generated[f"{unit}_redrawn_pct"] = round(100.0 * checked["redraws"] / max(1, checked["units"]), 1)
+        generated[f"{unit}_backtracks"] = checked["backtracks"]
+        generated[f"{unit}_kept_wrong"] = checked["kept_wrong"]
     asked = [p for p in pieces if "asked" in p.meta]
     if asked:  # tunes asked for by their controls (those left out drawn as the corpus has them)
         generated["asked_match_pct"] = round(100.0 * sum(not p.meta["missed"] for p in asked) / len(asked), 1)

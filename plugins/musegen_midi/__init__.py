@@ -1,4 +1,5 @@
-"""MIDI as performance events: the midi-events encoder (miditok's MIDILike), MIDI corpora, MIDI statistics."""
+"""MIDI as events: the midi-events encoder (miditok's REMI, TSD or MIDILike) and its checker, MIDI corpora and
+statistics."""
 
 import musegen
 
@@ -8,7 +9,8 @@ from musegen_midi.config import ChoraleConfig, MidiEventsConfig, MidiPathConfig,
 @musegen.hookimpl
 def register_encoders(register):
     register("midi-events", "musegen_midi.encoder:MidiEventsEncoder", config=MidiEventsConfig,
-             aliases=("midilike",), summary="MIDI as note-on/note-off/time-shift/velocity events (miditok MIDILike), all voices in one stream")
+             aliases=("midilike",),
+             summary="MIDI as events, all voices in one stream (miditok REMI by default; TSD, MIDILike)")
 
 
 @musegen.hookimpl
@@ -24,4 +26,4 @@ def register_corpora(register):
 @musegen.hookimpl
 def register_evaluators(register):
     register("midi-stats", "musegen_midi.stats:MidiStats",
-             summary="polyphony, pitch-class entropy, pitch range, note density and malformed share of MIDI pieces")
+             summary="MIDI pieces beside real ones: voices, key, range, held notes, density, repairs")

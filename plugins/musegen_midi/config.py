@@ -3,7 +3,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 class MidiEventsConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    positions_per_beat: int = Field(24, ge=1, le=96, description="time-shift resolution in the first 4 beats")
+    tokenization: str = Field("REMI", pattern="^(MIDILike|TSD|REMI)$",
+                              description="miditok's event scheme: REMI (bar, position, pitch, velocity, duration), "
+                                          "TSD (time shift, pitch, velocity, duration) or MIDILike (note-on, "
+                                          "note-off, time shift); a duration on each note leaves none hanging")
+    positions_per_beat: int = Field(24, ge=1, le=96, description="time resolution in the first 4 beats")
     velocities: int = Field(8, ge=1, le=127, description="velocity bins")
     pitch_low: int = Field(21, ge=0, le=127)
     pitch_high: int = Field(109, ge=1, le=128)

@@ -1,8 +1,11 @@
-"""``midi-events``: all voices of a piece in one stream of MIDILike events (miditok).
+"""``midi-events``: all voices of a piece in one stream of miditok events: REMI, TSD or MIDILike.
 
-Decoding repairs what a model gets wrong — note-offs for notes never started, notes never released,
-velocity tokens out of place, time running past ``max_beats`` — and counts each repair in
-``piece.meta["repairs"]``; it never raises on a token sequence.
+REMI and TSD give each note its duration, so no note can be left hanging; MIDILike pairs each note-on
+with a note-off that may come hundreds of events later. Decoding repairs what a model gets wrong
+(events out of order, notes never released, more voices than ``max_voices``, time past
+``max_beats``) and counts each repair in ``piece.meta["repairs"]``; it never raises on a sequence.
+``fit`` learns from the corpus how many voices sound at once and each voice's pitch range: the checker
+(:mod:`musegen_midi.check`) refuses a note that breaks them while a model samples.
 """
 
 from __future__ import annotations
@@ -11,11 +14,12 @@ from collections import Counter
 
 import numpy as np
 import symusic
-from miditok import MIDILike, TokenizerConfig
+from miditok import MIDILike, REMI, TSD, TokenizerConfig
 
 from musegen import MusegenError, Piece
 
 SPECIAL = ("PAD_None", "BOS_None", "EOS_None", "MASK_None")
+TOKENIZERS = {"MIDILike": MIDILike, "TSD": TSD, "REMI": REMI}
 
 
 def merge_tracks(score: symusic.Score) -> symusic.Score:
@@ -37,7 +41,13 @@ class MidiEventsEncoder:
 
     def __init__(self, config):
         self.config = config
-        self.tokenizer = MIDILike(TokenizerConfig(
+        self.limits: dict | None = None  # learned by fit(): voices at once, each voice's pitch range
+        self._make(config.tokenization)
+
+    def _make(self, tokenization: str) -> None:
+        config = self.config
+        self.tokenization = tokenization
+        self.tokenizer = TOKENIZERS[tokenization](TokenizerConfig(
             pitch_range=(config.pitch_low, config.pitch_high),
             beat_res={(0, 4): config.positions_per_beat, (4, 12): 4},
             num_velocities=config.velocities, use_programs=False, use_time_signatures=False,
@@ -54,14 +64,28 @@ class MidiEventsEncoder:
         return self.tokenizer.vocab["EOS_None"]
 
     def fit(self, pieces: list[Piece]) -> None:
-        """The vocabulary is fixed by the settings; nothing to learn from the corpus."""
+        """The vocabulary is fixed by the settings; from the corpus it learns the limits its checker holds
+        samples to (:func:`musegen_midi.check.learn`)."""
+        from musegen_midi.check import learn
+
+        scores = []
+        for p in pieces:
+            try:
+                scores.append(symusic.Score.from_midi(p.to_midi()))
+            except Exception:  # noqa: BLE001 — symusic raises RuntimeError and others; encode() reports the piece
+                continue
+        self.limits = learn(scores)
 
     def state(self) -> dict:
         from importlib.metadata import version
 
-        return {"tokenizer": "MIDILike", "miditok": version("miditok"), "vocab_size": self.vocab_size}
+        return {"tokenizer": self.tokenization, "miditok": version("miditok"), "vocab_size": self.vocab_size,
+                **({"limits": self.limits} if self.limits else {})}
 
     def load_state(self, state: dict) -> None:
+        if state.get("tokenizer", "MIDILike") != self.tokenization:  # a run keeps the scheme it was trained on
+            self._make(state.get("tokenizer", "MIDILike"))
+        self.limits = state.get("limits")
         if state.get("vocab_size") != self.vocab_size:
             raise MusegenError(f"this run's MIDI vocabulary had {state.get('vocab_size')} events, the tokenizer now has {self.vocab_size}")
 
@@ -90,9 +114,18 @@ class MidiEventsEncoder:
         ids = []
         for name in text.split():
             if name not in self.tokenizer.vocab:
-                raise MusegenError(f"prime event '{name}' is not in the midi-events vocabulary (e.g. NoteOn_60, TimeShift_1.0.24)")
+                raise MusegenError(f"prime event '{name}' is not in the midi-events vocabulary "
+                                   f"({self.tokenization}: e.g. {', '.join(list(self.tokenizer.vocab)[4:7])})")
             ids.append(self.tokenizer.vocab[name])
         return ids
+
+    def checker(self, options):
+        """Voices and pitch ranges held to the corpus's while sampling (REMI, TSD): :mod:`musegen_midi.check`."""
+        if not options.check_bars or not self.limits or self.tokenization == "MIDILike":
+            return None
+        from musegen_midi.check import NoteChecker
+
+        return NoteChecker(self, self.limits)
 
     def repair(self, ids: list[int]) -> tuple[list[int], Counter]:
         """A well-formed MIDILike sequence from any ids, and a count of each repair made."""
@@ -157,9 +190,14 @@ class MidiEventsEncoder:
         return out, fixes
 
     def decode(self, ids: list[int]) -> Piece:
-        clean, fixes = self.repair(ids)
+        if self.tokenization == "MIDILike":
+            clean, fixes = self.repair(ids)
+        else:
+            clean, fixes = self._known(ids)
         try:
             score = self.tokenizer.decode([clean])
+            if self.tokenization != "MIDILike":
+                score = self._held(score, fixes)
             data = score.dumps_midi()
         except Exception:  # should not happen after repair; still never raise
             fixes["decode_failed"] += 1
@@ -171,14 +209,72 @@ class MidiEventsEncoder:
         piece.meta["notes"] = int(sum(len(t.notes) for t in score.tracks)) if score is not None else 0
         return piece
 
+    def _known(self, ids: list[int]) -> tuple[list[int], Counter]:
+        """REMI/TSD: the ids of whole notes (pitch, velocity, duration, in that order) and of time events;
+        an unknown or special id, an event out of that order (the note it breaks goes with it) and a note
+        left unfinished are dropped and counted."""
+        fixes, out, note = Counter(), [], []
+        follows = {"Pitch": "Velocity", "Velocity": "Duration"}
+        for i in ids:
+            name = self.id_to_token.get(int(i))
+            if name is None or name in SPECIAL:
+                if name != "EOS_None":
+                    fixes["unknown_id" if name is None else "special_token"] += 1
+                continue
+            kind = name.partition("_")[0]
+            if note:  # inside a note: only its next event
+                if kind == follows[self.id_to_token[note[-1]].partition("_")[0]]:
+                    note.append(int(i))
+                    if kind == "Duration":
+                        out.extend(note)
+                        note = []
+                    continue
+                fixes["out_of_order"] += 1
+                note = []
+            if kind == "Pitch":
+                note = [int(i)]
+            elif kind in ("Velocity", "Duration"):
+                fixes["out_of_order"] += 1
+            else:  # Bar, Position, TimeShift
+                out.append(int(i))
+        if note:
+            fixes["unfinished_note"] += 1
+        return out, fixes
+
+    def _held(self, score: symusic.Score, fixes: Counter) -> symusic.Score:
+        """REMI/TSD: notes past ``max_beats`` dropped, longer than ``max_note_beats`` shortened, and one that
+        would sound beside ``max_voices`` others dropped; each counted. A note sounding while another of
+        its pitch does (two voices in unison) goes to a track of its own: on one MIDI channel the first
+        note-off would end both."""
+        tpq = score.ticks_per_quarter
+        tracks: list[tuple[symusic.Track, dict[int, int]]] = []  # each with the end of its last note of each pitch
+        ends: list[int] = []
+        for n in sorted((n for t in score.tracks for n in t.notes), key=lambda n: (n.time, n.pitch)):
+            if n.time > self.config.max_beats * tpq:
+                fixes["past_time_limit"] += 1
+                break
+            ends = [e for e in ends if e > n.time]
+            if len(ends) >= self.config.max_voices:
+                fixes["too_many_voices"] += 1
+                continue
+            if n.duration > self.config.max_note_beats * tpq:
+                fixes["held_too_long"] += 1
+                n = symusic.Note(n.time, int(self.config.max_note_beats * tpq), n.pitch, n.velocity)
+            ends.append(n.end)
+            free = next((t for t in tracks if t[1].get(n.pitch, 0) <= n.time), None)
+            if free is None:
+                free = (symusic.Track(program=0, is_drum=False), {})
+                tracks.append(free)
+            free[0].notes.append(n)
+            free[1][n.pitch] = n.end
+        out = symusic.Score(tpq)
+        for track, _ in tracks or [(symusic.Track(program=0, is_drum=False), {})]:
+            out.tracks.append(track)
+        return out
+
 
 def polyphony(midi: bytes) -> np.ndarray:
-    """Number of notes sounding at each note onset."""
-    score = symusic.Score.from_midi(midi)
-    notes = [(n.time, n.end) for t in score.tracks for n in t.notes if n.duration > 0]
-    if not notes:
-        return np.zeros(0)
-    starts = np.array([s for s, _ in notes])
-    ends = np.array([e for _, e in notes])
-    onsets = np.unique(starts)
-    return np.array([int(((starts <= t) & (ends > t)).sum()) for t in onsets])
+    """Number of notes sounding at each note onset of a MIDI file (:func:`musegen_midi.stats.polyphony`)."""
+    from musegen_midi.stats import polyphony as of_score
+
+    return of_score(symusic.Score.from_midi(midi))

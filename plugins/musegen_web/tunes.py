@@ -32,7 +32,8 @@ def verdicts(pieces: list[Piece]) -> list[tuple[str, str]]:
             out.append(("wrong", "decoded with repairs"))
         elif p.meta.get("redrawn"):
             n = p.meta["redrawn"]
-            out.append(("fixed", f"bars fixed: {n} redraw{'s' * (n != 1)}"))
+            what = "notes" if p.format == "midi" else "bars"  # what the encoder's checker drew again
+            out.append(("fixed", f"{what} fixed: {n} redraw{'s' * (n != 1)}"))
         else:
             out.append(("clean", "clean"))
     return out

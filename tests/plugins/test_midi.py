@@ -1,4 +1,4 @@
-"""The midi-events encoder, MIDI corpora and MIDI statistics."""
+"""The midi-events encoder (MIDILike, TSD, REMI), its checker, MIDI corpora and MIDI statistics."""
 
 import numpy as np
 import pytest
@@ -14,7 +14,8 @@ from musegen_midi.encoder import MidiEventsEncoder, polyphony
 from musegen_midi.stats import MidiStats
 from tests.conftest import TUNES
 
-ENC = MidiEventsEncoder(MidiEventsConfig())
+ENC = MidiEventsEncoder(MidiEventsConfig(tokenization="MIDILike"))  # note-on/note-off: the repairs it needs
+SCHEMES = ["MIDILike", "TSD", "REMI"]
 
 
 def chord_piece() -> Piece:
@@ -35,17 +36,21 @@ def notes_of(piece):
     return sorted((round(n.time / q), round(n.duration / q), n.pitch) for t in score.tracks for n in t.notes)
 
 
-def test_round_trip_is_exact_for_a_folk_tune_and_a_chord():
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_round_trip_is_exact_for_a_folk_tune_and_a_chord(scheme):
+    enc = MidiEventsEncoder(MidiEventsConfig(tokenization=scheme))
     for piece in (Piece.from_midi(convert(TUNES[1]).midi), chord_piece()):
-        ids = ENC.encode(piece)
-        assert ids[-1] == ENC.end_id
-        back = ENC.decode(ids[:-1])
+        ids = enc.encode(piece)
+        assert ids[-1] == enc.end_id
+        back = enc.decode(ids[:-1])
         assert back.meta["repairs"] == {}
         assert notes_of(back) == notes_of(Piece.from_midi(symusic.Score.from_midi(piece.midi).dumps_midi()))
 
 
-def test_voices_share_one_stream_and_polyphony_is_measured():
-    back = ENC.decode(ENC.encode(chord_piece())[:-1])
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_voices_share_one_stream_and_polyphony_is_measured(scheme):
+    enc = MidiEventsEncoder(MidiEventsConfig(tokenization=scheme))
+    back = enc.decode(enc.encode(chord_piece())[:-1])
     assert polyphony(back.midi).tolist() == [3, 1]
 
 
@@ -61,7 +66,7 @@ def test_repairs_are_counted():
 
 
 def test_notes_held_too_long_are_released():
-    enc = MidiEventsEncoder(MidiEventsConfig(max_note_beats=2))
+    enc = MidiEventsEncoder(MidiEventsConfig(max_note_beats=2, tokenization="MIDILike"))
     v = enc.tokenizer.vocab
     piece = enc.decode([v["NoteOn_60"], v["Velocity_79"]] + [v["TimeShift_1.0.24"]] * 6 + [v["NoteOff_60"]])
     assert piece.meta["repairs"] == {"held_too_long": 1, "orphan_note_off": 1}
@@ -69,7 +74,7 @@ def test_notes_held_too_long_are_released():
 
 
 def test_time_limit_stops_a_piece():
-    enc = MidiEventsEncoder(MidiEventsConfig(max_beats=4, max_note_beats=100))
+    enc = MidiEventsEncoder(MidiEventsConfig(max_beats=4, max_note_beats=100, tokenization="MIDILike"))
     v = enc.tokenizer.vocab
     ids = [v["NoteOn_60"], v["Velocity_79"]] + [v["TimeShift_1.0.24"]] * 10 + [v["NoteOff_60"]]
     piece = enc.decode(ids)
@@ -77,10 +82,13 @@ def test_time_limit_stops_a_piece():
     assert notes_of(piece)[0][1] <= 5 * 24
 
 
-@settings(max_examples=2000, deadline=None)
-@given(st.lists(st.integers(min_value=-5, max_value=ENC.vocab_size + 5), max_size=300))
-def test_fuzz_any_token_stream_decodes(ids):
-    piece = ENC.decode(ids)
+ENCODERS = {scheme: MidiEventsEncoder(MidiEventsConfig(tokenization=scheme)) for scheme in SCHEMES}
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.sampled_from(SCHEMES), st.lists(st.integers(min_value=-5, max_value=ENC.vocab_size + 5), max_size=300))
+def test_fuzz_any_token_stream_decodes(scheme, ids):
+    piece = ENCODERS[scheme].decode(ids)
     assert piece.format == "midi" and piece.midi.startswith(b"MThd")
     symusic.Score.from_midi(piece.midi)  # what we write, a MIDI reader reads
 
@@ -117,7 +125,7 @@ def test_bach_chorales_convert_once_and_cache(tmp_path):
     again = BachChorales(ChoraleConfig(limit=2, cache_dir=str(tmp_path))).load()
     assert [p.midi for p in again.pieces] == [p.midi for p in loaded.pieces]
     for p in loaded.pieces:  # voices in unison and repeated notes survive the round trip, unrepaired
-        back = ENC.decode(ENC.encode(p)[:-1])
+        back = ENCODERS["REMI"].decode(ENCODERS["REMI"].encode(p)[:-1])
         assert back.meta["repairs"] == {}
         assert symusic.Score.from_midi(back.midi).note_num() == symusic.Score.from_midi(p.midi).note_num()
 
@@ -128,8 +136,10 @@ def test_midi_stats_on_known_pieces():
     assert got["polyphony"] == 2.0 and got["max_polyphony"] == 3
     assert got["pitch_range"] == 7 and got["notes_per_beat"] == pytest.approx(4 / 3, abs=1e-3)
     assert got["pitch_class_entropy"] == pytest.approx(1.5, abs=1e-3)  # C, E: 1/4 each; G: 1/2
+    assert got["in_key_pct"] == 100.0 and got["held_past_4s_pct"] == 0.0 and got["monophonic_pct"] == 0.0
     broken = ENC.decode([ENC.tokenizer.vocab["NoteOff_60"]])
-    assert MidiStats().evaluate([chord, broken], [])["malformed_pct"] == 50.0
+    assert MidiStats().evaluate([chord, broken], [])["repaired_pct"] == 50.0
+    assert MidiStats().evaluate([chord], [chord])["pitch_class_overlap"] == 1.0
 
 
 def test_oneills_midi_renders_the_abc_corpus():
@@ -140,3 +150,91 @@ def test_oneills_midi_renders_the_abc_corpus():
     assert len(loaded.pieces) == 5
     assert all(p.format == "midi" and p.title for p in loaded.pieces)
     assert all(max(polyphony(p.midi)) == 1 for p in loaded.pieces)  # one voice: a folk melody
+
+
+def score_of(notes, tpq=480) -> symusic.Score:
+    """A one-track score of (onset beat, beats, pitch) notes."""
+    score = symusic.Score(tpq)
+    track = symusic.Track()
+    for onset, beats, pitch in notes:
+        track.notes.append(symusic.Note(int(onset * tpq), int(beats * tpq), pitch, 80))
+    score.tracks.append(track)
+    return score
+
+
+@pytest.mark.parametrize("scheme", ["TSD", "REMI"])
+def test_out_of_order_events_are_counted_and_no_note_hangs(scheme):
+    enc = ENCODERS[scheme]
+    v = enc.tokenizer.vocab
+    duration = next(t for t in v if t.startswith("Duration_"))
+    ids = [v[duration], v["Pitch_60"], v["Velocity_79"], v[duration], v["Pitch_64"], 9999]  # stray, then unfinished
+    piece = enc.decode(ids)
+    assert piece.meta["repairs"] == {"unknown_id": 1, "out_of_order": 1, "unfinished_note": 1}
+    assert [p for _, _, p in notes_of(piece)] == [60]
+
+
+def test_too_many_voices_are_dropped_when_decoding():
+    enc = MidiEventsEncoder(MidiEventsConfig(tokenization="TSD", max_voices=2))
+    piece = Piece.from_midi(score_of([(0, 2, 60), (0, 2, 64), (0, 2, 67), (2, 1, 72)]).dumps_midi())
+    back = enc.decode(enc.encode(piece)[:-1])
+    assert back.meta["repairs"] == {"too_many_voices": 1}
+    assert max(polyphony(back.midi)) == 2
+
+
+def test_limits_are_learned_from_the_corpus():
+    from musegen_midi.check import learn
+
+    four = score_of([(0, 1, 48), (0, 1, 55), (0, 1, 64), (0, 1, 72), (1, 1, 50), (1, 1, 57), (1, 1, 65), (1, 1, 74)])
+    doubled = score_of([(0, 1, 40), (0, 1, 48), (0, 1, 55), (0, 1, 64), (0, 1, 72)])  # a doubled bass: 5 once
+    limits = learn([four, four, doubled])
+    assert limits["voices"] == 4 and (limits["low"], limits["high"]) == (40, 74)
+    assert limits["ranges"]["4"] == [[48, 50], [55, 57], [64, 65], [72, 74]] and "5" not in limits["ranges"]
+    assert learn([score_of([(0, 1, 60), (1, 1, 62)])])["voices"] == 1  # a folk tune: one voice
+
+
+@pytest.mark.parametrize("scheme", ["TSD", "REMI"])
+def test_the_checker_refuses_a_fifth_voice_and_a_note_out_of_its_voices_range(scheme):
+    from musegen_midi.check import NoteChecker, learn
+
+    enc = ENCODERS[scheme]
+    chorale = score_of([(0, 1, 48), (0, 1, 55), (0, 1, 64), (0, 1, 72), (1, 1, 50), (1, 1, 57), (1, 1, 65), (1, 1, 74)])
+    checker = NoteChecker(enc, learn([chorale]))
+    ids = enc.encode(Piece.from_midi(chorale.dumps_midi()))[:-1]
+    ends = [i + 1 for i, t in enumerate(ids) if checker.boundary(t)]
+    assert len(ends) == 8
+    states, answers = [checker.initial], []
+    for end in ends:  # the corpus's own notes, one by one: all accepted
+        ok, state = checker.check([(ids[:end], states[-1])])[0]
+        answers.append(ok)
+        states.append(state)
+    assert all(answers)
+    fifth = enc.encode(Piece.from_midi(score_of([(1, 1, 60)]).dumps_midi()))[:-1]
+    note = fifth[[enc.id_to_token[i].startswith("Pitch_") for i in fifth].index(True):]  # its pitch, velocity, duration
+    assert not checker.check([(ids + note, states[-1])])[0][0]  # a fifth voice beside the second chord
+    assert checker.check([(ids[:ends[6]] + note, states[7 - 1])])[0][0] is False  # 60 is not the top voice's
+    high = [enc.tokenizer.vocab["Pitch_90"] if enc.id_to_token[i].startswith("Pitch_") else i for i in ids[:ends[0]]]
+    assert not checker.check([(high, checker.initial)])[0][0]  # 90: above anything in the corpus
+
+
+@pytest.mark.parametrize("scheme", ["TSD", "REMI"])
+def test_every_chorale_and_every_oneills_tune_round_trip(scheme):
+    """Notes, onsets and durations on the grid, for each piece of both corpora (chorales cached once)."""
+    from musegen_midi.config import OneillsMidiConfig
+    from musegen_midi.corpora import OneillsMidi
+
+    enc = ENCODERS[scheme]
+    pieces = BachChorales(ChoraleConfig()).load().pieces + OneillsMidi(OneillsMidiConfig()).load().pieces
+    assert len(pieces) > 1800
+    wrong = []
+    for p in pieces:
+        from musegen_midi.encoder import merge_tracks
+
+        score = enc.tokenizer.preprocess_score(merge_tracks(symusic.Score.from_midi(p.midi)))
+        back = symusic.Score.from_midi(enc.decode(enc.encode(p)[:-1]).midi)
+        want = sorted((n.time * 480 // score.ticks_per_quarter, n.duration * 480 // score.ticks_per_quarter, n.pitch)
+                      for t in score.tracks for n in t.notes)
+        got = sorted((n.time * 480 // back.ticks_per_quarter, n.duration * 480 // back.ticks_per_quarter, n.pitch)
+                     for t in back.tracks for n in t.notes)
+        if got != want:
+            wrong.append(p.title)
+    assert not wrong, wrong[:5]

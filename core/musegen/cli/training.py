@@ -148,8 +148,9 @@ def _sample_and_write(run_path, sample, built, out, console, backend, model):
     console.print(f"sampled {len(pieces)} tunes in {time.perf_counter() - t0:.1f} s")
     if pieces and pieces[0].meta.get("bar_check"):
         b = pieces[0].meta["bar_check"]
-        console.print(f"bar check: {b['redraws']} redraws for {b['units']} bars and headers, {b['backtracks']} "
-                      f"times one bar further back, {b['kept_wrong']} kept wrong")
+        name, units = b.get("name", "bar check"), b.get("units_are", "bars and headers")
+        console.print(f"{name}: {b['redraws']} redraws for {b['units']} {units}, {b['backtracks']} "
+                      f"times one {units.split()[0].rstrip('s')} further back, {b['kept_wrong']} kept wrong")
     if pieces and pieces[0].meta.get("unchecked"):
         console.print(pieces[0].meta["unchecked"], style="yellow")
     _report_controls(console, pieces)
@@ -165,8 +166,9 @@ def _sample_and_write(run_path, sample, built, out, console, backend, model):
     scores = pipeline.evaluate(pieces, ["validity"])
     if pieces and pieces[0].format == "midi":
         stats = pipeline.evaluate(pieces, ["midi-stats"])
-        console.print(f"{stats['malformed_pct']:.0f}% of pieces needed repairs when decoded; mean polyphony "
-                      f"{stats['polyphony']:.2f}, up to {stats['max_polyphony']:.1f} notes at once on average")
+        console.print(f"{stats['repaired_pct']:.0f}% of pieces needed repairs when decoded; the median piece: "
+                      f"{stats['polyphony']:.1f} notes at once (at most {stats['max_polyphony']:.0f}), "
+                      f"{stats['in_key_pct']:.0f}% of notes in its key, {stats['held_past_4s_pct']:.1f}% held past 4 s")
     if scores:
         console.print(f"abc2midi: {scores['clean_pct']:.0f}% of tunes clean (no Error line), "
                       f"{scores['bars_ok_pct']:.0f}% with every bar matching the meter, "

@@ -11,10 +11,11 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-import numpy as np
-
-from musegen import MusegenError, interrupts, sampling, training
+from musegen import MusegenError, interrupts
 from musegen.atomic import atomic_path
+
+# NumPy, musegen.training and musegen.sampling are imported where used: a plugin that subclasses
+# KerasModel is imported by every gen command, `gen --help` included.
 
 
 class KerasModel:
@@ -57,6 +58,8 @@ class KerasModel:
             if not self.net.compiled or self.net.optimizer is None:
                 compile(self.net, train)
             self.steps = Steps(self.net, train.seed)
+        from musegen import training
+
         opt = self.net.optimizer
         start = int(opt.iterations.numpy()) if opt.built else 0
         return training.fit(self, data, train, run, progress, start=start)
@@ -64,7 +67,9 @@ class KerasModel:
     def train_step(self, x, y, step: int):
         return self.steps(x, y, step)
 
-    def logits(self, x: np.ndarray) -> np.ndarray:
+    def logits(self, x):
+        import numpy as np
+
         return np.asarray(self.net.predict_on_batch(x))
 
     def sync(self) -> None:
@@ -98,15 +103,19 @@ class KerasModel:
     # -- scoring and sampling ------------------------------------------------------------------
     def nll(self, sequences: list[list[int]], end_id: int) -> tuple[float, int]:
         """Total nats and token count of ``sequences``, each from a fresh state after ``end_id``: for ``gen eval``."""
+        from musegen import training
+
         return training.sequence_nll(self.logits, sequences, end_id)
 
     def sample(self, prime, options, end_id: int, checker=None) -> list[list[int]]:
         """``options.tunes`` continuations of ``prime`` (or one prime per tune); see :func:`musegen.sampling.sample`."""
+        from musegen import sampling
+
         return sampling.sample(self.stepper(options.tunes, options.temperature), prime, options.tunes,
                                options.max_len, end_id, options.temperature, options.top_k, options.top_p,
                                options.seed, checker=checker)
 
-    def stepper(self, n: int, temperature: float) -> sampling.Stepper:
+    def stepper(self, n: int, temperature: float) -> LayerStepper:
         """The network advanced a token at a time for ``n`` sequences (see the class docstring)."""
         return LayerStepper(self.net, n, temperature)
 
@@ -117,6 +126,7 @@ class LayerStepper:
 
     def __init__(self, net, n: int, temperature: float, state=None):
         import keras
+        import numpy as np
 
         self.net, self.n, self.temperature = net, n, temperature
         self.layers = [(layer, isinstance(layer, keras.layers.RNN)) for layer in net.layers]
@@ -126,7 +136,9 @@ class LayerStepper:
         self.state = state
         self.logits = np.zeros((n, net.output_shape[-1]), np.float32)
 
-    def step(self, tokens) -> np.ndarray:
+    def step(self, tokens):
+        import numpy as np
+
         x, i = np.atleast_1d(np.asarray(tokens, np.int32)), 0
         for layer, rnn in self.layers:
             if rnn:
@@ -140,7 +152,7 @@ class LayerStepper:
         self.logits = np.asarray(x, np.float32) / np.float32(self.temperature)
         return self.logits
 
-    def rows(self, keep: np.ndarray) -> LayerStepper:
+    def rows(self, keep) -> LayerStepper:
         new = LayerStepper(self.net, len(keep), self.temperature, [s[keep] for s in self.state])
         new.logits = self.logits[keep]
         return new
@@ -160,10 +172,14 @@ class Steps:
         self.gens = [(i, g) for i, layer in enumerate(net.layers) if (g := getattr(layer, "seed_generator", None)) is not None]
 
     def seed_dropout(self, step: int) -> None:
+        import numpy as np
+
         for i, gen in self.gens:
             gen.state.assign(np.asarray(seed_state(self.seed, i, step), dtype=gen.state.dtype))
 
     def __call__(self, x, y, step: int):
+        import numpy as np
+
         self.seed_dropout(step)
         return float(np.asarray(self.net.train_on_batch(x, y)).reshape(-1)[0])
 
@@ -201,6 +217,7 @@ def seed(value: int) -> None:
     """Seed Python, NumPy and Keras (weights' initial values), as ``keras.utils.set_random_seed`` does but
     without importing TensorFlow where it is not the backend (seconds, and log lines on stderr)."""
     import keras
+    import numpy as np
 
     if keras.backend.backend() == "tensorflow":
         keras.utils.set_random_seed(value)

@@ -32,14 +32,14 @@ def held_out(cfg: RunConfig, data: str | None) -> tuple[list[Piece], list[Piece]
 
 
 def evaluate_run(run_path: str | os.PathLike, data: str | None = None, samples: int = 200, seed: int | None = None,
-                 sample: dict | None = None, log=print, backend: str | None = None,
+                 sample: dict | None = None, log=print, backend: str | None = None, model: dict | None = None,
                  ) -> tuple[dict, list[Piece], list[Piece], list[Piece]]:
     """Measure a run; returns (result, the sampled tunes, the training tunes, the held-out tunes).
 
     ``backend`` loads the model on that Keras backend instead of the one it was trained on (weights are
     portable), so that runs from several backends can be measured in one process.
     """
-    loaded = load_run(run_path, backend)
+    loaded = load_run(run_path, backend, model_options=model)
     run, cfg, encoder, model = loaded
     options = SampleConfig(**{**cfg.sample.model_dump(), **(sample or {}), "tunes": samples,
                               "seed": cfg.seed if seed is None else seed})  # checked before any work

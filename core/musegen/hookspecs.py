@@ -20,6 +20,23 @@ hookspec = HookspecMarker("musegen")
 hookimpl = HookimplMarker("musegen")
 
 
+# -- the process -------------------------------------------------------------------------------
+
+
+@hookspec
+def setup_process():
+    """Set process-wide settings a plugin's framework reads once, before it is first imported: environment
+    variables (devices, GPU memory, log levels) or the C library's malloc. Never on import.
+
+    Called once a process by ``musegen.process.setup``, which the ``gen`` commands and ``musegen.train``,
+    ``resume``, ``generate`` and ``load_run`` run before a model is built; ``MUSEGEN_PROCESS_SETUP=off`` keeps
+    the process as its user set it. Set a value only where the user has not (``os.environ.setdefault``).
+    """
+
+
+# -- components --------------------------------------------------------------------------------
+
+
 @hookspec
 def register_corpora(register):
     """Register corpora: sources of tunes.

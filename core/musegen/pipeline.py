@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from musegen import interrupts
+from musegen import interrupts, process
 from musegen.config import RunConfig, SampleConfig
 from musegen.errors import MusegenError, UnknownComponent, validation_message
 from musegen.files import user_path
@@ -63,14 +63,16 @@ def absolute_paths(cfg: RunConfig) -> RunConfig:
 
 
 def use_backend(name: str) -> None:
-    """Choose the Keras backend; must happen before anything imports keras."""
+    """Choose the Keras backend, then apply the plugins' process settings (:mod:`musegen.process`); must
+    happen before anything imports keras."""
     current = sys.modules.get("keras")
     if current is not None:
         active = current.backend.backend()
         if active != name:
             raise MusegenError(f"keras is already running on '{active}', cannot switch to '{name}' in this process")
-        return
-    os.environ["KERAS_BACKEND"] = name
+    else:
+        os.environ["KERAS_BACKEND"] = name
+    process.setup()
 
 
 def corpus_component(cfg: RunConfig):

@@ -117,6 +117,10 @@ class Manager:
         for impl in self.pm.hook.register_commands.get_hookimpls():
             self._call(impl.plugin_name, "register_commands", impl.function, app)
 
+    def setup_process(self) -> None:
+        for impl in self.pm.hook.setup_process.get_hookimpls():
+            self._call(impl.plugin_name, "setup_process", impl.function)
+
     def errors(self) -> list[PluginInfo]:
         return [i for i in self.info.values() if i.error]
 

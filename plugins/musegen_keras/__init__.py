@@ -129,7 +129,8 @@ class LayerStepper:
         import numpy as np
 
         self.net, self.n, self.temperature = net, n, temperature
-        self.layers = [(layer, isinstance(layer, keras.layers.RNN)) for layer in net.layers]
+        self.layers = [(layer, isinstance(layer, keras.layers.RNN)) for layer in net.layers
+                       if not isinstance(layer, keras.layers.InputLayer)]  # a functional model lists its input
         if state is None:
             state = [np.array(s, np.float32) for layer, rnn in self.layers if rnn
                      for s in _as_list(layer.cell.get_initial_state(batch_size=n))]
@@ -137,6 +138,7 @@ class LayerStepper:
         self.logits = np.zeros((n, net.output_shape[-1]), np.float32)
 
     def step(self, tokens):
+        import keras
         import numpy as np
 
         x, i = np.atleast_1d(np.asarray(tokens, np.int32)), 0
@@ -145,11 +147,11 @@ class LayerStepper:
                 k = len(_as_list(layer.cell.state_size))
                 x, new = layer.cell(x, self.state[i:i + k], training=False)
                 for mine, value in zip(self.state[i:i + k], _as_list(new)):
-                    mine[...] = np.asarray(value)
+                    mine[...] = keras.ops.convert_to_numpy(value)
                 i += k
             else:
                 x = layer(x, training=False)
-        self.logits = np.asarray(x, np.float32) / np.float32(self.temperature)
+        self.logits = keras.ops.convert_to_numpy(x).astype(np.float32) / np.float32(self.temperature)
         return self.logits
 
     def rows(self, keep) -> LayerStepper:

@@ -13,3 +13,10 @@ from musegen_lstm.config import LSTMConfig
 def register_models(register):
     register("lstm", "musegen_lstm.trained:LSTM", config=LSTMConfig,
              summary="Keras 3 Embedding → LSTM → Dense (JAX, TensorFlow or PyTorch backend)")
+
+
+@musegen.hookimpl
+def setup_process():
+    from musegen_lstm import env
+
+    env.setup()

@@ -22,6 +22,9 @@ import numpy as np
 
 from musegen_lstm.sampling import NumpyLSTM
 
+CHECKPOINTS = {"best": "model.keras", "last": "last.keras"}
+"""A run's checkpoint files: the best by held-out loss, and the last (with the optimizer's state)."""
+
 LAYERS = {"InputLayer": "input_layer", "Embedding": "embedding", "LSTM": "lstm", "Dropout": "dropout", "Dense": "dense"}
 """The classes :func:`musegen_lstm.net.build` uses, and the name Keras gives each one's weights."""
 

@@ -16,6 +16,10 @@ class LSTMConfig(BaseModel):
                                        "mixed_float16 trains with a dynamic loss scale); on a CPU with bfloat16 "
                                        "instructions mixed_bfloat16 runs the LSTM in bfloat16 (about 2x float32), "
                                        "elsewhere on CPUs the LSTM computes in float32")
+    fast: bool = Field(True, description="the fast path: fused LSTM kernels for training, compiled or NumPy "
+                                         "samplers; false runs the plain Keras model (musegen_lstm.plain), the "
+                                         "reference it is tested against",
+                       json_schema_extra={"sampling": True})  # a run trained either way opens either way
     sampler: str = Field("auto", pattern="^(auto|numpy|numpy-int8|jax)$",
                          description="sampling loop: numpy (CPU), jax (compiled, on a GPU if there is one), auto; "
                                      "numpy-int8: numpy with int8 LSTM weights (needs PyTorch): from 512 units "

@@ -9,10 +9,9 @@ from types import SimpleNamespace
 
 from musegen_lstm import env
 
-env.setup()  # before Keras is imported
-with env.quiet_import():
-    import keras  # noqa: E402
-import numpy as np  # noqa: E402
+with env.quiet_import():  # TensorFlow's import lines, on its backend
+    import keras
+import numpy as np
 
 import musegen_keras
 from musegen import MusegenError, TrainResult, interrupts, training
@@ -21,7 +20,8 @@ from musegen_lstm.loss_scale import LossScale
 from musegen_lstm.net import build
 from musegen_lstm.sampling import NumpyLSTM, Prepared
 from musegen_lstm.steps import steps
-from musegen_lstm.trained import CHECKPOINTS, draw_tunes, prime_per_tune, sampler_for
+from musegen_lstm.checkpoint import CHECKPOINTS
+from musegen_lstm.choose import draw_tunes, prime_per_tune, sampler_for
 
 
 class LSTMModel:
@@ -154,13 +154,13 @@ class LSTMModel:
 
     @property
     def prime_per_tune(self) -> bool:
-        """Whether ``sample`` takes a prime for each tune (:func:`musegen_lstm.trained.prime_per_tune`)."""
+        """Whether ``sample`` takes a prime for each tune (:func:`musegen_lstm.choose.prime_per_tune`)."""
         return prime_per_tune(self)
 
     def sample(self, prime: list[int], options, end_id: int, checker=None) -> list[list[int]]:
         """Carry (h, c) token by token, never re-running the prefix; all tunes advance as one batch.
         With a ``checker`` (bars, say), refused units are drawn again: that needs the NumPy sampler
-        (:func:`musegen_lstm.trained.draw_tunes`)."""
+        (:func:`musegen_lstm.choose.draw_tunes`)."""
         return draw_tunes(self, prime, options, end_id, checker)
 
     def sampler(self) -> str:

@@ -8,7 +8,7 @@ import typer
 
 
 def add_serve(app: typer.Typer) -> None:
-    from musegen.cli import friendly
+    from musegen.cli.base import friendly
 
     @app.command()
     @friendly

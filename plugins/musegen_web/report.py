@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 from musegen import MusegenError
 
-from musegen_web.page import tune_html
+from musegen_web.card import tune_html
 
 SECTIONS = (  # a metric's name starts so -> its table
     ("Likelihood of held-out tunes", ("nll_", "tunes_")),

@@ -150,7 +150,7 @@ class App:
         return self._shown(run, folder.name, record, entries)
 
     def _shown(self, run: Run, cid: str, record: dict, entries: list[dict]) -> dict:
-        from musegen_web.page import tune_html
+        from musegen_web.card import tune_html
 
         base = f"/files/{run.name}/{cid}/"
         return {**record, "html": "\n".join(tune_html(e, base) for e in entries)}

@@ -134,9 +134,10 @@ def test_quiet_import_holds_back_the_lines_the_log_level_hides(level, shown):
 
 
 def test_importing_the_lstm_plugin_on_tensorflow_prints_nothing():
-    """On the tensorflow backend, with musegen's default log level, importing the plugin (Keras, and
+    """On the tensorflow backend, with musegen's process settings (its default log level), importing the plugin (Keras, and
     with it TensorFlow) writes nothing to stderr: its oneDNN lines are held back."""
     pytest.importorskip("tensorflow")
-    code = "import os; os.environ.pop('TF_CPP_MIN_LOG_LEVEL', None); import musegen_lstm.lstm"
+    code = ("import os; os.environ.pop('TF_CPP_MIN_LOG_LEVEL', None); from musegen import process; process.setup(); "
+            "import musegen_lstm.lstm")
     proc = run_python(code, env={"KERAS_BACKEND": "tensorflow"})
     assert proc.returncode == 0 and proc.stderr == "", proc.stderr[-3000:]

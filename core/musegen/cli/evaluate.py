@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from musegen.cli import app, chosen_backend, friendly
+from musegen.cli.base import app, chosen_backend, friendly
 
 
 @app.command("eval")
@@ -23,19 +23,30 @@ def eval_(
     check_bars: bool = typer.Option(None, "--check-bars/--no-check-bars",
                                     help="Draw again bars abc2midi finds the wrong length. [default: the run's, on]"),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of a table."),
+    sets: list[str] = typer.Option(None, "--set", "-s", metavar="KEY=VALUE",
+                                   help="Override one of the model's sampling settings: model.fast=false, "
+                                        "model.sampler=numpy (repeatable)."),
 ):
     """Held-out NLL, abc2midi validity, style statistics and novelty, each beside real held-out tunes."""
     from musegen.atomic import write_json
-    from musegen.cli import console as make_console
+    from musegen.cli.base import console as make_console
     from musegen.evaluation import EVALUATORS, evaluate_run, write_report
     from musegen.plugins import get_registry
     from musegen.rundir import locked, record
 
+    from musegen.config import parse_sets
+    from musegen.errors import MusegenError
+
+    model = {}
+    for key, value in parse_sets(sets or []).items():
+        if not key.startswith("model."):
+            raise MusegenError(f"gen eval --set takes model.<setting>, not {key} (see --temperature, --top-p, --max-len)")
+        model[key[len("model."):]] = value
     console = make_console()
     sample = {k: v for k, v in {"temperature": temperature, "top_p": top_p, "max_len": max_len,
                                 "check_bars": check_bars}.items() if v is not None}
     result, pieces, train_p, valid_p = evaluate_run(run_dir, data, samples, seed, sample, log=lambda m: console.print(m),
-                                           backend=chosen_backend())
+                                           backend=chosen_backend(), model=model)
     run_path = Path(result["run"])
     figures, plots = {}, []
     with locked(run_path):

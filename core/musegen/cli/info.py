@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from musegen.cli import app, friendly
+from musegen.cli.base import app, friendly
 
 
 def _table(title, columns):
@@ -17,7 +17,7 @@ def _table(title, columns):
 
 
 def _print(table):
-    from musegen.cli import console
+    from musegen.cli.base import console
 
     console(stderr=False, width=160).print(table)
 

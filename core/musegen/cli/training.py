@@ -9,7 +9,7 @@ from pathlib import Path
 
 import typer
 
-from musegen.cli import app, chosen_backend, friendly
+from musegen.cli.base import app, chosen_backend, friendly
 from musegen.errors import MusegenError
 
 CORPUS = typer.Option(None, "--corpus", "-c", help="Corpus name (gen components) or a path to .abc or .mid files, or a folder of them. [default: oneills]")
@@ -45,7 +45,7 @@ SOUNDFONT = typer.Option(None, "--soundfont", help="A .sf2/.sf3 SoundFont for WA
 
 
 def _console():
-    from musegen.cli import console
+    from musegen.cli.base import console
 
     return console()
 
@@ -106,7 +106,7 @@ def _trained(console, run, t0: float, verb: str = "trained") -> None:
 
 
 def _interrupted(out):
-    from musegen.cli import interrupted
+    from musegen.cli.base import interrupted
     from musegen.rundir import RunDir
 
     if RunDir(out).has_checkpoint():
@@ -273,7 +273,7 @@ def generate(
     """Sample new tunes from a trained run and write them."""
     from musegen.config import parse_sets
     from musegen.pipeline import run_config
-    from musegen.rundir import RunDir, record
+    from musegen.rundir import RunDir
 
     run_ = RunDir.open(_out(str(run_dir), "run"))
     cfg = run_config(run_.manifest(), run_)

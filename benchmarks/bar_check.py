@@ -43,7 +43,7 @@ def main() -> None:
     calls, k = [], 0
     while k < len(texts):
         size = rng.choice([1, 1, 2, 3])
-        calls.append(texts[k:k + size])
+        calls.append(texts[k : k + size])
         k += size
 
     stream = CheckStream()
@@ -60,17 +60,27 @@ def main() -> None:
 
     wrong = {name: sum(a != b for a, b in zip(got, answers["convert"])) for name, got in answers.items()}
     per_text = {name: 1e3 * seconds / len(texts) for name, seconds in best.items()}
-    print(f"{platform.machine()}, {len(texts):,} texts ({len(tunes)} O'Neill's tunes cut at every bar line, "
-          f"and whole) in {len(calls):,} calls of 1-3, best of {args.rounds} rounds; "
-          f"stream failures: {stream.failures}")
+    print(
+        f"{platform.machine()}, {len(texts):,} texts ({len(tunes)} O'Neill's tunes cut at every bar line, "
+        f"and whole) in {len(calls):,} calls of 1-3, best of {args.rounds} rounds; "
+        f"stream failures: {stream.failures}"
+    )
     print(f"{'way':10} {'ms a text':>10} {'x convert':>10} {'bar counts off':>15}")
     for name in ways:
         print(f"{name:10} {per_text[name]:10.3f} {per_text['convert'] / per_text[name]:10.2f} {wrong[name]:15d}")
-    print(json.dumps({"texts": len(texts), "calls": len(calls), "rounds": args.rounds,
-                      "ms_per_text": {k: round(v, 4) for k, v in per_text.items()},
-                      "stream_ratio_vs_convert": round(per_text["convert"] / per_text["stream"], 2),
-                      "check_ratio_vs_convert": round(per_text["convert"] / per_text["check"], 2),
-                      "bar_counts_off": wrong}))
+    print(
+        json.dumps(
+            {
+                "texts": len(texts),
+                "calls": len(calls),
+                "rounds": args.rounds,
+                "ms_per_text": {k: round(v, 4) for k, v in per_text.items()},
+                "stream_ratio_vs_convert": round(per_text["convert"] / per_text["stream"], 2),
+                "check_ratio_vs_convert": round(per_text["convert"] / per_text["check"], 2),
+                "bar_counts_off": wrong,
+            }
+        )
+    )
     if any(wrong.values()):
         sys.exit(1)
 

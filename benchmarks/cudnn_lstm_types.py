@@ -17,9 +17,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from types import SimpleNamespace
 import time
 import warnings
+from types import SimpleNamespace
 
 
 def main() -> None:
@@ -41,7 +41,7 @@ def main() -> None:
         sys.exit(2)
     warnings.filterwarnings("ignore", "RNN module weights are not part of single contiguous chunk")
     torch.manual_seed(0)
-    dev, (B, T, I, U) = "cuda", (args.batch, args.seq, args.embedding, args.units)
+    dev, (B, T, I, U) = "cuda", (args.batch, args.seq, args.embedding, args.units)  # noqa: E741 (inputs)
     x = torch.randn(B, T, I, device=dev)
     kernel = torch.nn.Parameter(torch.randn(I, 4 * U, device=dev) * 0.03)
     recurrent = torch.nn.Parameter(torch.randn(U, 4 * U, device=dev) * 0.03)
@@ -55,6 +55,7 @@ def main() -> None:
     def musegen_way(dtype):
         def run():
             torch_lstm(layer, "cudnn", x, h0, h0, kernel, recurrent, bias, dtype)[0].mean().backward()
+
         return run
 
     def autocast(dtype):
@@ -63,11 +64,16 @@ def main() -> None:
                 out = module(x)[0]
             out_types[dtype] = out.dtype
             out.float().mean().backward()
+
         return run
 
-    cases = {"float32": musegen_way(torch.float32), "float16": musegen_way(torch.float16),
-             "bfloat16": musegen_way(torch.bfloat16), "autocast bfloat16": autocast(torch.bfloat16),
-             "autocast float16": autocast(torch.float16)}
+    cases = {
+        "float32": musegen_way(torch.float32),
+        "float16": musegen_way(torch.float16),
+        "bfloat16": musegen_way(torch.bfloat16),
+        "autocast bfloat16": autocast(torch.bfloat16),
+        "autocast float16": autocast(torch.float16),
+    }
 
     def timed(run) -> float:
         for _ in range(3):
@@ -79,8 +85,10 @@ def main() -> None:
         torch.cuda.synchronize()
         return (time.perf_counter() - t) / args.repeats * 1e3
 
-    print(f"{torch.cuda.get_device_name()}, torch {torch.__version__}, cuDNN {torch.backends.cudnn.version()}; "
-          f"LSTM {U}, input {I}, batch {B}, sequence {T}: one forward and backward pass")
+    print(
+        f"{torch.cuda.get_device_name()}, torch {torch.__version__}, cuDNN {torch.backends.cudnn.version()}; "
+        f"LSTM {U}, input {I}, batch {B}, sequence {T}: one forward and backward pass"
+    )
     ms = {name: timed(run) for name, run in cases.items()}
     print(f"{'':20s} {'ms':>7s} {'characters/s':>13s} {'vs float32':>10s}  kernels (most device time first)")
     for name, run in cases.items():

@@ -25,13 +25,15 @@ def main() -> None:
     args = ap.parse_args()
     os.environ["KERAS_BACKEND"] = "torch"
     import torch
-
     from gradient_runs import cases, windows
+
     from musegen_lstm.layer import gradient_scale
     from musegen_lstm.net import build
 
-    header = (f"{'run':40s} {'loss':>6s} {'max|dy|':>8s} {'median':>8s} {'<normal':>7s} {'->0':>6s}  "
-              "float16 / scaled / bfloat16  largest weight gradients")
+    header = (
+        f"{'run':40s} {'loss':>6s} {'max|dy|':>8s} {'median':>8s} {'<normal':>7s} {'->0':>6s}  "
+        "float16 / scaled / bfloat16  largest weight gradients"
+    )
     for n, (name, init, cfg, enc, model) in enumerate(cases(args, "torch")):
         net = build(model.config, enc.vocab_size) if init else model.net
         batch = windows(cfg, enc, cfg.train.batch_size, cfg.train.seq_len)
@@ -43,15 +45,19 @@ def main() -> None:
         loss.backward()
         dy = h.grad
         scale = float(gradient_scale(dy.abs().max()))
-        off = [float(((dy * s).to(t).float() / s - dy).norm() / dy.norm())
-               for s, t in ((1.0, torch.float16), (scale, torch.float16), (1.0, torch.bfloat16))]
+        off = [
+            float(((dy * s).to(t).float() / s - dy).norm() / dy.norm())
+            for s, t in ((1.0, torch.float16), (scale, torch.float16), (1.0, torch.bfloat16))
+        ]
         g = dy.abs().flatten()
         weights = " ".join(f"{v.name} {v.value.grad.abs().max().item():.1e}" for v in lstm.trainable_variables)
         if n == 0:
             print(header)
-        print(f"{name[-40:]:40s} {loss.item():6.3f} {g.max().item():8.1e} {g.median().item():8.1e} "
-              f"{(g < 6.1e-5).float().mean().item():7.1%} {(g < 2.0**-25).float().mean().item():6.1%}  "
-              f"{off[0]:.1e} / {off[1]:.1e} / {off[2]:.1e}  {weights}")
+        print(
+            f"{name[-40:]:40s} {loss.item():6.3f} {g.max().item():8.1e} {g.median().item():8.1e} "
+            f"{(g < 6.1e-5).float().mean().item():7.1%} {(g < 2.0**-25).float().mean().item():6.1%}  "
+            f"{off[0]:.1e} / {off[1]:.1e} / {off[2]:.1e}  {weights}"
+        )
 
 
 if __name__ == "__main__":

@@ -22,7 +22,6 @@ import time
 
 import numpy as np
 
-
 PAUSE = 0.5
 """Seconds between the two sides' blocks of calls. NumPy's OpenBLAS threads keep spinning on the
 cores for about 0.1 s after a float32 product: an int8 call made right after a float32 one ran 2-4
@@ -42,7 +41,7 @@ def speed(units: int, rounds: int, length: int = 300) -> dict:
     out = {}
     for n in (1, 64):
         best = dict.fromkeys(models, float("inf"))
-        for name, m in models.items():  # first calls, not counted
+        for m in models.values():  # first calls, not counted
             m.sample([1, 2, 3], SampleConfig(tunes=n, max_len=length, seed=0), end_id=-1)
         for _ in range(2):  # A B A B: each side's calls in a block, then a pause (below)
             for name, m in models.items():
@@ -95,13 +94,17 @@ def main() -> int:
     for units in args.units:
         r = speed(units, args.rounds)
         result["speed"][units] = r
-        print(f"{units:<12}{r['numpy_b1']:>12,}{r['numpy-int8_b1']:>10,}{r['numpy-int8_b1'] / r['numpy_b1']:>7.2f}"
-              f"{r['numpy_b64']:>14,}{r['numpy-int8_b64']:>10,}{r['numpy-int8_b64'] / r['numpy_b64']:>7.2f}")
+        print(
+            f"{units:<12}{r['numpy_b1']:>12,}{r['numpy-int8_b1']:>10,}{r['numpy-int8_b1'] / r['numpy_b1']:>7.2f}"
+            f"{r['numpy_b64']:>14,}{r['numpy-int8_b64']:>10,}{r['numpy-int8_b64'] / r['numpy_b64']:>7.2f}"
+        )
     if args.run:
         result["held_out"] = held_out_loss(args.run)
         h = result["held_out"]
-        print(f"held-out loss of {args.run} ({h['tunes']} tunes, {h['characters']} characters): float32 "
-              f"{h['float32']}, int8 {h['int8']} nats/character ({h['change_pct']:+}%)")
+        print(
+            f"held-out loss of {args.run} ({h['tunes']} tunes, {h['characters']} characters): float32 "
+            f"{h['float32']}, int8 {h['int8']} nats/character ({h['change_pct']:+}%)"
+        )
     print(json.dumps(result))
     return 0
 

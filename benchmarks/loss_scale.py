@@ -4,7 +4,8 @@
                                     [--batch B] [--seq S]
 
 For each trained run (and with ``--init`` for its model freshly initialized), one batch of the run's
-held-out tunes (its batch size and sequence length, or ``--batch`` and ``--seq``) goes forward and backward three times on the
+held-out tunes (its batch size and sequence length, or ``--batch`` and ``--seq``) goes forward and backward
+three times on the
 same weights: the model in float32, and in ``mixed_float16`` with the loss multiplied by 1 and by the
 scale training starts with (``musegen_lstm.loss_scale.LossScale``, 2^15), the gradients divided by it
 after. Printed for each LSTM weight: how far its gradient is from float32's (relative, in norm),
@@ -31,7 +32,8 @@ def gradients(net, x, y, scale: float):
 
         non_trainable = [v.value for v in net.non_trainable_variables]
         grads = jax.grad(lambda t: loss(y, net.stateless_call(t, non_trainable, x)[0]) * scale)(
-            [v.value for v in net.trainable_variables])
+            [v.value for v in net.trainable_variables]
+        )
     else:
         net.zero_grad()
         (loss(y, net(x)) * scale).backward()
@@ -54,8 +56,8 @@ def main() -> None:
         sys.exit(2)
     import keras
     import numpy as np
-
     from gradient_runs import cases, windows
+
     from musegen_lstm.loss_scale import LossScale
     from musegen_lstm.net import build
 
@@ -81,11 +83,15 @@ def main() -> None:
                     entry[label] = float(np.linalg.norm(g - e) / np.linalg.norm(e))
                     entry[f"{label}_zeroed"] = float(np.mean((g == 0) & (e != 0)))
         results.append(row)
-        print(f"{name[-40:]:40s} batch {x.shape[0]} x {x.shape[1]}, {args.backend}: off float32, "
-              f"no loss scale / 2^{np.log2(top):.0f}")
+        print(
+            f"{name[-40:]:40s} batch {x.shape[0]} x {x.shape[1]}, {args.backend}: off float32, "
+            f"no loss scale / 2^{np.log2(top):.0f}"
+        )
         for weight, e in row["weights"].items():
-            print(f"  {weight:18s} {e['unscaled']:.2e} / {e['scaled']:.2e}   zeroed {e['unscaled_zeroed']:.2%} / "
-                  f"{e['scaled_zeroed']:.2%}")
+            print(
+                f"  {weight:18s} {e['unscaled']:.2e} / {e['scaled']:.2e}   zeroed {e['unscaled_zeroed']:.2%} / "
+                f"{e['scaled_zeroed']:.2%}"
+            )
     print(json.dumps({"backend": args.backend, "loss_scale": top, "runs": results}))
 
 

@@ -22,18 +22,38 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 CORPORA = {"chorales": "bach-chorales", "oneills": "oneills-midi"}
 TARGETS = {  # issue targets for the chorales; the monophonic share is O'Neill's
-    "repaired_pct": ("<=", 2), "polyphony": ("3.4-4.6",), "max_polyphony": ("<=", 5), "in_key_pct": (">=", 93),
-    "held_past_4s_pct": ("<=", 1), "pitch_class_overlap": (">=", 0.95), "monophonic_pct": (">=", 98)}
-EXTRA = ["ended_pct", "pitch_range", "notes_per_beat", "nll_nats_per_event", "notes_redrawn_pct", "notes_kept_wrong",
-         "train_seconds", "steps"]
+    "repaired_pct": ("<=", 2),
+    "polyphony": ("3.4-4.6",),
+    "max_polyphony": ("<=", 5),
+    "in_key_pct": (">=", 93),
+    "held_past_4s_pct": ("<=", 1),
+    "pitch_class_overlap": (">=", 0.95),
+    "monophonic_pct": (">=", 98),
+}
+EXTRA = [
+    "ended_pct",
+    "pitch_range",
+    "notes_per_beat",
+    "nll_nats_per_event",
+    "notes_redrawn_pct",
+    "notes_kept_wrong",
+    "train_seconds",
+    "steps",
+]
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--only", default="chorales,oneills", help="comma-separated: chorales, oneills")
     ap.add_argument("--steps", type=int, default=None, help="override the preset's training steps (quick runs)")
-    ap.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
-                    help="a setting on top of the preset, as gen's --set (repeatable)")
+    ap.add_argument(
+        "--set",
+        dest="sets",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a setting on top of the preset, as gen's --set (repeatable)",
+    )
     ap.add_argument("--samples", type=int, default=200)
     ap.add_argument("--seed", type=int, default=11, help="sampling seed")
     ap.add_argument("--out", default=str(ROOT / "runs" / "bench-midi"))
@@ -53,12 +73,18 @@ def main() -> int:
             cfg = musegen.resolve("midi", flags={"corpus": CORPORA[name]}, sets=sets)
             t0 = time.perf_counter()
             run = musegen.train(cfg, run_dir, force=True)
-            print(f"{name}: trained {run.manifest()['result']['steps']} steps in {time.perf_counter() - t0:.0f} s",
-                  file=sys.stderr, flush=True)
+            print(
+                f"{name}: trained {run.manifest()['result']['steps']} steps in {time.perf_counter() - t0:.0f} s",
+                file=sys.stderr,
+                flush=True,
+            )
         result, *_ = evaluate_run(run.path, None, args.samples, seed=args.seed, log=lambda m: None)
         trained = run.manifest()["result"]
-        result.update(train_seconds=trained["seconds"], steps=trained["steps"],
-                      tokenization=run.manifest()["components"]["encoder"]["config"]["tokenization"])
+        result.update(
+            train_seconds=trained["seconds"],
+            steps=trained["steps"],
+            tokenization=run.manifest()["components"]["encoder"]["config"]["tokenization"],
+        )
         rows[name] = result
     metrics = list(TARGETS) + EXTRA
     print("| metric | target | " + " | ".join(f"{n} | {n} (real)" for n in rows) + " |")
@@ -67,8 +93,18 @@ def main() -> int:
         target = " ".join(map(str, TARGETS.get(m, ())))
         cells = " | ".join(f"{r.get(m, '')} | {r['reference'].get(m, '')}" for r in rows.values())
         print(f"| {m} | {target} | {cells} |")
-    print(json.dumps({n: {"tokenization": r["tokenization"], **{m: r.get(m) for m in metrics},
-                          "real": {m: r["reference"].get(m) for m in metrics}} for n, r in rows.items()}))
+    print(
+        json.dumps(
+            {
+                n: {
+                    "tokenization": r["tokenization"],
+                    **{m: r.get(m) for m in metrics},
+                    "real": {m: r["reference"].get(m) for m in metrics},
+                }
+                for n, r in rows.items()
+            }
+        )
+    )
     return 0
 
 

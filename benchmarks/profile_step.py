@@ -54,8 +54,11 @@ def main() -> int:
         float(loss)
         total = time.perf_counter() - t0
     table = prof.key_averages()
-    print(f"{args.steps} steps: {total / args.steps * 1e3:.1f} ms a step, {dispatched / args.steps * 1e3:.1f} ms of it "
-          f"before the last step was queued (torch {torch.__version__}, {args.device}, LSTM {args.units}, {args.precision})")
+    print(
+        f"{args.steps} steps: {total / args.steps * 1e3:.1f} ms a step, {dispatched / args.steps * 1e3:.1f} ms of it "
+        f"before the last step was queued "
+        f"(torch {torch.__version__}, {args.device}, LSTM {args.units}, {args.precision})"
+    )
     print(table.table(sort_by="self_cpu_time_total", row_limit=args.rows))
     if args.device == "gpu":
         print(table.table(sort_by="self_cuda_time_total", row_limit=12))

@@ -21,18 +21,51 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
-TARGETS = {"nll_nats_per_char": ("<=", 0.85), "clean_pct": (">=", 95), "bars_ok_pct": (">=", 92),
-           "copies_pct": ("<=", 0), "meter_tv": ("<=", 0.10), "key_tv": ("<=", 0.10)}
-FORM = ["form_regular_pct", "corpus_form_regular_pct", "form_ends_pct", "form_repeats_pct", "form_parts_overlap",
-        "form_bars_per_part_overlap", "form_bars_per_tune_overlap", "form_parts_median", "form_bars_per_tune_median"]
-EXTRA = [*FORM, "bars_redrawn_pct", "bars_kept_wrong", "complete_pct", "pitch_class_overlap", "note_length_overlap",
-         "longest_copy_chars", "train_seconds", "steps"]
-SYSTEMS = {"quality": ("quality", "lstm"), "paper": ("paper", "lstm"), "markov": ("default", "markov"),
-           "default": ("default", "lstm")}  # default: O'Neill's (music21), scored on its own held-out split
-ASKS = {"jig G 2x8": {"type": "jig", "meter": "6/8", "key": "G", "parts": 2, "bars": 8},
-        "reel Dmix": {"type": "reel", "key": "Dmix"}}  # the controls benchmarked: each tune must be what was asked
-CONTROLS = ["asked_match_pct", *[f"asked {name} {what}" for name in ASKS for what in ("match_pct", "ends_pct")],
-            "generate_100_seconds"]
+TARGETS = {
+    "nll_nats_per_char": ("<=", 0.85),
+    "clean_pct": (">=", 95),
+    "bars_ok_pct": (">=", 92),
+    "copies_pct": ("<=", 0),
+    "meter_tv": ("<=", 0.10),
+    "key_tv": ("<=", 0.10),
+}
+FORM = [
+    "form_regular_pct",
+    "corpus_form_regular_pct",
+    "form_ends_pct",
+    "form_repeats_pct",
+    "form_parts_overlap",
+    "form_bars_per_part_overlap",
+    "form_bars_per_tune_overlap",
+    "form_parts_median",
+    "form_bars_per_tune_median",
+]
+EXTRA = [
+    *FORM,
+    "bars_redrawn_pct",
+    "bars_kept_wrong",
+    "complete_pct",
+    "pitch_class_overlap",
+    "note_length_overlap",
+    "longest_copy_chars",
+    "train_seconds",
+    "steps",
+]
+SYSTEMS = {
+    "quality": ("quality", "lstm"),
+    "paper": ("paper", "lstm"),
+    "markov": ("default", "markov"),
+    "default": ("default", "lstm"),
+}  # default: O'Neill's (music21), scored on its own held-out split
+ASKS = {
+    "jig G 2x8": {"type": "jig", "meter": "6/8", "key": "G", "parts": 2, "bars": 8},
+    "reel Dmix": {"type": "reel", "key": "Dmix"},
+}  # the controls benchmarked: each tune must be what was asked
+CONTROLS = [
+    "asked_match_pct",
+    *[f"asked {name} {what}" for name in ASKS for what in ("match_pct", "ends_pct")],
+    "generate_100_seconds",
+]
 
 
 def trained(run) -> dict:
@@ -65,8 +98,11 @@ def asked(run_path, args) -> dict:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--only", default="quality,paper,markov",
-                    help="comma-separated: quality, paper, markov, default (O'Neill's, its own held-out split)")
+    ap.add_argument(
+        "--only",
+        default="quality,paper,markov",
+        help="comma-separated: quality, paper, markov, default (O'Neill's, its own held-out split)",
+    )
     ap.add_argument("--steps", type=int, default=None, help="override the presets' training steps (quick runs)")
     ap.add_argument("--samples", type=int, default=200)
     ap.add_argument("--seed", type=int, default=11, help="sampling seed")
@@ -97,14 +133,19 @@ def main() -> int:
             t0 = time.perf_counter()
             run = musegen.train(cfg, run_dir, force=True)
             train_s = time.perf_counter() - t0
-            print(f"{name}: trained {run.manifest()['result']['steps']} steps in {train_s:.0f} s", file=sys.stderr, flush=True)
+            print(
+                f"{name}: trained {run.manifest()['result']['steps']} steps in {train_s:.0f} s",
+                file=sys.stderr,
+                flush=True,
+            )
         steps = trained(run)["steps"]
         for label, sample in ((name, {}), (f"{name} (model alone)", {"check_bars": False, "check_form": False})):
             if model == "markov" and sample:
                 continue  # the markov example takes no bar checker: it is the model alone already
             held = None if name == "default" else valid
-            result, *_ = evaluate_run(run.path, held, args.samples, seed=args.seed, sample=sample,
-                                        log=lambda m: None, backend=args.backend)  # one process, one Keras backend
+            result, *_ = evaluate_run(
+                run.path, held, args.samples, seed=args.seed, sample=sample, log=lambda m: None, backend=args.backend
+            )  # one process, one Keras backend
             result["train_seconds"] = round(train_s, 1)
             result["steps"] = steps
             if not sample:

@@ -36,15 +36,21 @@ def main() -> int:
 
     vocab, emb, u = 83, 256, args.units
     rng = np.random.default_rng(0)
-    net = NumpyLSTM(rng.normal(0, 0.5, (vocab, emb)), [(rng.normal(0, emb ** -0.5, (emb, 4 * u)),
-                    rng.normal(0, u ** -0.5, (u, 4 * u)), np.zeros(4 * u))], rng.normal(0, u ** -0.5, (u, vocab)),
-                    np.zeros(vocab))
+    net = NumpyLSTM(
+        rng.normal(0, 0.5, (vocab, emb)),
+        [(rng.normal(0, emb**-0.5, (emb, 4 * u)), rng.normal(0, u**-0.5, (u, 4 * u)), np.zeros(4 * u))],
+        rng.normal(0, u**-0.5, (u, vocab)),
+        np.zeros(vocab),
+    )
     unrolls = [int(k) for k in args.unroll.split(",")]
     rates = {}
     for n in (1, 64):
         for settings in ({}, {"temperature": 0.6, "top_p": 0.9}):
             for k in unrolls:
-                run = lambda: sample(net, [1, 2, 3], n, args.length, -1, seed=1, unroll=k, **settings)  # noqa: E731
+
+                def run(n=n, k=k, settings=settings):
+                    return sample(net, [1, 2, 3], n, args.length, -1, seed=1, unroll=k, **settings)
+
                 run()  # compile
                 best = float("inf")
                 for _ in range(args.rounds):
@@ -52,14 +58,24 @@ def main() -> int:
                     run()
                     best = min(best, time.perf_counter() - t0)
                 rates[(n, "top_p" if settings else "plain", k)] = n * args.length / best
-    print(f"device {jax.devices()[0].device_kind} ({jax.default_backend()}), LSTM {u}, {args.length} characters, "
-          f"best of {args.rounds}; characters/s")
+    print(
+        f"device {jax.devices()[0].device_kind} ({jax.default_backend()}), LSTM {u}, {args.length} characters, "
+        f"best of {args.rounds}; characters/s"
+    )
     print(f"{'tunes, filter':<18}" + "".join(f"{'unroll ' + str(k):>14}" for k in unrolls))
     for n in (1, 64):
         for f in ("plain", "top_p"):
             print(f"{f'{n}, {f}':<18}" + "".join(f"{rates[(n, f, k)]:>14,.0f}" for k in unrolls))
-    print(json.dumps({"device": jax.devices()[0].device_kind, "platform": jax.default_backend(), "units": u,
-                      "rates": {f"{n}_{f}_{k}": round(r) for (n, f, k), r in rates.items()}}))
+    print(
+        json.dumps(
+            {
+                "device": jax.devices()[0].device_kind,
+                "platform": jax.default_backend(),
+                "units": u,
+                "rates": {f"{n}_{f}_{k}": round(r) for (n, f, k), r in rates.items()},
+            }
+        )
+    )
     return 0
 
 

@@ -27,8 +27,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-TARGETS = {"clean_with_score_pct": (">=", 99), "score_tunes_per_s": (">=", 20), "compose_median_s": ("<=", 2),
-           "compose_p95_4_browsers_s": ("<=", 5), "hostile_refused_pct": (">=", 100)}
+TARGETS = {
+    "clean_with_score_pct": (">=", 99),
+    "score_tunes_per_s": (">=", 20),
+    "compose_median_s": ("<=", 2),
+    "compose_p95_4_browsers_s": ("<=", 5),
+    "hostile_refused_pct": (">=", 100),
+}
 
 
 def default_run(args) -> Path:
@@ -37,8 +42,9 @@ def default_run(args) -> Path:
     path = ROOT / "runs" / "bench-see" / "default"
     if not (path / "model.keras").is_file():
         print(f"training the default preset into {path}", flush=True)
-        subprocess.run([sys.executable, "-m", "musegen", "train", "--preset", "default", "--out", str(path),
-                        "--force"], check=True)
+        subprocess.run(
+            [sys.executable, "-m", "musegen", "train", "--preset", "default", "--out", str(path), "--force"], check=True
+        )
     return path
 
 
@@ -61,16 +67,25 @@ def pages(run: Path, args, out: Path) -> dict:
         img = re.search(r'<img class="score" src="([^"]+)"', cards[i][1])
         if img and (out / img.group(1)).read_text().count('class="note"') > 0:
             shown += 1
-    return {"tunes": len(pieces), "clean": len(clean), "clean_with_score_pct": round(100.0 * shown / len(clean), 1),
-            "score_failed": len(scored.failed), "score_tunes_per_s": round(len(pieces) / seconds, 1)}
+    return {
+        "tunes": len(pieces),
+        "clean": len(clean),
+        "clean_with_score_pct": round(100.0 * shown / len(clean), 1),
+        "score_failed": len(scored.failed),
+        "score_tunes_per_s": round(len(pieces) / seconds, 1),
+    }
 
 
 def serve(run: Path, args) -> dict:
     import httpx
 
     with open(run.parent / "serve.log", "w") as log:  # a pipe nobody reads could fill and stop the server
-        proc = subprocess.Popen([sys.executable, "-m", "musegen", "serve", str(run), "--port", "0"],
-                                stdout=subprocess.PIPE, stderr=log, text=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "musegen", "serve", str(run), "--port", "0"],
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+        )
     try:
         url = re.search(r"http://\S+/", proc.stdout.readline()).group(0)
         name = json.loads(httpx.get(url + "api/runs").text)["runs"][0]["name"]
@@ -89,18 +104,25 @@ def serve(run: Path, args) -> dict:
 
         with httpx.Client(base_url=url.rstrip("/"), timeout=120) as client:
             cases = hostile(client, run.resolve(), name)
-            refused = [what for what, r in cases
-                       if 400 <= r.status_code < 500 and r.headers.get("content-type", "").startswith("application/json")
-                       and r.json().get("error")]
+            refused = [
+                what
+                for what, r in cases
+                if 400 <= r.status_code < 500
+                and r.headers.get("content-type", "").startswith("application/json")
+                and r.json().get("error")
+            ]
             still = client.get("/api/runs").status_code == 200
     finally:
         proc.terminate()
         proc.wait(timeout=30)
-    return {"compose_median_s": round(statistics.median(alone), 2),
-            "compose_p95_4_browsers_s": round(statistics.quantiles(together, n=20)[-1], 2),
-            "compose_median_4_browsers_s": round(statistics.median(together), 2),
-            "hostile_kinds": len(cases), "hostile_refused_pct": round(100.0 * len(refused) / len(cases), 1) if still else 0.0,
-            "not_refused": [what for what, _ in cases if what not in refused]}
+    return {
+        "compose_median_s": round(statistics.median(alone), 2),
+        "compose_p95_4_browsers_s": round(statistics.quantiles(together, n=20)[-1], 2),
+        "compose_median_4_browsers_s": round(statistics.median(together), 2),
+        "hostile_kinds": len(cases),
+        "hostile_refused_pct": round(100.0 * len(refused) / len(cases), 1) if still else 0.0,
+        "not_refused": [what for what, _ in cases if what not in refused],
+    }
 
 
 def main() -> int:

@@ -147,8 +147,10 @@ class Torch:
             self.opt.zero_grad()
             with torch.autocast(self.dev.type, dtype=self.autocast, enabled=self.autocast is not None):
                 logits, _ = self.net(torch.as_tensor(x, device=self.dev, dtype=torch.long))
-            loss = self.lossf(logits.float().reshape(-1, self.vocab),
-                              torch.as_tensor(y, device=self.dev, dtype=torch.long).reshape(-1))
+            loss = self.lossf(
+                logits.float().reshape(-1, self.vocab),
+                torch.as_tensor(y, device=self.dev, dtype=torch.long).reshape(-1),
+            )
             loss.backward()
             self.opt.step()
         loss.item()
@@ -171,8 +173,12 @@ class Reference:
     same seeds; each call runs there and returns when it is done (a line each way, microseconds)."""
 
     def __init__(self, args):
-        self.proc = subprocess.Popen([sys.executable, __file__, "--serve-reference", json.dumps(vars(args))],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.proc = subprocess.Popen(
+            [sys.executable, __file__, "--serve-reference", json.dumps(vars(args))],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         self._done()  # built
 
     def _ask(self, line: str) -> None:
@@ -205,7 +211,7 @@ def serve_reference(given: str) -> int:
     for line in sys.stdin:
         cmd, *numbers = line.split()
         if cmd == "train":
-            reference.train(data[:int(numbers[0])])
+            reference.train(data[: int(numbers[0])])
         else:
             reference.sample(int(numbers[0]), int(numbers[1]))
         print("done", flush=True)
@@ -256,9 +262,18 @@ def startup(args) -> dict:
             subprocess.run([sys.executable, "-m", "musegen", *cmd], capture_output=True, check=True)
             times.append(time.perf_counter() - t0)
         out[f"gen_{cmd[0].strip('-')}_s"] = round(min(times), 3)
-    probe = subprocess.run([sys.executable, "-c", "import sys, musegen.cli; from musegen.plugins import get_manager; "
-                            "get_manager(); print(sorted(m for m in ('keras', 'jax', 'torch', 'tensorflow', 'music21') "
-                            "if m in sys.modules))"], capture_output=True, text=True, check=True)
+    probe = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, musegen.cli; from musegen.plugins import get_manager; "
+            "get_manager(); print(sorted(m for m in ('keras', 'jax', 'torch', 'tensorflow', 'music21') "
+            "if m in sys.modules))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     out["heavy_modules_at_start"] = probe.stdout.strip()
     return out
 
@@ -275,8 +290,11 @@ def rendering(n: int) -> dict:
         t0 = time.perf_counter()
         result = musegen.render(pieces, tmp, ["midi", "wav"])
         seconds = time.perf_counter() - t0
-    return {"render_tunes": len(tunes), "render_wav_written": len(result["wav"].files),
-            "render_tunes_per_s": round(len(tunes) / seconds, 1)}
+    return {
+        "render_tunes": len(tunes),
+        "render_wav_written": len(result["wav"].files),
+        "render_tunes_per_s": round(len(tunes) / seconds, 1),
+    }
 
 
 def device_name(args) -> str:
@@ -306,21 +324,35 @@ def main() -> int:
     ap.add_argument("--device", choices=["cpu", "gpu"], default="cpu")
     ap.add_argument("--backend", choices=["jax", "torch", "tensorflow"], default="jax")
     ap.add_argument("--units", type=positive, default=None)
-    ap.add_argument("--precision", choices=["float32", "mixed_bfloat16", "mixed_float16"], default="float32",
-                    help="training precision, both sides (PyTorch: torch.autocast); sampling stays float32")
+    ap.add_argument(
+        "--precision",
+        choices=["float32", "mixed_bfloat16", "mixed_float16"],
+        default="float32",
+        help="training precision, both sides (PyTorch: torch.autocast); sampling stays float32",
+    )
     ap.add_argument("--rounds", type=positive, default=3, help="alternating rounds per measure; the best counts")
-    ap.add_argument("--sample-rounds", type=positive, default=None,
-                    help="alternating rounds per sampling measure (default: 3x --rounds; a round of one tune "
-                         "takes milliseconds, so that a few slow ones on a busy machine do not decide it)")
+    ap.add_argument(
+        "--sample-rounds",
+        type=positive,
+        default=None,
+        help="alternating rounds per sampling measure (default: 3x --rounds; a round of one tune "
+        "takes milliseconds, so that a few slow ones on a busy machine do not decide it)",
+    )
     ap.add_argument("--skip-extras", action="store_true", help="only training and sampling")
-    ap.add_argument("--skip-int8", action="store_true",
-                    help="on a CPU, skip the rows of the NumPy sampler with int8 weights (model.sampler=numpy-int8)")
+    ap.add_argument(
+        "--skip-int8",
+        action="store_true",
+        help="on a CPU, skip the rows of the NumPy sampler with int8 weights (model.sampler=numpy-int8)",
+    )
     args = ap.parse_args()
     args.sample_rounds = args.sample_rounds or 3 * args.rounds
     if args.device == "cpu" and args.precision == "mixed_float16":
         # torch.autocast(float16) on a CPU: oneDNN "could not create a primitive descriptor" for the LSTM
-        ap.exit(2, "throughput.py: error: no plain PyTorch reference for mixed_float16 on a CPU (PyTorch's CPU LSTM "
-                   "has no float16 kernel); measure it with --device gpu, or mixed_bfloat16 here\n")
+        ap.exit(
+            2,
+            "throughput.py: error: no plain PyTorch reference for mixed_float16 on a CPU (PyTorch's CPU LSTM "
+            "has no float16 kernel); measure it with --device gpu, or mixed_bfloat16 here\n",
+        )
     args.vocab, args.embedding = 83, 256
     if args.quick:
         args.units, args.seq, args.batch, args.steps, args.sample_len = args.units or 256, 200, 32, 8, 300
@@ -337,7 +369,7 @@ def main() -> int:
     race(sides, lambda s: (s.train(data[:2]), s.sample(1, args.sample_len), s.sample(64, args.sample_len)), 1)
     seconds = {"train": race(sides, lambda s: s.train(data), args.rounds)}
     for n in (1, 64):
-        seconds[f"sample_b{n}"] = race(sides, lambda s: s.sample(n, args.sample_len), args.sample_rounds)
+        seconds[f"sample_b{n}"] = race(sides, lambda s, n=n: s.sample(n, args.sample_len), args.sample_rounds)
     ours = sides["musegen"]
     sampler, int8_route = ours.model.sampler(), None
     if args.device == "cpu" and not args.skip_int8:  # the NumPy sampler with int8 weights, same PyTorch loop
@@ -347,19 +379,26 @@ def main() -> int:
 
         int8_route = best_route()
         for n in (1, 64):
-            seconds[f"sample_b{n}_int8"] = race(sides, lambda s: s.sample(n, args.sample_len), args.sample_rounds)
+            seconds[f"sample_b{n}_int8"] = race(sides, lambda s, n=n: s.sample(n, args.sample_len), args.sample_rounds)
     pooled = pool_reference(seconds)
     tunes = lambda key: int(key.split("_")[1][1:])  # noqa: E731 — sample_b64_int8: 64
-    rate = {k: {side: (len(data) * args.batch * args.seq if k == "train" else tunes(k) * args.sample_len) / s
-                for side, s in v.items()} for k, v in seconds.items()}
+    rate = {
+        k: {
+            side: (len(data) * args.batch * args.seq if k == "train" else tunes(k) * args.sample_len) / s
+            for side, s in v.items()
+        }
+        for k, v in seconds.items()
+    }
     sides["torch"].close()
     path = ours.lstm_path(data[0][0])
     import torch
 
-    print(f"device {args.device} ({device_name(args)}), "
-          f"backend {ours.backend} (LSTM path: {path}), torch {torch.__version__}, LSTM {args.units}, "
-          f"sequence {args.seq}, batch {args.batch}, {args.precision}, sampler {sampler}, best of {args.rounds} rounds "
-          f"(sampling {args.sample_rounds})")
+    print(
+        f"device {args.device} ({device_name(args)}), "
+        f"backend {ours.backend} (LSTM path: {path}), torch {torch.__version__}, LSTM {args.units}, "
+        f"sequence {args.seq}, batch {args.batch}, {args.precision}, sampler {sampler}, best of {args.rounds} rounds "
+        f"(sampling {args.sample_rounds})"
+    )
     if int8_route:
         print(f"int8 rows: model.sampler=numpy-int8, {int8_route} route (musegen_lstm/int8.py)")
     if pooled:
@@ -369,18 +408,31 @@ def main() -> int:
     for key, r in rate.items():
         result[f"{key}_ratio_vs_torch"] = round(r["musegen"] / r["torch"], 2)
         print(f"{key:<22}{r['musegen']:>12,.0f}{r['torch']:>12,.0f}{result[f'{key}_ratio_vs_torch']:>8.2f}")
-    result.update(device=args.device, device_name=device_name(args), backend=ours.backend, lstm_path=path,
-                  units=args.units, precision=args.precision, rounds=args.rounds, sample_rounds=args.sample_rounds,
-                  int8_route=int8_route, reference_pooled=pooled,
-                  musegen={k: round(r["musegen"]) for k, r in rate.items()},
-                  torch={k: round(r["torch"]) for k, r in rate.items()})
+    result.update(
+        device=args.device,
+        device_name=device_name(args),
+        backend=ours.backend,
+        lstm_path=path,
+        units=args.units,
+        precision=args.precision,
+        rounds=args.rounds,
+        sample_rounds=args.sample_rounds,
+        int8_route=int8_route,
+        reference_pooled=pooled,
+        musegen={k: round(r["musegen"]) for k, r in rate.items()},
+        torch={k: round(r["torch"]) for k, r in rate.items()},
+    )
     if not args.skip_extras:
         result.update(startup(args))
-        print(f"gen --help {result['gen_help_s']} s, gen plugins {result['gen_plugins_s']} s, "
-              f"heavy modules imported at start: {result['heavy_modules_at_start']}")
+        print(
+            f"gen --help {result['gen_help_s']} s, gen plugins {result['gen_plugins_s']} s, "
+            f"heavy modules imported at start: {result['heavy_modules_at_start']}"
+        )
         result.update(rendering(100 if args.quick else 400))
-        print(f"ABC -> MIDI -> WAV: {result['render_tunes_per_s']} tunes/s "
-              f"({result['render_wav_written']} of {result['render_tunes']} O'Neill's tunes written)")
+        print(
+            f"ABC -> MIDI -> WAV: {result['render_tunes_per_s']} tunes/s "
+            f"({result['render_wav_written']} of {result['render_tunes']} O'Neill's tunes written)"
+        )
     print(json.dumps(result))
     return 0
 

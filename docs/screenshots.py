@@ -24,8 +24,14 @@ def browser(width: int, height: int):
 
     options = webdriver.ChromeOptions()
     options.binary_location = shutil.which("chromium")
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", f"--window-size={width},{height}",
-                "--hide-scrollbars", "--mute-audio"):
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        f"--window-size={width},{height}",
+        "--hide-scrollbars",
+        "--mute-audio",
+    ):
         options.add_argument(arg)
     return webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
 
@@ -33,8 +39,10 @@ def browser(width: int, height: int):
 def settle(driver) -> None:
     """Until every score is drawn and every player knows its length."""
     for _ in range(100):
-        if driver.execute_script("return Array.from(document.images).every(i => i.complete) && "
-                                 "Array.from(document.querySelectorAll('audio')).every(a => a.readyState >= 1)"):
+        if driver.execute_script(
+            "return Array.from(document.images).every(i => i.complete) && "
+            "Array.from(document.querySelectorAll('audio')).every(a => a.readyState >= 1)"
+        ):
             return
         time.sleep(0.1)
 
@@ -44,8 +52,22 @@ def main(run: Path) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         copy = Path(tmp) / run.resolve().name  # gen serve writes its compositions into the run: use a copy
         shutil.copytree(run, copy, ignore=shutil.ignore_patterns("serve", "samples", "eval*"))
-        subprocess.run([sys.executable, "-m", "musegen", "generate", str(copy), "--tunes", "6", "--seed", "3",
-                        "--out", str(Path(tmp) / "samples")], check=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "musegen",
+                "generate",
+                str(copy),
+                "--tunes",
+                "6",
+                "--seed",
+                "3",
+                "--out",
+                str(Path(tmp) / "samples"),
+            ],
+            check=True,
+        )
         d = browser(1100, 1300)
         try:
             d.get((Path(tmp) / "samples" / "index.html").as_uri())
@@ -53,17 +75,20 @@ def main(run: Path) -> int:
             d.save_screenshot(str(IMAGES / "listening-page.png"))
         finally:
             d.quit()
-        server = subprocess.Popen([sys.executable, "-m", "musegen", "serve", str(copy), "--port", "0"],
-                                  stdout=subprocess.PIPE, text=True)
+        server = subprocess.Popen(
+            [sys.executable, "-m", "musegen", "serve", str(copy), "--port", "0"], stdout=subprocess.PIPE, text=True
+        )
         try:
             url = re.search(r"http://\S+/", server.stdout.readline()).group(0)
             d = browser(1300, 1150)
             try:
                 d.get(url)
                 time.sleep(1)
-                d.execute_script("document.querySelector('[name=type]').value = 'jig';"
-                                 "document.querySelector('[name=key]').value = 'G';"
-                                 "document.querySelector('[name=tunes]').value = '2';")
+                d.execute_script(
+                    "document.querySelector('[name=type]').value = 'jig';"
+                    "document.querySelector('[name=key]').value = 'G';"
+                    "document.querySelector('[name=tunes]').value = '2';"
+                )
                 d.find_element("id", "go").click()
                 for _ in range(300):
                     if d.execute_script("return document.querySelectorAll('#tunes article').length === 2"):

@@ -1,7 +1,7 @@
 """The `gen run` pipeline in a few lines of Python.
 
-    python examples/compose.py            # a quick demo (200 steps)
-    python examples/compose.py 1200       # the default preset's full training
+python examples/compose.py            # a quick demo (200 steps)
+python examples/compose.py 1200       # the default preset's full training
 """
 
 import sys
@@ -9,8 +9,9 @@ import sys
 import musegen
 
 steps = int(sys.argv[1]) if len(sys.argv) > 1 else 200
-config = musegen.resolve("default", flags={"corpus": "oneills", "encoder": "abc-char", "model": "lstm"},
-                         sets={"train.steps": steps})
+config = musegen.resolve(
+    "default", flags={"corpus": "oneills", "encoder": "abc-char", "model": "lstm"}, sets={"train.steps": steps}
+)
 run = musegen.train(config, "runs/compose-demo", force=True)
 print("held-out loss:", run.manifest()["result"]["best_valid_loss"])
 

@@ -64,15 +64,19 @@ def shared_data() -> Path:
 def run_python(code: str, env: dict | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
     """Run Python code in a fresh interpreter (a Keras backend is fixed once per process)."""
     full_env = {**os.environ, **(env or {})}
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=full_env, timeout=timeout, cwd=ROOT)
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=full_env, timeout=timeout, cwd=ROOT
+    )
 
 
 def train_tiny(out: Path) -> Path:
     """A run of the tiny preset (O'Neill's, seconds of training) in ``out``, one ABC tune sampled."""
-    from musegen.cli import app
     from typer.testing import CliRunner
 
-    result = CliRunner().invoke(app, ["run", "--preset", "tiny", "--steps", "4", "--tunes", "1", "--render", "abc",
-                                      "--out", str(out)])
+    from musegen.cli import app
+
+    result = CliRunner().invoke(
+        app, ["run", "--preset", "tiny", "--steps", "4", "--tunes", "1", "--render", "abc", "--out", str(out)]
+    )
     assert result.exit_code == 0, result.output
     return out

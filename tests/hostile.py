@@ -37,8 +37,15 @@ def environment(**env) -> dict:
 
 def gen(args: list[str], cwd: Path, env: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
     """``gen ARGS`` in a process of its own, in ``cwd``."""
-    return subprocess.run([sys.executable, "-m", "musegen", *args], cwd=cwd, env=environment(**(env or {})),
-                          capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [sys.executable, "-m", "musegen", *args],
+        cwd=cwd,
+        env=environment(**(env or {})),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def check_refused(case: Case, proc: subprocess.CompletedProcess) -> str:

@@ -106,28 +106,62 @@ def case_eval_data_of_another_format(tmp, run):
 
     (tmp / "midi").mkdir()
     (tmp / "midi" / "a.mid").write_bytes(chord_piece().midi)
-    return ["eval", str(run), "--data", str(tmp / "midi"), "--samples", "1"], "holds midi pieces but this run's encoder reads abc"
+    return [
+        "eval",
+        str(run),
+        "--data",
+        str(tmp / "midi"),
+        "--samples",
+        "1",
+    ], "holds midi pieces but this run's encoder reads abc"
 
 
 def case_generate_set_of_a_trained_setting(tmp, run):
-    return ["generate", str(run), "--set", "model.units=64"], \
-        "model.units is fixed by the trained run; only model.sampler can change when sampling"
+    return [
+        "generate",
+        str(run),
+        "--set",
+        "model.units=64",
+    ], "model.units is fixed by the trained run; only model.sampler can change when sampling"
 
 
 def case_generate_set_outside_sampling(tmp, run):
-    return ["generate", str(run), "--set", "train.steps=5"], "takes sample.<setting>, sample.checker.<setting>, model.<setting>"
+    return [
+        "generate",
+        str(run),
+        "--set",
+        "train.steps=5",
+    ], "takes sample.<setting>, sample.checker.<setting>, model.<setting>"
 
 
 def case_generate_set_unknown_sample_option(tmp, run):
     return ["generate", str(run), "--set", "sample.tempo=5"], "tempo: unknown option"
 
 
-CASES = [case_empty, case_binary, case_long_line, case_unknown_component, case_invalid_set, case_negative_steps,
-         case_missing_out_parent, case_missing_run, case_not_a_run]
-RUN_CASES = [case_corrupt_manifest, case_corrupt_model, case_bad_prime, case_missing_soundfont, case_existing_run,
-             case_resume_with_other_settings, case_run_from_another_encoder, case_eval_data_of_another_format,
-             case_generate_set_of_a_trained_setting, case_generate_set_outside_sampling,
-             case_generate_set_unknown_sample_option]
+CASES = [
+    case_empty,
+    case_binary,
+    case_long_line,
+    case_unknown_component,
+    case_invalid_set,
+    case_negative_steps,
+    case_missing_out_parent,
+    case_missing_run,
+    case_not_a_run,
+]
+RUN_CASES = [
+    case_corrupt_manifest,
+    case_corrupt_model,
+    case_bad_prime,
+    case_missing_soundfont,
+    case_existing_run,
+    case_resume_with_other_settings,
+    case_run_from_another_encoder,
+    case_eval_data_of_another_format,
+    case_generate_set_of_a_trained_setting,
+    case_generate_set_outside_sampling,
+    case_generate_set_unknown_sample_option,
+]
 
 
 def check(args, message):
@@ -158,8 +192,11 @@ def test_bad_input_on_a_run(case, good_run, tmp_path):
 def mounted_tmpfs(path, options):
     """A tmpfs of our own (read-only, or tiny to fill up); skips where this machine forbids mounting."""
     path.mkdir()
-    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)],
-                                           capture_output=True).returncode != 0:
+    if (
+        os.geteuid() != 0
+        or subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)], capture_output=True).returncode
+        != 0
+    ):
         pytest.skip("cannot mount a tmpfs here (needs root in a machine that allows it)")
     try:
         yield path
@@ -176,8 +213,9 @@ def test_disk_full_while_writing_a_checkpoint(tmp_path, corpus_file):
     with mounted_tmpfs(tmp_path / "small", "size=160k") as small:
         out = small / "run"
         # 96 units: run.json fits, a checkpoint of about 200 kB does not
-        result = runner.invoke(app, ["train", "--corpus", str(corpus_file), *TINY, "--set", "model.units=96",
-                                     "--out", str(out)])
+        result = runner.invoke(
+            app, ["train", "--corpus", str(corpus_file), *TINY, "--set", "model.units=96", "--out", str(out)]
+        )
         assert result.exit_code == 2 and "Traceback" not in result.output, result.output
         errors = [line for line in result.output.splitlines() if line.startswith("error: ")]
         assert len(errors) == 1 and f"cannot write {out / 'model.keras'}: No space left on device" in errors[0]

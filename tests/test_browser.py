@@ -13,9 +13,9 @@ import sys
 import time
 
 import pytest
+
 from musegen import Piece
 from musegen.pipeline import render
-
 from tests.conftest import ROOT, TUNES, train_tiny
 
 ARTIFACTS = ROOT / "test-artifacts"
@@ -28,10 +28,19 @@ def browser():
     import importlib.util
 
     binary = next((shutil.which(b) for b in BROWSERS if shutil.which(b)), None)
-    missing = [what for what, there in (("chromium", binary), ("chromium-driver", shutil.which("chromedriver")),
-                                        ("selenium", importlib.util.find_spec("selenium"))) if not there]
+    missing = [
+        what
+        for what, there in (
+            ("chromium", binary),
+            ("chromium-driver", shutil.which("chromedriver")),
+            ("selenium", importlib.util.find_spec("selenium")),
+        )
+        if not there
+    ]
     if missing:
-        message = f"not installed: {', '.join(missing)} (apt-get install chromium chromium-driver; pip install selenium)"
+        message = (
+            f"not installed: {', '.join(missing)} (apt-get install chromium chromium-driver; pip install selenium)"
+        )
         if os.environ.get("MUSEGEN_REQUIRE_BROWSER"):
             pytest.fail(message)
         pytest.skip(message)
@@ -40,8 +49,14 @@ def browser():
 
     options = webdriver.ChromeOptions()
     options.binary_location = binary
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1200,1400",
-                "--mute-audio"):
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--window-size=1200,1400",
+        "--mute-audio",
+    ):
         options.add_argument(arg)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     d = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
@@ -74,7 +89,8 @@ CARDS = """return Array.from(document.querySelectorAll('article.tune')).map(c =>
   score: c.querySelector('img.score') && [c.querySelector('img.score').getAttribute('src'),
           c.querySelector('img.score').complete, c.querySelector('img.score').naturalWidth],
   audio: c.querySelector('audio') && [c.querySelector('audio').readyState, c.querySelector('audio').duration]}))"""
-LOADED = """const a = Array.from(document.querySelectorAll('audio')); const i = Array.from(document.querySelectorAll('img.score'));
+LOADED = """const a = Array.from(document.querySelectorAll('audio'));
+  const i = Array.from(document.querySelectorAll('img.score'));
   i.forEach(x => x.loading = 'eager');
   return a.every(x => x.readyState >= 1) && i.every(x => x.complete);"""
 
@@ -105,8 +121,13 @@ def server(tmp_path_factory):
     run = train_tiny(tmp_path_factory.mktemp("browser") / "tiny")
     log = run.parent / "serve.log"
     with open(log, "w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "musegen", "serve", str(run), "--port", "0"], cwd=run.parent,
-                                stdout=out, stderr=subprocess.STDOUT, text=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "musegen", "serve", str(run), "--port", "0"],
+            cwd=run.parent,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
     end = time.time() + 120
     while not (url := re.search(r"http://\S+/", log.read_text())) and proc.poll() is None and time.time() < end:
         time.sleep(0.1)
@@ -129,8 +150,9 @@ def served(driver, script: str, timeout: float = 30):
 def test_compose_in_gen_serve(browser, server):
     browser.get(server)
     wait_for(browser, "return document.querySelector('#run').options.length > 0")
-    browser.execute_script("document.querySelector('[name=type]').value = 'jig';"
-                           "document.querySelector('[name=tunes]').value = '3';")
+    browser.execute_script(
+        "document.querySelector('[name=type]').value = 'jig';document.querySelector('[name=tunes]').value = '3';"
+    )
     browser.find_element("id", "go").click()
     served(browser, "return document.querySelectorAll('#tunes article.tune').length === 3", timeout=90)
     wait_for(browser, LOADED)
@@ -144,11 +166,14 @@ def test_compose_in_gen_serve(browser, server):
             assert card["audio"][1] > 0
     served(browser, "return document.querySelectorAll('#history li').length >= 1")
     shot(browser, "gen-serve.png")
-    browser.execute_script("document.querySelector('[name=tunes]').value = '40';"
-                           "document.querySelector('[name=tunes]').removeAttribute('max');")
+    browser.execute_script(
+        "document.querySelector('[name=tunes]').value = '40';"
+        "document.querySelector('[name=tunes]').removeAttribute('max');"
+    )
     browser.find_element("id", "go").click()  # out of range: the page says why, and nothing breaks
-    text = wait_for(browser, "const s = document.querySelector('#status');"
-                             "return s.classList.contains('error') && s.textContent")
+    text = wait_for(
+        browser, "const s = document.querySelector('#status');return s.classList.contains('error') && s.textContent"
+    )
     assert "tunes" in text and "8" in text
     assert [e for e in console_errors(browser) if "422" not in e] == []  # the refused request's own log line
 
@@ -162,13 +187,16 @@ def test_the_listening_page_reads_on_a_phone_and_in_print(browser, tmp_path):
         wait_for(browser, LOADED)
         sizes = browser.execute_script("const d = document.documentElement; return [d.scrollWidth, d.clientWidth]")
         assert sizes[0] <= sizes[1] <= 390, sizes  # nothing scrolls sideways
-        width, src = browser.execute_script("const i = document.querySelector('img.score'); "
-                                            "return [i.getBoundingClientRect().width, i.currentSrc]")
+        width, src = browser.execute_script(
+            "const i = document.querySelector('img.score'); return [i.getBoundingClientRect().width, i.currentSrc]"
+        )
         assert 250 < width <= 390 and src.endswith(".phone.svg")  # the narrow score, fitting the phone's width
         shot(browser, "listening-page-phone.png")
         browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": "print"})
-        shown = browser.execute_script("return [getComputedStyle(document.querySelector('audio')).display, "
-                                       "getComputedStyle(document.querySelector('img.score')).display]")
+        shown = browser.execute_script(
+            "return [getComputedStyle(document.querySelector('audio')).display, "
+            "getComputedStyle(document.querySelector('img.score')).display]"
+        )
         assert shown == ["none", "block"]  # on paper: the music, not the players
     finally:
         browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": ""})

@@ -63,6 +63,7 @@ def test_generate_is_reproducible_with_a_seed(trained, tmp_path):
     assert a.exit_code == 0 and b.exit_code == 0, a.output + b.output
     assert (tmp_path / "a" / "tunes.abc").read_text() == (tmp_path / "b" / "tunes.abc").read_text()
     c = gen("generate", trained, "--tunes", 2, "--seed", 10, "--out", tmp_path / "c", "--render", "abc")
+    assert c.exit_code == 0, c.output
     assert (tmp_path / "c" / "tunes.abc").read_text() != (tmp_path / "a" / "tunes.abc").read_text()
 
 
@@ -72,8 +73,11 @@ def test_generate_set_changes_sampling_settings_for_that_call(trained, tmp_path,
     from musegen_lstm import sampling
 
     made = []
-    monkeypatch.setattr(sampling.Prepared, "__init__", lambda self, net, int8=False, _init=sampling.Prepared.__init__:
-                        (made.append(int8), _init(self, net, int8))[1])
+    monkeypatch.setattr(
+        sampling.Prepared,
+        "__init__",
+        lambda self, net, int8=False, _init=sampling.Prepared.__init__: (made.append(int8), _init(self, net, int8))[1],
+    )
     saved = (trained / "run.json").read_bytes()
     args = ("generate", trained, "--tunes", 2, "--seed", 9, "--render", "abc", "--no-check-bars")
     flag = gen(*args, "--max-len", 4, "--out", tmp_path / "flag")
@@ -111,24 +115,56 @@ def test_generate_writes_each_call_into_a_folder_of_its_own(trained, tmp_path):
 
 
 def test_generate_asks_for_a_type_key_and_form_and_names_the_choices_of_a_value_the_corpus_lacks(trained, tmp_path):
-    r = gen("generate", trained, "--tunes", 3, "--type", "Jig", "--key", "D", "--parts", 1, "--bars", 4,
-            "--out", tmp_path / "jig", "--render", "abc")
+    r = gen(
+        "generate",
+        trained,
+        "--tunes",
+        3,
+        "--type",
+        "Jig",
+        "--key",
+        "D",
+        "--parts",
+        1,
+        "--bars",
+        4,
+        "--out",
+        tmp_path / "jig",
+        "--render",
+        "abc",
+    )
     assert r.exit_code == 0, r.output
     assert "asked for: jig in D, 6/8, 1 part of 4 bars; " in r.output
     for tune in (tmp_path / "jig").glob("0*.abc"):
         text = tune.read_text()
         assert "\nR:jig\nM:6/8\n" in text and "\nK:D\n" in text and "%jig" not in text  # the line is taken out
-    assert_one_line_error(gen("generate", trained, "--type", "hornpipe", "--out", tmp_path / "x"),
-                          "--type hornpipe: the corpus has no tune of that type; choose from ")
-    assert_one_line_error(gen("generate", trained, "--type", "jig", "--meter", "2/4", "--out", tmp_path / "x"),
-                          "--type jig --meter 2/4 contradict each other: the corpus's jigs are in 6/8")
+    assert_one_line_error(
+        gen("generate", trained, "--type", "hornpipe", "--out", tmp_path / "x"),
+        "--type hornpipe: the corpus has no tune of that type; choose from ",
+    )
+    assert_one_line_error(
+        gen("generate", trained, "--type", "jig", "--meter", "2/4", "--out", tmp_path / "x"),
+        "--type jig --meter 2/4 contradict each other: the corpus's jigs are in 6/8",
+    )
     assert_one_line_error(gen("generate", trained, "--parts", 0, "--out", tmp_path / "x"), "parts")
     assert not (tmp_path / "x").exists()
 
 
 def test_generate_with_prime_and_wav(trained, tmp_path):
-    r = gen("generate", trained, "--tunes", 1, "--prime", "T:Little Air\\nM:4/4\\nK:G\\nG", "--max-len", 80,
-            "--temperature", 0.5, "--out", tmp_path)
+    r = gen(
+        "generate",
+        trained,
+        "--tunes",
+        1,
+        "--prime",
+        "T:Little Air\\nM:4/4\\nK:G\\nG",
+        "--max-len",
+        80,
+        "--temperature",
+        0.5,
+        "--out",
+        tmp_path,
+    )
     assert r.exit_code == 0, r.output
     text = next(tmp_path.glob("01-*.abc")).read_text()
     # the prime's meter and key are what the tune is asked to be; its title and first note are kept
@@ -213,8 +249,10 @@ def test_generate_on_a_broken_run_dir(tmp_path):
 
 
 def test_missing_soundfont_is_one_line_error(trained, tmp_path):
-    assert_one_line_error(gen("generate", trained, "--soundfont", tmp_path / "none.sf2", "--out", tmp_path / "o"),
-                          "none.sf2 does not exist")
+    assert_one_line_error(
+        gen("generate", trained, "--soundfont", tmp_path / "none.sf2", "--out", tmp_path / "o"),
+        "none.sf2 does not exist",
+    )
 
 
 def test_compose_example_runs(tmp_path):
@@ -223,8 +261,13 @@ def test_compose_example_runs(tmp_path):
 
     from tests.conftest import ROOT
 
-    proc = subprocess.run([sys.executable, str(ROOT / "examples" / "compose.py"), "3"], cwd=tmp_path,
-                          capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "compose.py"), "3"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     samples = tmp_path / "runs" / "compose-demo" / "samples"
     assert len(list(samples.glob("0*.abc"))) == 4
@@ -240,8 +283,21 @@ def test_int8_benchmark_runs_and_scores_a_run_both_ways(trained):
     from tests.conftest import ROOT
 
     pytest.importorskip("torch")
-    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "int8_sampling.py"), "--units", "32",
-                           "--rounds", "1", "--run", str(trained)], capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "int8_sampling.py"),
+            "--units",
+            "32",
+            "--rounds",
+            "1",
+            "--run",
+            str(trained),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert set(result["speed"]["32"]) == {"numpy_b1", "numpy-int8_b1", "numpy_b64", "numpy-int8_b64"}
@@ -272,7 +328,6 @@ def test_float16_gradients_benchmark_measures_a_run(trained, tmp_path):
     assert bad.returncode == 2 and bad.stderr.startswith("error: ") and "Traceback" not in bad.stderr
 
 
-
 def test_loss_scale_benchmark_measures_a_run(trained, tmp_path):
     """benchmarks/loss_scale.py on a toy run and its (seeded) initialization, on a batch of 32 windows
     (the toy's held-out tunes give windows of 198 characters): each LSTM weight's gradient in
@@ -285,8 +340,12 @@ def test_loss_scale_benchmark_measures_a_run(trained, tmp_path):
     from tests.conftest import ROOT
 
     script = str(ROOT / "benchmarks" / "loss_scale.py")
-    proc = subprocess.run([sys.executable, script, str(trained), "--init", "--batch", "32", "--seq", "400"],
-                          capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, script, str(trained), "--init", "--batch", "32", "--seq", "400"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result["loss_scale"] == 2.0**15 and len(result["runs"]) == 2
@@ -297,6 +356,7 @@ def test_loss_scale_benchmark_measures_a_run(trained, tmp_path):
             assert 0 < entry["scaled"] < entry["unscaled"], row
     bad = subprocess.run([sys.executable, script, str(tmp_path)], capture_output=True, text=True, timeout=600)
     assert bad.returncode == 2 and bad.stderr.startswith("error: ") and "Traceback" not in bad.stderr
+
 
 def test_eval_writes_json_and_report(trained):
     r = gen("eval", trained, "--samples", 3, "--json")
@@ -311,7 +371,9 @@ def test_eval_writes_json_and_report(trained):
     assert "| clean_pct |" in report and "eval-stats.png" in report
     assert (trained / "eval-stats.png").read_bytes().startswith(b"\x89PNG")
     assert 0 <= result["bars_redrawn_pct"] and result["bars_kept_wrong"] >= 0  # the bar check's work is reported
-    alone = json.loads(gen("eval", trained, "--samples", 3, "--json", "--no-check-bars").output.strip().splitlines()[-1])
+    alone = json.loads(
+        gen("eval", trained, "--samples", 3, "--json", "--no-check-bars").output.strip().splitlines()[-1]
+    )
     assert "bars_redrawn_pct" not in alone and alone["sample"]["check_bars"] is False
 
 
@@ -322,9 +384,31 @@ def test_midi_events_on_chorales_end_to_end(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # converts the four chorales afresh
 
     out = tmp_path / "bach"
-    r = gen("run", "--encoder", "midi-events", "--model", "lstm", "--corpus", "bach-chorales", "--preset", "tiny",
-            "--set", "corpus.limit=4", "--set", "train.steps=30", "--set", "train.seq_len=128", "--tunes", 2,
-            "--seed", 1, "--set", "sample.max_len=300", "--out", out)
+    r = gen(
+        "run",
+        "--encoder",
+        "midi-events",
+        "--model",
+        "lstm",
+        "--corpus",
+        "bach-chorales",
+        "--preset",
+        "tiny",
+        "--set",
+        "corpus.limit=4",
+        "--set",
+        "train.steps=30",
+        "--set",
+        "train.seq_len=128",
+        "--tunes",
+        2,
+        "--seed",
+        1,
+        "--set",
+        "sample.max_len=300",
+        "--out",
+        out,
+    )
     assert r.exit_code == 0, r.output
     assert "renderer 'abc' does not apply to midi pieces" in " ".join(r.output.split())
     mids = sorted((out / "samples").glob("*.mid"))
@@ -336,13 +420,20 @@ def test_midi_events_on_chorales_end_to_end(tmp_path, monkeypatch):
     assert e.exit_code == 0, e.output
     result = json.loads(e.output.strip().splitlines()[-1])
     assert result["nll_nats_per_event"] > 0 and "nll_nats_per_char" not in result
-    for key in ("repaired_pct", "polyphony", "in_key_pct", "held_past_4s_pct", "pitch_class_entropy", "pitch_range",
-                "notes_per_beat", "pitch_class_overlap"):
+    for key in (
+        "repaired_pct",
+        "polyphony",
+        "in_key_pct",
+        "held_past_4s_pct",
+        "pitch_class_entropy",
+        "pitch_range",
+        "notes_per_beat",
+        "pitch_class_overlap",
+    ):
         assert key in result and key in result["reference"], key
     assert result["reference"]["max_polyphony"] >= 3  # real chorales: four voices
     asked = gen("generate", out, "--key", "G", "--type", "jig", "--out", tmp_path / "asked")
     assert_one_line_error(asked, "--type --key: this run's tunes cannot be asked for; controls apply to ABC tunes")
-
 
 
 def test_throughput_benchmark_refuses_float16_on_a_cpu_in_one_line():
@@ -353,8 +444,12 @@ def test_throughput_benchmark_refuses_float16_on_a_cpu_in_one_line():
 
     from tests.conftest import ROOT
 
-    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "throughput.py"), "--quick", "--precision",
-                           "mixed_float16"], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "throughput.py"), "--quick", "--precision", "mixed_float16"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and "mixed_float16" in proc.stderr and "Traceback" not in proc.stderr
     assert proc.stdout == ""
@@ -369,8 +464,12 @@ def test_throughput_benchmark_refuses_a_count_below_one_in_one_line(flag, value)
 
     from tests.conftest import ROOT
 
-    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "throughput.py"), "--quick", flag, value],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "throughput.py"), "--quick", flag, value],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 2 and proc.stdout == "" and "Traceback" not in proc.stderr
     assert f"{value!r} is not a whole number above 0" in proc.stderr.splitlines()[-1]
 
@@ -386,9 +485,13 @@ def test_throughput_benchmark_pools_the_reference_of_the_same_loop():
     spec = importlib.util.spec_from_file_location("throughput", ROOT / "benchmarks" / "throughput.py")
     throughput = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(throughput)
-    seconds = {"train": {"musegen": 1.0, "torch": 2.0},
-               "sample_b1": {"musegen": 0.007, "torch": 0.150}, "sample_b64": {"musegen": 0.11, "torch": 0.22},
-               "sample_b1_int8": {"musegen": 0.011, "torch": 0.080}, "sample_b64_int8": {"musegen": 0.1, "torch": 0.25}}
+    seconds = {
+        "train": {"musegen": 1.0, "torch": 2.0},
+        "sample_b1": {"musegen": 0.007, "torch": 0.150},
+        "sample_b64": {"musegen": 0.11, "torch": 0.22},
+        "sample_b1_int8": {"musegen": 0.011, "torch": 0.080},
+        "sample_b64_int8": {"musegen": 0.1, "torch": 0.25},
+    }
     changed = throughput.pool_reference(seconds)
     assert sorted(changed) == ["sample_b1", "sample_b64_int8"]
     assert seconds["sample_b1"] == {"musegen": 0.007, "torch": 0.080}

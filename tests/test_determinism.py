@@ -11,8 +11,26 @@ def test_same_seed_same_tunes_twice(corpus_file, tmp_path):
     outs = []
     for name in ("a", "b"):
         out = tmp_path / name
-        r = runner.invoke(app, ["run", "--corpus", str(corpus_file), "--preset", "tiny", "--steps", "6", "--seed", "5",
-                                "--tunes", "3", "--render", "abc", "--out", str(out)])
+        r = runner.invoke(
+            app,
+            [
+                "run",
+                "--corpus",
+                str(corpus_file),
+                "--preset",
+                "tiny",
+                "--steps",
+                "6",
+                "--seed",
+                "5",
+                "--tunes",
+                "3",
+                "--render",
+                "abc",
+                "--out",
+                str(out),
+            ],
+        )
         assert r.exit_code == 0, r.output
         outs.append(out)
     a, b = ((o / "samples" / "tunes.abc").read_bytes() for o in outs)

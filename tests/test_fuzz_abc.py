@@ -31,7 +31,7 @@ def mutated_tune(draw):
         if draw(st.booleans()):
             text = text[:pos] + draw(st.text(ABC_CHARS, min_size=1, max_size=6)) + text[pos:]
         else:
-            text = text[:pos] + text[pos + draw(st.integers(1, 8)):]
+            text = text[:pos] + text[pos + draw(st.integers(1, 8)) :]
     return text
 
 

@@ -36,8 +36,13 @@ sys.exit(worst)
 
 def drive(tmp_path, commands: list[list[str]]) -> subprocess.CompletedProcess:
     (tmp_path / "commands.tsv").write_text("\n".join("\t".join(c) for c in commands))
-    return subprocess.run([sys.executable, "-c", DRIVER, str(tmp_path / "commands.tsv")], cwd=ROOT,
-                          capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-c", DRIVER, str(tmp_path / "commands.tsv")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 def mutate(data: bytes, rng: random.Random) -> bytes:
@@ -47,7 +52,7 @@ def mutate(data: bytes, rng: random.Random) -> bytes:
         if kind < 0.35:
             out[at] = rng.randrange(256)
         elif kind < 0.55:
-            out[at:at + 4] = rng.choice([0xFFFFFF00, 0xFFFFFFFF, 0x7FFFFFFF, 0, 1]).to_bytes(4, "big")
+            out[at : at + 4] = rng.choice([0xFFFFFF00, 0xFFFFFFFF, 0x7FFFFFFF, 0, 1]).to_bytes(4, "big")
         elif kind < 0.75:
             del out[at:]
         else:
@@ -67,14 +72,32 @@ def test_mutated_midi_files_are_loaded_or_skipped(tmp_path, seed):
     for i in range(40):
         (folder / f"{i:02d}.mid").write_bytes(mutate(good, rng))
     out = tmp_path / f"run-{seed}"
-    proc = drive(tmp_path, [["train", "--encoder", "midi-events", "--corpus", str(folder), "--preset", "tiny",
-                             "--steps", "1", "--out", str(out)]])
+    proc = drive(
+        tmp_path,
+        [
+            [
+                "train",
+                "--encoder",
+                "midi-events",
+                "--corpus",
+                str(folder),
+                "--preset",
+                "tiny",
+                "--steps",
+                "1",
+                "--out",
+                str(out),
+            ]
+        ],
+    )
     assert proc.returncode in (0, 2), proc.stderr[-3000:]
 
 
-JSON = st.recursive(st.none() | st.booleans() | st.integers(-2**70, 2**70) | st.floats() | st.text(max_size=8),
-                    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
-                    max_leaves=6)
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats() | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+    max_leaves=6,
+)
 
 
 def paths(obj, prefix=()):

@@ -15,8 +15,20 @@ import pytest
 
 from tests.conftest import ROOT
 
-TRAIN = ["--model", "gru", "--preset", "tiny", "--steps", "240", "--set", "train.eval_every=5",
-         "--set", "train.batch_size=4", "--set", "train.seq_len=48"]
+TRAIN = [
+    "--model",
+    "gru",
+    "--preset",
+    "tiny",
+    "--steps",
+    "240",
+    "--set",
+    "train.eval_every=5",
+    "--set",
+    "train.batch_size=4",
+    "--set",
+    "train.seq_len=48",
+]
 ENV = {**os.environ, "KERAS_BACKEND": ""}
 
 
@@ -26,16 +38,19 @@ def gru_installed():
 
 
 def gen(*args, timeout=400) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "musegen", *args], cwd=ROOT, capture_output=True, text=True,
-                          env=ENV, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "musegen", *args], cwd=ROOT, capture_output=True, text=True, env=ENV, timeout=timeout
+    )
 
 
 def weights(path: Path) -> list[np.ndarray]:
-    code = ("import keras, numpy, sys; m = keras.saving.load_model(sys.argv[1]); "
-            "numpy.savez(sys.argv[2], *m.get_weights())")
+    code = (
+        "import keras, numpy, sys; m = keras.saving.load_model(sys.argv[1]); numpy.savez(sys.argv[2], *m.get_weights())"
+    )
     out = path.with_suffix(".npz")
-    subprocess.run([sys.executable, "-c", code, str(path), str(out)], check=True, env={**ENV, "KERAS_BACKEND": "jax"},
-                   timeout=300)
+    subprocess.run(
+        [sys.executable, "-c", code, str(path), str(out)], check=True, env={**ENV, "KERAS_BACKEND": "jax"}, timeout=300
+    )
     with np.load(out) as saved:
         return [saved[k] for k in sorted(saved.files, key=lambda k: int(k.split("_")[1]))]
 
@@ -50,9 +65,14 @@ def test_gru_trains_is_interrupted_resumes_exactly_is_scored_and_sampled(gru_ins
     assert done.returncode == 0, done.stderr
     assert json.loads((whole / "run.json").read_text())["components"]["model"]["name"] == "gru"
 
-    proc = subprocess.Popen([sys.executable, "-m", "musegen", "train", "--corpus", str(corpus_file), *TRAIN,
-                             "--out", str(stopped)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=ENV)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "musegen", "train", "--corpus", str(corpus_file), *TRAIN, "--out", str(stopped)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=ENV,
+    )
     deadline = time.time() + 400
     while not (stopped / "history.csv").is_file() and time.time() < deadline and proc.poll() is None:
         time.sleep(0.05)
@@ -64,7 +84,9 @@ def test_gru_trains_is_interrupted_resumes_exactly_is_scored_and_sampled(gru_ins
     assert 5 <= at < 240
 
     resumed = gen("train", "--resume", str(stopped))
-    assert resumed.returncode == 0 and f"resuming at step {at} of 240" in resumed.stderr + resumed.stdout, resumed.stderr
+    assert resumed.returncode == 0 and f"resuming at step {at} of 240" in resumed.stderr + resumed.stdout, (
+        resumed.stderr
+    )
     for tag in ("last", "best"):
         a, b = weights(whole / f"{tag}-gru.keras"), weights(stopped / f"{tag}-gru.keras")
         assert len(a) == len(b) > 0 and all(np.array_equal(x, y) for x, y in zip(a, b)), tag
@@ -77,8 +99,24 @@ def test_gru_trains_is_interrupted_resumes_exactly_is_scored_and_sampled(gru_ins
     assert 0 < report["nll_nats_per_char"] < 5
 
     def sample(out):
-        return gen("generate", str(stopped), "--tunes", "3", "--seed", "7", "--temperature", "0.9", "--top-p", "0.95",
-                   "--render", "abc", "--set", "sample.max_len=300", "--out", str(out))
+        return gen(
+            "generate",
+            str(stopped),
+            "--tunes",
+            "3",
+            "--seed",
+            "7",
+            "--temperature",
+            "0.9",
+            "--top-p",
+            "0.95",
+            "--render",
+            "abc",
+            "--set",
+            "sample.max_len=300",
+            "--out",
+            str(out),
+        )
 
     first, again = sample(tmp_path / "a"), sample(tmp_path / "b")
     assert first.returncode == 0 and again.returncode == 0, first.stderr + again.stderr
@@ -92,8 +130,20 @@ def test_the_tutorials_keras_model_trains_and_samples_with_the_bar_checker(corpu
     """docs/plugins.md step 7, as printed there, installed through an entry point and run by gen run."""
     from tests.test_third_party import run_doc_step
 
-    out, proc = run_doc_step(tmp_path, "## 7.", "## The rules", "gru", "--corpus", str(corpus_file), "--steps", "6",
-                             "--set", "model.units=16", "--set", "sample.max_len=200")
+    out, proc = run_doc_step(
+        tmp_path,
+        "## 7.",
+        "## The rules",
+        "gru",
+        "--corpus",
+        str(corpus_file),
+        "--steps",
+        "6",
+        "--set",
+        "model.units=16",
+        "--set",
+        "sample.max_len=200",
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert (out / "best.keras").is_file() and (out / "last.keras").is_file() and (out / "history.csv").is_file()
     assert len(list((out / "samples").glob("0*.abc"))) == 2

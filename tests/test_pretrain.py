@@ -33,8 +33,26 @@ def test_pretrain_then_finetune(tmp_path):
     valid.write_text(TUNES[1])
     other.write_text(OTHER + "\n" + EXTRA * 3)
     out = tmp_path / "run"
-    r = runner.invoke(app, ["train", "--corpus", str(corpus), "--valid", str(valid), "--preset", "tiny",
-                            "--pretrain", str(other), "--pretrain-steps", "4", "--steps", "2", "--out", str(out)])
+    r = runner.invoke(
+        app,
+        [
+            "train",
+            "--corpus",
+            str(corpus),
+            "--valid",
+            str(valid),
+            "--preset",
+            "tiny",
+            "--pretrain",
+            str(other),
+            "--pretrain-steps",
+            "4",
+            "--steps",
+            "2",
+            "--out",
+            str(out),
+        ],
+    )
     assert r.exit_code == 0, r.output
     assert "pre-training 4 steps on 1 pieces, then 2 steps on the corpus" in r.output.replace("\n", " ")
     manifest = json.loads((out / "run.json").read_text())
@@ -50,12 +68,27 @@ def test_pretrain_needs_corpora_and_steps(tmp_path):
     corpus = tmp_path / "tunes.abc"
     corpus.write_text("\n".join(TUNES))
     for extra in (["--pretrain-steps", "4"], ["--pretrain", "ryans"]):
-        r = runner.invoke(app, ["train", "--corpus", str(corpus), "--preset", "tiny", *extra, "--out", str(tmp_path / "r")])
+        r = runner.invoke(
+            app, ["train", "--corpus", str(corpus), "--preset", "tiny", *extra, "--out", str(tmp_path / "r")]
+        )
         assert r.exit_code == 2 and "pre-training needs both pretrain corpora" in r.output
-    r = runner.invoke(app, ["train", "--corpus", str(corpus), "--preset", "tiny", "--pretrain", "nonesuch",
-                            "--pretrain-steps", "2", "--out", str(tmp_path / "r")])
+    r = runner.invoke(
+        app,
+        [
+            "train",
+            "--corpus",
+            str(corpus),
+            "--preset",
+            "tiny",
+            "--pretrain",
+            "nonesuch",
+            "--pretrain-steps",
+            "2",
+            "--out",
+            str(tmp_path / "r"),
+        ],
+    )
     assert r.exit_code == 2 and "unknown corpus 'nonesuch'" in r.output
-
 
 
 def test_zero_pretrain_steps_turns_a_configured_pretraining_off(tmp_path):
@@ -76,6 +109,7 @@ def test_zero_pretrain_steps_turns_a_configured_pretraining_off(tmp_path):
     r = runner.invoke(app, [*base, "--pretrain-steps", "0", "--pretrain", str(other), "--out", str(tmp_path / "r")])
     assert r.exit_code == 2 and "pre-training needs both pretrain corpora" in r.output
 
+
 def test_transposed_copies_for_the_pretrain_corpora_only(tmp_path):
     corpus, other = tmp_path / "tunes.abc", tmp_path / "other.abc"
     corpus.write_text("\n".join(TUNES))
@@ -83,9 +117,28 @@ def test_transposed_copies_for_the_pretrain_corpora_only(tmp_path):
     counts = {}
     for augment in ("all", "pretrain"):
         out = tmp_path / augment
-        r = runner.invoke(app, ["train", "--corpus", str(corpus), "--preset", "tiny", "--steps", "1",
-                                "--pretrain", str(other), "--pretrain-steps", "1", "--set", "encoder.transpose=[2]",
-                                "--set", f"train.augment={augment}", "--out", str(out)])
+        r = runner.invoke(
+            app,
+            [
+                "train",
+                "--corpus",
+                str(corpus),
+                "--preset",
+                "tiny",
+                "--steps",
+                "1",
+                "--pretrain",
+                str(other),
+                "--pretrain-steps",
+                "1",
+                "--set",
+                "encoder.transpose=[2]",
+                "--set",
+                f"train.augment={augment}",
+                "--out",
+                str(out),
+            ],
+        )
         assert r.exit_code == 0, r.output
         info = json.loads((out / "run.json").read_text())["corpus"]
         counts[augment] = (info["tunes_train"], info["pretrain"]["tunes_with_copies"])
@@ -98,7 +151,23 @@ def test_a_model_that_cannot_pretrain_is_refused_before_anything_is_written(tmp_
     corpus.write_text("\n".join(TUNES))
     other.write_text(OTHER)
     out = tmp_path / "run"
-    r = runner.invoke(app, ["train", "--model", "markov", "--corpus", str(corpus), "--preset", "tiny",
-                            "--pretrain", str(other), "--pretrain-steps", "4", "--out", str(out)])
+    r = runner.invoke(
+        app,
+        [
+            "train",
+            "--model",
+            "markov",
+            "--corpus",
+            str(corpus),
+            "--preset",
+            "tiny",
+            "--pretrain",
+            str(other),
+            "--pretrain-steps",
+            "4",
+            "--out",
+            str(out),
+        ],
+    )
     assert r.exit_code == 2 and "model 'markov' cannot pre-train" in r.output, r.output
     assert not out.exists()

@@ -34,8 +34,9 @@ def test_force_replaces_only_what_musegen_wrote(tmp_path):
     (out / "recordings" / "take1.wav").write_bytes(b"RIFF")
     (out / "samples" / "my-arrangement.abc").write_text("X:1\n")
     created = json.loads((out / "run.json").read_text())["config"]["train"]["steps"]
-    again = runner.invoke(app, ["train", "--corpus", str(corpus_file), "--preset", "tiny", "--steps", "3", "--force",
-                                "--out", str(out)])
+    again = runner.invoke(
+        app, ["train", "--corpus", str(corpus_file), "--preset", "tiny", "--steps", "3", "--force", "--out", str(out)]
+    )
     assert again.exit_code == 0, again.output
     assert (out / "notes.txt").read_text() == "mine"
     assert (out / "recordings" / "take1.wav").read_bytes() == b"RIFF"
@@ -91,10 +92,29 @@ def test_ctrl_c_or_sigterm_at_any_moment_stops_gen_run(delay, signum, tmp_path):
     """From start-up through corpus loading, compiling and training: exit 130 within seconds, and either a
     checkpoint to resume from or nothing at all."""
     out = tmp_path / "run"
-    proc = subprocess.Popen([sys.executable, "-m", "musegen", "run", "--corpus", str(corpus(tmp_path)), "--preset",
-                             "tiny", "--steps", "100000", "--set", "train.eval_every=5", "--out", str(out)],
-                            cwd=tmp_path, env=environment(), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "musegen",
+            "run",
+            "--corpus",
+            str(corpus(tmp_path)),
+            "--preset",
+            "tiny",
+            "--steps",
+            "100000",
+            "--set",
+            "train.eval_every=5",
+            "--out",
+            str(out),
+        ],
+        cwd=tmp_path,
+        env=environment(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     time.sleep(delay)
     sent = time.monotonic()
     proc.send_signal(signum)
@@ -112,11 +132,25 @@ def test_ctrl_c_or_sigterm_at_any_moment_stops_gen_run(delay, signum, tmp_path):
 
 def test_two_trainings_into_one_folder_one_wins_the_other_is_told(tmp_path):
     out = tmp_path / "run"
-    args = [sys.executable, "-m", "musegen", "train", "--corpus", str(corpus(tmp_path)), "--preset", "tiny",
-            "--steps", "40", "--out", str(out)]
+    args = [
+        sys.executable,
+        "-m",
+        "musegen",
+        "train",
+        "--corpus",
+        str(corpus(tmp_path)),
+        "--preset",
+        "tiny",
+        "--steps",
+        "40",
+        "--out",
+        str(out),
+    ]
     env = environment()
-    procs = [subprocess.Popen(args, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for _ in range(2)]
+    procs = [
+        subprocess.Popen(args, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
     results = [(p.wait(timeout=300), p.stderr.read()) for p in procs]
     codes = sorted(code for code, _ in results)
     assert codes == [0, 2], results
@@ -159,8 +193,22 @@ def test_text_in_square_brackets_is_printed_as_it_is(tmp_path):
     out = tmp_path / "[/]run"
     trained = runner.invoke(app, ["train", "--corpus", str(path), *TINY, "--out", str(out)])
     assert trained.exit_code == 0, trained.output
-    proc = gen(["generate", str(out), "-n", "3", "--render", "abc,midi", "--max-len", "60",
-                "--prime", "X:1\\nT:[/bold] [/]", "--no-check-bars"], cwd=tmp_path)
+    proc = gen(
+        [
+            "generate",
+            str(out),
+            "-n",
+            "3",
+            "--render",
+            "abc,midi",
+            "--max-len",
+            "60",
+            "--prime",
+            "X:1\\nT:[/bold] [/]",
+            "--no-check-bars",
+        ],
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0 and "MarkupError" not in proc.stderr, proc.stderr
     assert "[/bold] [/]" in proc.stderr  # the failed tunes' titles, as the model wrote them
     assert f"wrote {out / 'generated'}/000001-" in proc.stderr
@@ -171,7 +219,8 @@ def test_a_plugin_whose_hook_raises_is_skipped_and_reported(tmp_path, monkeypatc
 
     (tmp_path / "musegen_raising_demo.py").write_text(
         "import musegen\n\n@musegen.hookimpl\ndef register_models(register):\n"
-        "    register('half', 'x:Y')\n    raise RuntimeError('[/bold] boom in a hook')\n")
+        "    register('half', 'x:Y')\n    raise RuntimeError('[/bold] boom in a hook')\n"
+    )
     info = tmp_path / "musegen_raising_demo-0.0.1.dist-info"
     info.mkdir()
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: musegen-raising-demo\nVersion: 0.0.1\n")
@@ -190,21 +239,32 @@ def test_matplotlib_without_a_writable_home_is_quiet_and_leaves_nothing(tmp_path
     home.write_text("")
     scratch = tmp_path / "tmp"
     scratch.mkdir()
-    code = ("from musegen_eval.stats import plot\nfrom musegen import Piece\nfrom tests.conftest import TUNES\n"
-            f"plot([Piece.from_abc(t) for t in TUNES], [Piece.from_abc(t) for t in TUNES], {str(tmp_path / 'p.png')!r})")
+    code = (
+        "from musegen_eval.stats import plot\nfrom musegen import Piece\nfrom tests.conftest import TUNES\n"
+        f"plot([Piece.from_abc(t) for t in TUNES], [Piece.from_abc(t) for t in TUNES], {str(tmp_path / 'p.png')!r})"
+    )
     env = {k: v for k, v in environment().items() if k not in ("MPLCONFIGDIR", "XDG_CONFIG_HOME", "XDG_CACHE_HOME")}
-    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120,
-                          env={**env, "HOME": str(home), "TMPDIR": str(scratch)})
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**env, "HOME": str(home), "TMPDIR": str(scratch)},
+    )
     assert proc.returncode == 0 and proc.stderr == "", proc.stderr
     assert (tmp_path / "p.png").stat().st_size > 1000
     assert list(scratch.iterdir()) == []  # musegen's scratch folder went with the process
 
 
 def test_a_killed_conversion_leaves_only_a_folder_the_sweep_removes(tmp_path):
-    code = ("from musegen.abc2midi import convert\nfrom tests.conftest import TUNES\nprint('ready', flush=True)\n"
-            "while True:\n    convert(TUNES[0])\n")
-    proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, text=True,
-                            env=environment(TMPDIR=str(tmp_path)))
+    code = (
+        "from musegen.abc2midi import convert\nfrom tests.conftest import TUNES\nprint('ready', flush=True)\n"
+        "while True:\n    convert(TUNES[0])\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, text=True, env=environment(TMPDIR=str(tmp_path))
+    )
     assert proc.stdout.readline().strip() == "ready"
     time.sleep(1.0)  # converting, one temporary folder after another
     proc.kill()
@@ -221,9 +281,15 @@ def test_abc2midi_never_speaks_for_itself_when_output_goes_to_files(tmp_path):
     trained = runner.invoke(app, ["train", "--corpus", str(corpus(tmp_path)), *TINY, "--out", str(out)])
     assert trained.exit_code == 0, trained.output
     with open(tmp_path / "out.txt", "w") as stdout, open(tmp_path / "err.txt", "w") as stderr:
-        proc = subprocess.run([sys.executable, "-m", "musegen", "generate", str(out), "-n", "8", "-t", "3.0",
-                               "--max-len", "300"], cwd=tmp_path, env=environment(), stdout=stdout, stderr=stderr,
-                              stdin=subprocess.DEVNULL, timeout=300)
+        proc = subprocess.run(
+            [sys.executable, "-m", "musegen", "generate", str(out), "-n", "8", "-t", "3.0", "--max-len", "300"],
+            cwd=tmp_path,
+            env=environment(),
+            stdout=stdout,
+            stderr=stderr,
+            stdin=subprocess.DEVNULL,
+            timeout=300,
+        )
     printed = (tmp_path / "out.txt").read_text() + (tmp_path / "err.txt").read_text()
     assert proc.returncode == 0, printed
     assert "abc2midi rejected" in printed  # wild tunes: abc2midi had things to say

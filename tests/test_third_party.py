@@ -30,8 +30,24 @@ def test_markov_is_found_through_its_entry_point(markov_installed):
 
 def test_gen_run_with_the_markov_model(markov_installed, corpus_file, tmp_path, monkeypatch):
     out = tmp_path / "run"
-    result = runner.invoke(app, ["run", "--model", "markov", "--corpus", str(corpus_file), "--preset", "tiny",
-                                 "--tunes", "3", "--out", str(out), "--set", "sample.max_len=400"])
+    result = runner.invoke(
+        app,
+        [
+            "run",
+            "--model",
+            "markov",
+            "--corpus",
+            str(corpus_file),
+            "--preset",
+            "tiny",
+            "--tunes",
+            "3",
+            "--out",
+            str(out),
+            "--set",
+            "sample.max_len=400",
+        ],
+    )
     assert result.exit_code == 0, result.output
     manifest = json.loads((out / "run.json").read_text())
     assert manifest["components"]["model"] == {"name": "markov", "plugin": "markov", "config": {"order": 2}}  # tiny
@@ -52,8 +68,9 @@ def test_gen_run_with_the_markov_model(markov_installed, corpus_file, tmp_path, 
     assert {f.name: f.read_bytes() for f in out.iterdir() if f.is_file() and not f.name.startswith(".")} == before
     # scored per the encoder's unit; a model without nll is named in one line, not silently left out
     scored = runner.invoke(app, ["eval", str(out), "--samples", "2", "--json", "--max-len", "200"])
-    assert scored.exit_code == 0 and json.loads(scored.output.strip().splitlines()[-1])["nll_nats_per_char"] > 0, \
+    assert scored.exit_code == 0 and json.loads(scored.output.strip().splitlines()[-1])["nll_nats_per_char"] > 0, (
         scored.output
+    )
     from musegen_markov import MarkovModel
 
     monkeypatch.delattr(MarkovModel, "nll")
@@ -61,7 +78,6 @@ def test_gen_run_with_the_markov_model(markov_installed, corpus_file, tmp_path, 
     assert unscored.exit_code == 0, unscored.output
     assert "held-out NLL not measured: model 'markov' cannot score tunes" in unscored.output
     assert not any(k.startswith("nll") for k in json.loads(unscored.output.strip().splitlines()[-1]))
-
 
 
 def test_a_plugin_model_takes_its_own_part_of_a_preset(markov_installed):
@@ -91,14 +107,34 @@ def run_doc_step(tmp_path, start: str, end: str, model: str, *args: str):
     from tests.conftest import ROOT
 
     text = (ROOT / "docs" / "plugins.md").read_text()
-    step = text[text.index(start):text.index(end)]
+    step = text[text.index(start) : text.index(end)]
     source = re.search(r"```python\n(.*?)```", step, re.DOTALL).group(1)
     _fake_dist(tmp_path, f"musegen_doc_{model}", source.replace(f'register("{model}"', f'register("doc-{model}"'))
     out = tmp_path / "run"
     env = {**os.environ, "KERAS_BACKEND": "", "PYTHONPATH": f"{tmp_path}:{ROOT}"}
-    proc = subprocess.run([sys.executable, "-m", "musegen", "run", "--model", f"doc-{model}", "--preset", "tiny",
-                           "--tunes", "2", "--render", "abc", "--out", str(out), *args],
-                          capture_output=True, text=True, env=env, timeout=400)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "musegen",
+            "run",
+            "--model",
+            f"doc-{model}",
+            "--preset",
+            "tiny",
+            "--tunes",
+            "2",
+            "--render",
+            "abc",
+            "--out",
+            str(out),
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=400,
+    )
     return out, proc
 
 
@@ -119,7 +155,7 @@ def test_broken_plugin_is_reported_and_others_still_load(tmp_path, monkeypatch):
 
 
 def test_plugin_adds_components_and_commands(tmp_path, monkeypatch):
-    source = '''
+    source = """
 import musegen, typer
 
 @musegen.hookimpl
@@ -131,7 +167,7 @@ def register_commands(app):
     @app.command("hello-demo")
     def hello():
         typer.echo("hello from a plugin")
-'''
+"""
     _fake_dist(tmp_path, "musegen_demo_plugin", source)
     monkeypatch.syspath_prepend(str(tmp_path))
     manager = Manager()
@@ -165,8 +201,24 @@ def test_valid_only_resamples_until_every_tune_is_valid(markov_installed, corpus
     from musegen.abc2midi import convert
 
     out = tmp_path / "run"
-    r = runner.invoke(app, ["train", "--model", "markov", "--corpus", str(corpus_file), "--preset", "tiny",
-                            "--set", "model.order=2", "--set", "encoder.controls=false", "--out", str(out)])
+    r = runner.invoke(
+        app,
+        [
+            "train",
+            "--model",
+            "markov",
+            "--corpus",
+            str(corpus_file),
+            "--preset",
+            "tiny",
+            "--set",
+            "model.order=2",
+            "--set",
+            "encoder.controls=false",
+            "--out",
+            str(out),
+        ],
+    )
     assert r.exit_code == 0, r.output  # without controls: valid means abc2midi-clean and ended, nothing more
     opts = {"tunes": 8, "seed": 3, "max_len": 400, "temperature": 0.8}
     plain = musegen.generate(out, opts)

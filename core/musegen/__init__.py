@@ -11,16 +11,32 @@ Public API for plugin authors and scripts::
 
 import importlib
 
-from musegen.errors import MusegenError
-from musegen.hookspecs import hookimpl
+from musegen.errors import MusegenError as MusegenError
+from musegen.hookspecs import hookimpl as hookimpl
 
 # Everything else is imported on first use (PEP 562): a plugin module or a worker process that only
 # needs ``hookimpl`` does not pay for pydantic and the pipeline.
 _LAZY = {
     "interrupts": "musegen.interrupts",
     **dict.fromkeys(["RunConfig", "SampleConfig", "TrainConfig", "resolve"], "musegen.config"),
-    **dict.fromkeys(["Checker", "Corpus", "Encoder", "Evaluator", "Limits", "Loaded", "Model", "NullProgress", "Progress", "Rendered",
-                     "Renderer", "TrainData", "TrainResult"], "musegen.interfaces"),
+    **dict.fromkeys(
+        [
+            "Checker",
+            "Corpus",
+            "Encoder",
+            "Evaluator",
+            "Limits",
+            "Loaded",
+            "Model",
+            "NullProgress",
+            "Progress",
+            "Rendered",
+            "Renderer",
+            "TrainData",
+            "TrainResult",
+        ],
+        "musegen.interfaces",
+    ),
     "Piece": "musegen.piece",
     **dict.fromkeys(["evaluate", "generate", "load_run", "render", "resume", "train"], "musegen.pipeline"),
     "get_registry": "musegen.plugins",

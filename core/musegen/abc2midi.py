@@ -196,7 +196,7 @@ class Shared:
 
 def _renumbered(message: str, where: re.Match, first: int) -> str:
     """``message`` (``where``: its match of ``_LINE``) with its line number counted from line ``first``."""
-    return f"{message[:where.start(1)]}{int(where.group(1)) - first + 1}{message[where.end(1):]}"
+    return f"{message[: where.start(1)]}{int(where.group(1)) - first + 1}{message[where.end(1) :]}"
 
 
 def _checking(abc: str, timeout: float) -> tuple[int | None, str]:
@@ -269,8 +269,9 @@ def _run(args: list[str], data: bytes | None, timeout: float, cwd: str | None = 
         if data is not None:
             given.write(data)
             given.seek(0)
-        proc = subprocess.Popen(args, stdin=subprocess.DEVNULL if data is None else given, stdout=out,
-                                stderr=subprocess.STDOUT, cwd=cwd)
+        proc = subprocess.Popen(
+            args, stdin=subprocess.DEVNULL if data is None else given, stdout=out, stderr=subprocess.STDOUT, cwd=cwd
+        )
         try:
             code = _wait(proc, timeout)
         except BaseException:  # an interrupt: leave no abc2midi behind

@@ -100,8 +100,13 @@ class CheckStream:
         except OSError as exc:
             raise _Lost(str(exc)) from None
         try:
-            proc = subprocess.Popen([executable(), "/dev/stdin", "-c"], stdin=subprocess.PIPE, stdout=terminal,
-                                    stderr=terminal, cwd=scratch())
+            proc = subprocess.Popen(
+                [executable(), "/dev/stdin", "-c"],
+                stdin=subprocess.PIPE,
+                stdout=terminal,
+                stderr=terminal,
+                cwd=scratch(),
+            )
         except OSError as exc:
             os.close(output)
             raise _Lost(str(exc)) from None
@@ -131,7 +136,7 @@ class CheckStream:
             readable, writable, _ = select.select([self._output], [into] if pending else [], [], left)
             if writable:  # at most PIPE_BUF bytes: a write that select allows never waits
                 try:
-                    pending = pending[os.write(into, pending[:select.PIPE_BUF]):]
+                    pending = pending[os.write(into, pending[: select.PIPE_BUF]) :]
                 except OSError:  # EPIPE: abc2midi is gone
                     raise _Lost("abc2midi ended") from None
             if readable:
@@ -146,8 +151,7 @@ class CheckStream:
     def _messages(self) -> list[str]:
         """The whole lines read so far that are messages (a pseudo-terminal ends lines with \\r\\n)."""
         *lines, self._buffer = self._buffer.split(b"\n")
-        return [m.group(0).strip() for line in lines
-                if (m := _MSG.match(line.decode("utf-8", "replace").rstrip("\r")))]
+        return [m.group(0).strip() for line in lines if (m := _MSG.match(line.decode("utf-8", "replace").rstrip("\r")))]
 
 
 class _Lost(Exception):

@@ -243,7 +243,7 @@ class _Reader:
             elif c == "[" and i + 2 < n and line[i + 1].isalpha() and line[i + 2] == ":":  # [M:6/8], [K:D]
                 j = line.find("]", i)
                 j = n if j < 0 else j
-                self.inline(line[i + 1:j])
+                self.inline(line[i + 1 : j])
                 i = j + 1
             elif c in "|:" or (c == "[" and i + 1 < n and (line[i + 1] in "|" or line[i + 1].isdigit())):
                 m = _BAR.match(line, i)
@@ -255,7 +255,7 @@ class _Reader:
             elif c == "[":  # a chord: its length is its first note's, times a suffix after ]
                 j = line.find("]", i)
                 j = n if j < 0 else j
-                inner = re.search(r"[A-Ga-gzx][,']*(\d*)(/*)(\d*)", line[i + 1:j])
+                inner = re.search(r"[A-Ga-gzx][,']*(\d*)(/*)(\d*)", line[i + 1 : j])
                 first = _multiplier(*inner.groups()) if inner else 1.0
                 m = _LENGTH.match(line, j + 1)
                 i = m.end() if m else j + 1
@@ -273,7 +273,7 @@ class _Reader:
                 while j < n and line[j] == c:
                     j += 1
                 k = j - i
-                long_, short = 2 - 0.5 ** k, 0.5 ** k
+                long_, short = 2 - 0.5**k, 0.5**k
                 first, second = (long_, short) if c == ">" else (short, long_)
                 if self.last_note is not None:
                     self.add(self.last_note[0] * (first - 1))  # the note before lengthens or shortens

@@ -42,7 +42,9 @@ def split_tunes(text: str, source: str = "") -> list[Tune]:
     return tunes
 
 
-def normalize(text: str, keep_fields: Iterable[str] = KEEP_FIELDS, keep_comments: bool = False, max_chars: int = 20_000) -> str:
+def normalize(
+    text: str, keep_fields: Iterable[str] = KEEP_FIELDS, keep_comments: bool = False, max_chars: int = 20_000
+) -> str:
     """Return one tune in a canonical form, or raise :class:`BadTune`.
 
     ``X:1`` first; header fields in ``keep_fields`` only, written ``F:value``; ``%`` comment lines

@@ -23,7 +23,9 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None, durable: boo
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + (suffix if suffix is not None else path.suffix), dir=path.parent)
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{path.name}.", suffix=".tmp" + (suffix if suffix is not None else path.suffix), dir=path.parent
+    )
     os.close(fd)
     tmp = Path(tmp)
     os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual permissions
@@ -34,7 +36,9 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None, durable: boo
                 os.fsync(fh.fileno())
         os.replace(tmp, path)
     except OSError as exc:  # disk full, quota, permissions: say which file, keep the old one whole
-        raise MusegenError(f"cannot write {path}: {exc.strerror or exc}; the previous {path.name}, if any, is unchanged") from None
+        raise MusegenError(
+            f"cannot write {path}: {exc.strerror or exc}; the previous {path.name}, if any, is unchanged"
+        ) from None
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()

@@ -42,24 +42,37 @@ class TrainConfig(_Strict):
     """How a model is trained. Defaults are the seed paper's Table 1."""
 
     steps: int = Field(2000, ge=0, le=BIG, description="optimizer steps (the paper's 'iterations') on the corpus")
-    pretrain_steps: int = Field(0, ge=0, le=BIG, description="steps on the run's pretrain corpora before those on the corpus")
+    pretrain_steps: int = Field(
+        0, ge=0, le=BIG, description="steps on the run's pretrain corpora before those on the corpus"
+    )
     batch_size: int = Field(32, ge=1, le=65536)
     seq_len: int = Field(400, ge=2, le=1_000_000, description="tokens per training window")
     learning_rate: float = Field(1e-3, gt=0, le=10)
     valid_fraction: float = Field(0.05, ge=0, lt=1, description="share of tunes held out (split by tune, fixed seed)")
     eval_every: int = Field(100, ge=1, le=BIG, description="steps between held-out evaluations and checkpoints")
     eval_tokens: int = Field(200_000, ge=1, le=BIG, description="cap on held-out tokens scored at each evaluation")
-    patience: int = Field(0, ge=0, le=BIG, description="stop after this many evaluations without improvement (0: never)")
+    patience: int = Field(
+        0, ge=0, le=BIG, description="stop after this many evaluations without improvement (0: never)"
+    )
     clipnorm: float | None = Field(None, gt=0, description="gradient-norm clipping")
-    schedule: str = Field("constant", pattern="^(constant|cosine)$",
-                          description="learning rate: constant, or cosine decay to 10% over the steps")
+    schedule: str = Field(
+        "constant",
+        pattern="^(constant|cosine)$",
+        description="learning rate: constant, or cosine decay to 10% over the steps",
+    )
     warmup_steps: int = Field(0, ge=0, le=BIG, description="linear warm-up from 0 (cosine schedule only)")
-    augment: str = Field("all", pattern="^(all|pretrain)$",
-                         description="which training pieces get the encoder's augmented copies (e.g. transposed): "
-                                     "all, or only the pretrain corpora (the corpus keeps its own keys)")
-    distribute: str = Field("none", pattern="^(none|data-parallel)$",
-                            description="data-parallel: each batch split over every accelerator (or XLA host "
-                                        "device) through keras.distribution; jax backend only")
+    augment: str = Field(
+        "all",
+        pattern="^(all|pretrain)$",
+        description="which training pieces get the encoder's augmented copies (e.g. transposed): "
+        "all, or only the pretrain corpora (the corpus keeps its own keys)",
+    )
+    distribute: str = Field(
+        "none",
+        pattern="^(none|data-parallel)$",
+        description="data-parallel: each batch split over every accelerator (or XLA host "
+        "device) through keras.distribution; jax backend only",
+    )
     seed: int = Field(0, ge=0, le=SEED_MAX, description="set from the run's seed")
 
     @property
@@ -77,23 +90,39 @@ class SampleConfig(_Strict):
     top_p: float = Field(1.0, gt=0, le=1)
     prime: str = Field("", description="text every tune starts with, e.g. 'X:1\\nM:6/8\\n'")
     seed: int | None = Field(None, ge=0, le=SEED_MAX, description="defaults to the run's seed")
-    valid_only: bool = Field(False, description="re-sample tunes that fail the validity check (abc2midi errors, "
-                                                "MIDI repairs); the rejection rate is reported")
+    valid_only: bool = Field(
+        False,
+        description="re-sample tunes that fail the validity check (abc2midi errors, "
+        "MIDI repairs); the rejection rate is reported",
+    )
     max_rounds: int = Field(10, ge=1, le=1000, description="re-sampling rounds at most, with valid_only")
-    check_bars: bool = Field(True, description="check each unit as it is drawn with the encoder's checker and draw "
-                                               "again the ones it refuses (abc-char: bars abc2midi finds too long or "
-                                               "too short); the share drawn again is reported")
-    checker: dict[str, Any] = Field(default_factory=dict,
-                                    description="settings of the encoder's checker (abc-char: bar_retries, "
-                                                "header_temperature; see gen components --options)")
-    type: str | None = Field(None, description="tune type to write: reel, jig, hornpipe, ... (ABC runs with controls; "
-                                               "None: drawn as the corpus has them)")
+    check_bars: bool = Field(
+        True,
+        description="check each unit as it is drawn with the encoder's checker and draw "
+        "again the ones it refuses (abc-char: bars abc2midi finds too long or "
+        "too short); the share drawn again is reported",
+    )
+    checker: dict[str, Any] = Field(
+        default_factory=dict,
+        description="settings of the encoder's checker (abc-char: bar_retries, "
+        "header_temperature; see gen components --options)",
+    )
+    type: str | None = Field(
+        None,
+        description="tune type to write: reel, jig, hornpipe, ... (ABC runs with controls; "
+        "None: drawn as the corpus has them)",
+    )
     meter: str | None = Field(None, description="meter to write, e.g. 6/8 (None: drawn as the corpus has them)")
-    key: str | None = Field(None, description="key with its mode, e.g. G, Dmix, Ador, Em (None: drawn as the corpus has them)")
+    key: str | None = Field(
+        None, description="key with its mode, e.g. G, Dmix, Ador, Em (None: drawn as the corpus has them)"
+    )
     parts: int | None = Field(None, ge=1, le=32, description="parts per tune (None: drawn as the corpus has them)")
     bars: int | None = Field(None, ge=1, le=256, description="bars per part (None: drawn as the corpus has them)")
-    check_form: bool = Field(True, description="hold each tune to its controls while sampling: meter, key and type in "
-                                               "its header, each part the bars asked, the end after the last part")
+    check_form: bool = Field(
+        True,
+        description="hold each tune to its controls while sampling: meter, key and type in "
+        "its header, each part the bars asked, the end after the last part",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -118,8 +147,11 @@ class RunConfig(_Strict):
     seed: int = Field(0, ge=0, le=SEED_MAX)
     backend: str = "jax"
     valid: str | None = Field(None, description="a file of held-out tunes; default: split from the corpus")
-    pretrain: list[str] = Field(default_factory=list, description="corpora (names or paths) to train on first, "
-                                "for train.pretrain_steps, before fine-tuning on the corpus")
+    pretrain: list[str] = Field(
+        default_factory=list,
+        description="corpora (names or paths) to train on first, "
+        "for train.pretrain_steps, before fine-tuning on the corpus",
+    )
     options: dict[str, dict[str, Any]] = Field(default_factory=dict, description="per-role component options")
     render: dict[str, dict[str, Any]] = Field(default_factory=dict, description="options per renderer name")
     train: TrainConfig = Field(default_factory=TrainConfig)
@@ -175,7 +207,9 @@ def _apply_dotted(raw: dict, key: str, value: Any) -> None:
     elif not rest:
         raw[head] = value
     else:
-        raise MusegenError(f"--set {key}: unknown section '{head}' (use corpus., encoder., model., train., sample., render.)")
+        raise MusegenError(
+            f"--set {key}: unknown section '{head}' (use corpus., encoder., model., train., sample., render.)"
+        )
 
 
 def _plugin_preset(role: str, name, preset: str | None) -> dict:
@@ -238,6 +272,7 @@ def resolve(
     if cfg.backend not in BACKENDS:
         raise MusegenError(f"unknown backend '{cfg.backend}'. Known backends: {', '.join(BACKENDS)}")
     if cfg.train.distribute != "none" and cfg.backend != "jax":
-        raise MusegenError(f"--distribute {cfg.train.distribute} needs the jax backend (keras.distribution), "
-                           f"not {cfg.backend}")
+        raise MusegenError(
+            f"--distribute {cfg.train.distribute} needs the jax backend (keras.distribution), not {cfg.backend}"
+        )
     return cfg

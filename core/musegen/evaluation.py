@@ -26,14 +26,23 @@ def held_out(cfg: RunConfig, data: str | None) -> tuple[list[Piece], list[Piece]
     if data:
         from musegen.pipeline import path_corpus
 
-        as_is = {"require": "off", "dedupe": False} if path_corpus(user_path(data, "--data")) == "path" else {}  # score every tune given
+        as_is = (
+            {"require": "off", "dedupe": False} if path_corpus(user_path(data, "--data")) == "path" else {}
+        )  # score every tune given
         valid_p = load_corpus(with_corpus(cfg, data, as_is))[0].pieces
     return train_p, valid_p
 
 
-def evaluate_run(run_path: str | os.PathLike, data: str | None = None, samples: int = 200, seed: int | None = None,
-                 sample: dict | None = None, log=print, backend: str | None = None, model: dict | None = None,
-                 ) -> tuple[dict, list[Piece], list[Piece], list[Piece]]:
+def evaluate_run(
+    run_path: str | os.PathLike,
+    data: str | None = None,
+    samples: int = 200,
+    seed: int | None = None,
+    sample: dict | None = None,
+    log=print,
+    backend: str | None = None,
+    model: dict | None = None,
+) -> tuple[dict, list[Piece], list[Piece], list[Piece]]:
     """Measure a run; returns (result, the sampled tunes, the training tunes, the held-out tunes).
 
     ``backend`` loads the model on that Keras backend instead of the one it was trained on (weights are
@@ -41,13 +50,15 @@ def evaluate_run(run_path: str | os.PathLike, data: str | None = None, samples: 
     """
     loaded = load_run(run_path, backend, model_options=model)
     run, cfg, encoder, model = loaded
-    options = SampleConfig(**{**cfg.sample.model_dump(), **(sample or {}), "tunes": samples,
-                              "seed": cfg.seed if seed is None else seed})  # checked before any work
+    options = SampleConfig(
+        **{**cfg.sample.model_dump(), **(sample or {}), "tunes": samples, "seed": cfg.seed if seed is None else seed}
+    )  # checked before any work
     train_p, valid_p = held_out(cfg, data)
     formats = {p.format for p in valid_p}
     if data and formats != {encoder.format}:
-        raise MusegenError(f"--data {data} holds {' and '.join(sorted(formats))} pieces but this run's encoder "
-                           f"reads {encoder.format}")
+        raise MusegenError(
+            f"--data {data} holds {' and '.join(sorted(formats))} pieces but this run's encoder reads {encoder.format}"
+        )
     # 1. held-out likelihood
     sequences, oov = [], 0
     for p in valid_p:
@@ -55,8 +66,12 @@ def evaluate_run(run_path: str | os.PathLike, data: str | None = None, samples: 
             sequences.append(encoder.encode(p))
         except MusegenError:
             oov += 1
-    result: dict = {"run": str(run.path), "data": data or "held-out split of the run's corpus",
-                    "tunes_scored": len(sequences), "tunes_skipped_unknown_symbols": oov}
+    result: dict = {
+        "run": str(run.path),
+        "data": data or "held-out split of the run's corpus",
+        "tunes_scored": len(sequences),
+        "tunes_skipped_unknown_symbols": oov,
+    }
     unit = getattr(encoder, "unit", "token")
     if not hasattr(model, "nll"):
         log(f"held-out NLL not measured: model '{cfg.model}' cannot score tunes (it has no nll method)")
@@ -69,8 +84,15 @@ def evaluate_run(run_path: str | os.PathLike, data: str | None = None, samples: 
     log(f"sampling {samples} tunes (temperature {options.temperature}, top-p {options.top_p})")
     pieces = sample_run(loaded, options)
     log("measuring validity, style and novelty")
-    evaluators = [ev for ev in (get_registry().get("evaluator", name).build() for name in EVALUATORS if get_registry().has("evaluator", name))
-                  if encoder.format in ev.formats]
+    evaluators = [
+        ev
+        for ev in (
+            get_registry().get("evaluator", name).build()
+            for name in EVALUATORS
+            if get_registry().has("evaluator", name)
+        )
+        if encoder.format in ev.formats
+    ]
     generated, reference = {}, {}
     for ev in evaluators:  # one instance for both sets, so the corpus side is computed once
         generated.update(ev.evaluate(pieces, train_p))
@@ -91,10 +113,19 @@ def evaluate_run(run_path: str | os.PathLike, data: str | None = None, samples: 
 
 def write_report(result: dict, run_dir: Path, pieces_plot: dict | None = None) -> Path:
     """eval.md: each metric for the generated tunes beside the held-out real tunes."""
-    rows = [(k, v, result["reference"].get(k, "")) for k, v in result.items()
-            if isinstance(v, (int, float)) and not isinstance(v, bool)]
-    lines = [f"# Evaluation of {result['run']}", "", f"Held-out data: {result['data']}", "",
-             "| metric | generated | held-out real tunes |", "|---|---|---|"]
+    rows = [
+        (k, v, result["reference"].get(k, ""))
+        for k, v in result.items()
+        if isinstance(v, (int, float)) and not isinstance(v, bool)
+    ]
+    lines = [
+        f"# Evaluation of {result['run']}",
+        "",
+        f"Held-out data: {result['data']}",
+        "",
+        "| metric | generated | held-out real tunes |",
+        "|---|---|---|",
+    ]
     lines += [f"| {k} | {v} | {r} |" for k, v, r in rows]
     lines += ["", f"Sampling: {result['sample']}", ""]
     if pieces_plot:

@@ -54,14 +54,16 @@ class Checker(Protocol):
     models may take one: ``model.sample(prime, options, end_id, checker=...)``.
 
     The model calls ``check`` for the sequences that just drew a token for which ``boundary(token)``
-    is true (the end token may be one) or that just finished their header, with their ids so far (prime included) and the state ``check``
+    is true (the end token may be one) or that just finished their header, with their ids so far (prime
+    included) and the state ``check``
     returned at their last accepted boundary (``initial`` at first); ``check`` answers ``(ok, state)``
     for each. A refused unit is drawn again from the last accepted boundary; after ``retries``
     refusals the model goes back one more boundary, and after ``give_up`` draws in all keeps what it
     has. ``ok`` None leaves the unit undecided: the model draws one more token and asks again (an
     ABC bar line ``|`` may be the start of ``||``). An answer may carry a third item, :class:`Limits`
     on what the sequence may draw next (for a refusal: if it is kept after ``give_up``); a model that
-    cannot apply them just draws, and the checker refuses what breaks them. While a sequence is in its header (until ``header_done(ids)``) the model draws it at
+    cannot apply them just draws, and the checker refuses what breaks them. While a sequence is in its header
+    (until ``header_done(ids)``) the model draws it at
     ``header_temperature`` without top-k or top-p (``None``: no header). The model counts what it
     did in ``stats``: ``units``, ``redraws``, ``backtracks``, ``kept_wrong``.
     """

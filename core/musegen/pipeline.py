@@ -57,8 +57,10 @@ def absolute_paths(cfg: RunConfig) -> RunConfig:
         update["valid"] = absolute(cfg.valid)
     wav = cfg.render.get("wav", {})
     if isinstance(wav.get("soundfont"), str) and wav["soundfont"]:
-        update["render"] = {**cfg.render, "wav": {**wav, "soundfont": str(user_path(wav["soundfont"], "soundfont")
-                                                                            .resolve())}}
+        update["render"] = {
+            **cfg.render,
+            "wav": {**wav, "soundfont": str(user_path(wav["soundfont"], "soundfont").resolve())},
+        }
     return cfg.model_copy(update=update)
 
 
@@ -96,7 +98,11 @@ def load_corpus(cfg: RunConfig) -> tuple[Loaded, dict]:
     config = comp.make_config(options)
     loaded = comp.build(config).load()
     if not loaded.pieces:
-        why = f"; {len(loaded.skipped)} skipped, first: {loaded.skipped[0][0]}: {loaded.skipped[0][1]}" if loaded.skipped else ""
+        why = (
+            f"; {len(loaded.skipped)} skipped, first: {loaded.skipped[0][0]}: {loaded.skipped[0][1]}"
+            if loaded.skipped
+            else ""
+        )
         raise MusegenError(f"corpus '{cfg.corpus}' has no readable tunes{why}")
     return loaded, {"name": comp.name, "plugin": comp.plugin, "config": config.model_dump()}
 
@@ -197,7 +203,8 @@ def prepare(cfg: RunConfig):
     encoder = enc_comp.build(enc_cfg)
     if getattr(encoder, "format", "abc") != loaded.pieces[0].format:
         raise MusegenError(
-            f"encoder '{enc_comp.name}' reads {encoder.format} pieces but corpus '{cfg.corpus}' holds {loaded.pieces[0].format}"
+            f"encoder '{enc_comp.name}' reads {encoder.format} pieces "
+            f"but corpus '{cfg.corpus}' holds {loaded.pieces[0].format}"
         )
     pre_p, pre_info = pretrain_pieces(cfg, valid_p, loaded.pieces[0].format)
     corpus_p = train_p
@@ -255,16 +262,19 @@ def train(
     check_controls(encoder, cfg.sample)  # a --type the corpus lacks fails now, not after training
     check_checker(encoder, cfg.sample)
     if data.pretrain and not getattr(model_comp.load(), "can_pretrain", False):  # declared: see interfaces.Model
-        raise MusegenError(f"model '{model_comp.name}' cannot pre-train (it does not declare can_pretrain); "
-                           "leave out pretrain and train.pretrain_steps")
+        raise MusegenError(
+            f"model '{model_comp.name}' cannot pre-train (it does not declare can_pretrain); "
+            "leave out pretrain and train.pretrain_steps"
+        )
     created, started = not run.path.exists(), False
     try:
         with run.locked():
             _check_free(run, force)  # again: now no other process can be writing it
             if force and (run.path / "run.json").exists():
                 removed = run.remove_own()
-                progress.log(f"--force: replaced the run in {run.path} ({len(removed)} files musegen wrote; "
-                             "any others are kept)")
+                progress.log(
+                    f"--force: replaced the run in {run.path} ({len(removed)} files musegen wrote; any others are kept)"
+                )
             progress.log(
                 f"musegen: training {model_comp.name} on {cfg.corpus} with {encoder_name(cfg)} ({cfg.backend} "
                 f"backend) into {run.path}\ncorpus {corpus_info['name']}: {corpus_info['tunes_train']} train / "
@@ -272,19 +282,21 @@ def train(
                 f"{encoder.vocab_size}"
             )
             started = True
-            run.write_manifest({
-                "musegen": musegen_version(),
-                "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-                "config": cfg.model_dump(),
-                "components": {"corpus": {k: corpus_info[k] for k in ("name", "plugin", "config")}, **components},
-                "plugins": _versions(),
-                "corpus": {k: v for k, v in corpus_info.items() if k not in ("plugin", "config")},
-                "encoder_state": encoder.state(),
-                "vocab_size": encoder.vocab_size,
-                "seed": cfg.seed,
-                "backend": cfg.backend,
-                "python": sys.version.split()[0],
-            })
+            run.write_manifest(
+                {
+                    "musegen": musegen_version(),
+                    "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+                    "config": cfg.model_dump(),
+                    "components": {"corpus": {k: corpus_info[k] for k in ("name", "plugin", "config")}, **components},
+                    "plugins": _versions(),
+                    "corpus": {k: v for k, v in corpus_info.items() if k not in ("plugin", "config")},
+                    "encoder_state": encoder.state(),
+                    "vocab_size": encoder.vocab_size,
+                    "seed": cfg.seed,
+                    "backend": cfg.backend,
+                    "python": sys.version.split()[0],
+                }
+            )
             use_backend(cfg.backend)
             with interrupts.deferred():  # starting a backend (JAX) is native code a signal must not cut short
                 model = model_comp.build(model_cfg, encoder.vocab_size)
@@ -332,15 +344,18 @@ def resume(run_path: str | os.PathLike, steps: int | None = None, progress: Prog
     manifest = run.manifest()
     cfg = run_config(manifest, run)
     if steps is not None:
-        cfg = run_config({"config": {**cfg.model_dump(), "train": {**cfg.train.model_dump(), "steps": steps}}}, run,
-                         what="--steps")
+        cfg = run_config(
+            {"config": {**cfg.model_dump(), "train": {**cfg.train.model_dump(), "steps": steps}}}, run, what="--steps"
+        )
     with run.locked():
         for stale in run.remove_stale_temp_files():
             progress.log(f"removed {stale.name}, left by an interrupted write")
         encoder, data, corpus_info, components, model_comp, model_cfg = prepare(cfg)
         if not getattr(model_comp.load(), "can_resume", False):  # declared, never guessed: see interfaces.Model
-            raise MusegenError(f"model '{model_comp.name}' cannot resume training (it does not declare can_resume); "
-                               f"{run.path} is left as it is")
+            raise MusegenError(
+                f"model '{model_comp.name}' cannot resume training (it does not declare can_resume); "
+                f"{run.path} is left as it is"
+            )
         if corpus_info["sha256"] != manifest.get("corpus", {}).get("sha256"):
             raise MusegenError(f"the corpus of {run.path} has changed since the run started; cannot resume")
         if encoder.state() != manifest["encoder_state"]:
@@ -375,13 +390,16 @@ def load_encoder(enc_comp, manifest: dict, where: Path):
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         problem = f"{type(exc).__name__}: {exc}"
     if problem:
-        raise MusegenError(f"{where}: the saved vocabulary does not fit encoder '{enc_comp.name}' ({problem}); "
-                           "is it a run directory from another encoder?")
+        raise MusegenError(
+            f"{where}: the saved vocabulary does not fit encoder '{enc_comp.name}' ({problem}); "
+            "is it a run directory from another encoder?"
+        )
     return encoder
 
 
-def load_run(run_path: str | os.PathLike, backend: str | None = None, tag: str = "best",
-             model_options: dict | None = None):
+def load_run(
+    run_path: str | os.PathLike, backend: str | None = None, tag: str = "best", model_options: dict | None = None
+):
     """Open a run directory; return (run, config, encoder, model).
 
     ``model_options`` change the model's settings for this use of it; only settings its config marks
@@ -412,8 +430,11 @@ def sampling_settings(config_cls) -> list[str]:
     """The fields of a model's config that choose how it samples, not what it learned: those with
     ``json_schema_extra={"sampling": True}`` (``gen generate --set model.<field>=...`` may change them)."""
     fields = getattr(config_cls, "model_fields", {})
-    return [name for name, f in fields.items()
-            if isinstance(f.json_schema_extra, dict) and f.json_schema_extra.get("sampling")]
+    return [
+        name
+        for name, f in fields.items()
+        if isinstance(f.json_schema_extra, dict) and f.json_schema_extra.get("sampling")
+    ]
 
 
 def generate(
@@ -463,8 +484,10 @@ def sample_run(loaded: tuple, sample: SampleConfig | dict | None = None) -> list
             if redrawn is not None:
                 piece.meta["redrawn"] = redrawn  # units the checker refused and the model drew again
             if checker is None and opts.check_bars and hasattr(encoder, "checker"):
-                piece.meta["unchecked"] = (f"bar check not done: model '{cfg.model}' samples without a checker "
-                                           "(its sample() takes no checker=)")
+                piece.meta["unchecked"] = (
+                    f"bar check not done: model '{cfg.model}' samples without a checker "
+                    "(its sample() takes no checker=)"
+                )
             out.append(piece)
         return out
 
@@ -482,8 +505,10 @@ def check_checker(encoder, options: SampleConfig) -> None:
     """``sample.checker`` holds settings of the encoder's checker (its declared ``checker_config``)."""
     settings = getattr(encoder, "checker_config", None)
     if options.checker and settings is None:
-        raise MusegenError(f"sample.checker: encoder {type(encoder).__name__} has no checker settings "
-                           f"(got {', '.join(sorted(options.checker))})")
+        raise MusegenError(
+            f"sample.checker: encoder {type(encoder).__name__} has no checker settings "
+            f"(got {', '.join(sorted(options.checker))})"
+        )
     if settings is not None:
         from pydantic import ValidationError
 
@@ -501,8 +526,11 @@ def check_controls(encoder, options: SampleConfig) -> bool:
     if asked and not controlled:
         flags = " ".join(f"--{name}" for name in asked)
         fmt = getattr(encoder, "format", "abc")
-        why = ("controls apply to ABC tunes, not MIDI pieces" if fmt == "midi" else
-               "controls apply to abc-char runs trained with them (encoder.controls = true)")
+        why = (
+            "controls apply to ABC tunes, not MIDI pieces"
+            if fmt == "midi"
+            else "controls apply to abc-char runs trained with them (encoder.controls = true)"
+        )
         raise MusegenError(f"{flags}: this run's tunes cannot be asked for; {why}")
     return controlled
 
@@ -554,8 +582,13 @@ def _resample_invalid(pieces: list[Piece], options: SampleConfig, draw) -> tuple
         drawn += len(more)
         kept += [p for p in more if is_valid(p)]
         rounds += 1
-    stats = {"drawn": drawn, "kept": len(kept), "rejected": drawn - len(kept), "rounds": rounds,
-             "rejection_pct": round(100.0 * (drawn - len(kept)) / drawn, 1)}
+    stats = {
+        "drawn": drawn,
+        "kept": len(kept),
+        "rejected": drawn - len(kept),
+        "rounds": rounds,
+        "rejection_pct": round(100.0 * (drawn - len(kept)) / drawn, 1),
+    }
     if len(kept) < options.tunes:
         stats["short_by"] = options.tunes - len(kept)
     return kept[: options.tunes], stats
@@ -569,7 +602,9 @@ def make_renderers(names: list[str], options: dict | None = None) -> dict:
     shared = options.pop("*", {})  # render.<option>: each chosen renderer that has the option
     for opt in shared:
         if not any(opt in getattr(c.config, "model_fields", {}) for c in comps):
-            raise MusegenError(f"render.{opt}: none of the renderers {', '.join(c.name for c in comps)} has this setting")
+            raise MusegenError(
+                f"render.{opt}: none of the renderers {', '.join(c.name for c in comps)} has this setting"
+            )
     built = {}
     for comp in comps:
         fields = getattr(comp.config, "model_fields", {})
@@ -578,7 +613,9 @@ def make_renderers(names: list[str], options: dict | None = None) -> dict:
     return built
 
 
-def render(pieces: list[Piece], out_dir: str | os.PathLike, renderers: list[str] | dict, options: dict | None = None) -> dict[str, Rendered]:
+def render(
+    pieces: list[Piece], out_dir: str | os.PathLike, renderers: list[str] | dict, options: dict | None = None
+) -> dict[str, Rendered]:
     """Write ``pieces`` with each renderer (names, or built by :func:`make_renderers`); a renderer that
     does not apply to the pieces' format says so and is skipped."""
     from musegen.rundir import locked, record

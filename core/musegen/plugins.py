@@ -92,11 +92,22 @@ class Manager:
                 plugin = impl.plugin_name
                 found: list[Component] = []
 
-                def register(name, target, *, config=None, aliases=(), summary="", presets=None, _k=kind, _p=plugin,
-                             _f=found):
+                def register(
+                    name, target, *, config=None, aliases=(), summary="", presets=None, _k=kind, _p=plugin, _f=found
+                ):
                     kw = {"config": config} if config is not None else {}
-                    _f.append(Component(_k, name, target, aliases=tuple(aliases), summary=summary, plugin=_p,
-                                        presets=dict(presets or {}), **kw))
+                    _f.append(
+                        Component(
+                            _k,
+                            name,
+                            target,
+                            aliases=tuple(aliases),
+                            summary=summary,
+                            plugin=_p,
+                            presets=dict(presets or {}),
+                            **kw,
+                        )
+                    )
 
                 if self._call(plugin, hook, impl.function, register):  # a name taken already: that one skipped
                     for comp in found:

@@ -43,8 +43,9 @@ def locked(path: str | os.PathLike) -> Iterator[Path]:
     fd = os.open(path / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
     if not _flock(fd):
         os.close(fd)
-        raise MusegenError(f"{path} is being written by another musegen process: wait for it to finish, "
-                           "or choose another folder")
+        raise MusegenError(
+            f"{path} is being written by another musegen process: wait for it to finish, or choose another folder"
+        )
     _held.add(key)
     try:
         yield path
@@ -262,8 +263,11 @@ class RunDir:
                 raise MusegenError(f"{f} is corrupt: '{key}' is not an object")
         for role in ("encoder", "model"):
             part = data["components"].get(role)
-            if not isinstance(part, dict) or not isinstance(part.get("name"), str) \
-                    or not isinstance(part.get("config", {}), dict):
+            if (
+                not isinstance(part, dict)
+                or not isinstance(part.get("name"), str)
+                or not isinstance(part.get("config", {}), dict)
+            ):
                 raise MusegenError(f"{f} is corrupt: components.{role} is missing its name or config")
         return data
 
@@ -277,4 +281,3 @@ class RunDir:
 
     def remove_stale_temp_files(self) -> list[Path]:
         return remove_temp_files(self.path)
-

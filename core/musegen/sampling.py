@@ -33,8 +33,18 @@ class Stepper(Protocol):
         """A stepper of the sequences in rows ``keep`` alone, each where it is now, logits included."""
 
 
-def sample(stepper: Stepper, prime: list[int], n: int, max_len: int, end_id: int, temperature=1.0, top_k=0,
-           top_p=1.0, seed=None, checker=None) -> list[list[int]]:
+def sample(
+    stepper: Stepper,
+    prime: list[int],
+    n: int,
+    max_len: int,
+    end_id: int,
+    temperature=1.0,
+    top_k=0,
+    top_p=1.0,
+    seed=None,
+    checker=None,
+) -> list[list[int]]:
     """``n`` sequences continuing ``[end_id] + prime`` (without it), each ending with ``end_id`` if the tune
     finished, at most ``max_len`` tokens. ``prime`` may be a list of ``n`` primes, one for each sequence.
     ``stepper`` is at ``temperature`` already; the same ``seed`` gives the same tunes.
@@ -231,6 +241,7 @@ def sample_checked(fast: Stepper, logits, rng, prime, n, max_len, end_id, temper
         if given is not None:
             limited = True
             _limit(masks[r], given)
+
     stacks = [[snapshot(r, 0, checker.initial)] for r in range(n)]
     tries, spent = [0] * n, [0] * n
     done = np.zeros(n, dtype=bool)

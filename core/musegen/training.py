@@ -51,8 +51,9 @@ class Network(Protocol):
         """Write checkpoint ``tag`` (``best`` or ``last``) atomically into ``run``."""
 
 
-def fit(net: Network, data: TrainData, train: TrainConfig, run: RunDir, progress: Progress,
-        start: int = 0) -> TrainResult:
+def fit(
+    net: Network, data: TrainData, train: TrainConfig, run: RunDir, progress: Progress, start: int = 0
+) -> TrainResult:
     """Train ``net`` from step ``start`` (0, or where the ``last`` checkpoint it was loaded from
     stopped) to ``train.total_steps``, and return what happened. The history rows after ``start``
     are dropped: a resumed run records what it does itself."""
@@ -62,8 +63,10 @@ def fit(net: Network, data: TrainData, train: TrainConfig, run: RunDir, progress
     streams = [data.stream("train")]
     if train.pretrain_steps and data.pretrain:
         streams.insert(0, data.stream("pretrain"))
-        progress.log(f"pre-training {train.pretrain_steps} steps on {len(data.pretrain)} pieces, "
-                     f"then {train.steps} steps on the corpus")
+        progress.log(
+            f"pre-training {train.pretrain_steps} steps on {len(data.pretrain)} pieces, "
+            f"then {train.steps} steps on the corpus"
+        )
     seq = min(train.seq_len, *(len(s) - 1 for s in streams))
     if seq < 2:
         raise MusegenError("the training corpus is too short: fewer than 3 tokens")
@@ -85,8 +88,9 @@ def fit(net: Network, data: TrainData, train: TrainConfig, run: RunDir, progress
     if not run.has_checkpoint():  # zero steps asked for: still leave a model to sample from
         net.save(run, "best")
         net.save(run, "last")
-    return TrainResult(step, loop.best if held_out is not None else None, loss, time.perf_counter() - t0,
-                       stopped, loop.history)
+    return TrainResult(
+        step, loop.best if held_out is not None else None, loss, time.perf_counter() - t0, stopped, loop.history
+    )
 
 
 class _Loop:
@@ -140,9 +144,14 @@ class _Loop:
         """Held-out loss, checkpoints and history at ``step``; True when patience has run out."""
         train, run = self.train, self.run
         vloss = held_out_loss(self.net.logits, self.held_out, train.batch_size) if self.held_out is not None else None
-        self.history.append({"step": step, "train_loss": round(loss, 5),
-                             "valid_loss": None if vloss is None else round(vloss, 5),
-                             "seconds": round(time.perf_counter() - t0, 2)})
+        self.history.append(
+            {
+                "step": step,
+                "train_loss": round(loss, 5),
+                "valid_loss": None if vloss is None else round(vloss, 5),
+                "seconds": round(time.perf_counter() - t0, 2),
+            }
+        )
         score = vloss if vloss is not None else loss
         if self.best is None or score < self.best:
             self.best, self.since_best = score, 0
@@ -153,7 +162,9 @@ class _Loop:
         write_history(run.file(HISTORY), self.history)
         self.progress.update(step, loss=loss, valid=score)
         if train.patience and self.since_best >= train.patience and step > train.pretrain_steps:
-            self.progress.log(f"stopping early at step {step}: no better held-out loss in {self.since_best} evaluations")
+            self.progress.log(
+                f"stopping early at step {step}: no better held-out loss in {self.since_best} evaluations"
+            )
             return True
         return False
 
@@ -169,7 +180,7 @@ def held_out_loss(logits, wins: np.ndarray, batch_size: int) -> float:
     """Mean nats per token of ``wins`` under ``logits(x)``, a batch at a time."""
     total, count = 0.0, 0
     for i in range(0, len(wins), batch_size):
-        b = wins[i:i + batch_size]
+        b = wins[i : i + batch_size]
         nll = token_nll(logits(b[:, :-1]), b[:, 1:].astype(np.int64))
         total += float(nll.sum())
         count += nll.size
@@ -191,15 +202,15 @@ def sequence_nll(logits, sequences: list[list[int]], end_id: int, batch_size: in
     total, count = 0.0, 0
     order = sorted(range(len(sequences)), key=lambda i: len(sequences[i]))
     for b in range(0, len(order), batch_size):
-        group = [sequences[i] for i in order[b:b + batch_size]]
+        group = [sequences[i] for i in order[b : b + batch_size]]
         width = -(-max(len(s) for s in group) // 256) * 256
         x = np.full((len(group), width), end_id, dtype=np.int32)
         y = np.zeros((len(group), width), dtype=np.int64)
         mask = np.zeros((len(group), width), dtype=bool)
         for r, seq in enumerate(group):
-            x[r, 1:len(seq)] = seq[:-1]
-            y[r, :len(seq)] = seq
-            mask[r, :len(seq)] = True
+            x[r, 1 : len(seq)] = seq[:-1]
+            y[r, : len(seq)] = seq
+            mask[r, : len(seq)] = True
         total += float((token_nll(logits(x), y) * mask).sum())
         count += int(mask.sum())
     return total, count
@@ -222,10 +233,17 @@ def read_history(path: Path) -> list[dict]:
     rows = []
     try:
         for r in csv.DictReader(path.read_text(encoding="utf-8").splitlines()):
-            rows.append({"step": int(r["step"]), "train_loss": float(r["train_loss"]),
-                         "valid_loss": float(r["valid_loss"]) if r["valid_loss"] else None,
-                         "seconds": float(r["seconds"])})
+            rows.append(
+                {
+                    "step": int(r["step"]),
+                    "train_loss": float(r["train_loss"]),
+                    "valid_loss": float(r["valid_loss"]) if r["valid_loss"] else None,
+                    "seconds": float(r["seconds"]),
+                }
+            )
     except (OSError, UnicodeDecodeError, KeyError, TypeError, ValueError, csv.Error) as exc:
-        raise MusegenError(f"{path} is corrupt ({type(exc).__name__}: {exc}); it records the held-out losses "
-                           "that choose the best checkpoint") from None
+        raise MusegenError(
+            f"{path} is corrupt ({type(exc).__name__}: {exc}); it records the held-out losses "
+            "that choose the best checkpoint"
+        ) from None
     return rows

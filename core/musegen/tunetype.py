@@ -8,9 +8,17 @@ import re
 from musegen.abcform import meter_length
 
 SPELLINGS = {  # what corpora write -> the one name musegen uses
-    "double jig": "jig", "single jig": "jig", "jigs": "jig", "slipjig": "slip jig", "slip-jig": "slip jig",
-    "reels": "reel", "hornpipes": "hornpipe", "set-dance": "set dance", "barn dance": "barndance",
-    "highland fling": "fling", "highland": "fling",
+    "double jig": "jig",
+    "single jig": "jig",
+    "jigs": "jig",
+    "slipjig": "slip jig",
+    "slip-jig": "slip jig",
+    "reels": "reel",
+    "hornpipes": "hornpipe",
+    "set-dance": "set dance",
+    "barn dance": "barndance",
+    "highland fling": "fling",
+    "highland": "fling",
 }
 BY_METER = {"6/8": "jig", "9/8": "slip jig", "12/8": "slide", "2/4": "polka", "3/4": "waltz", "3/2": "air"}
 
@@ -46,5 +54,5 @@ def tune_type(text: str) -> str | None:
         return normalize_type(given.group(1))
     meter = re.search(r"^M:(.*)$", text, re.MULTILINE)
     key = re.search(r"^K:.*$", text, re.MULTILINE)
-    body = text[key.end():] if key else ""
+    body = text[key.end() :] if key else ""
     return infer_type(meter.group(1) if meter else "", body)

@@ -26,8 +26,9 @@ class Worker:
     def run(self, job: dict, data: bytes) -> dict:
         """The worker's answer to ``job`` with ``data``; ``{"ok": False, "why": ...}`` where it died."""
         if self.proc is None or self.proc.poll() is not None:
-            self.proc = subprocess.Popen(self.command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                         stderr=subprocess.DEVNULL)
+            self.proc = subprocess.Popen(
+                self.command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+            )
         hung = False
         try:
             self.proc.stdin.write(json.dumps({**job, "size": len(data)}).encode() + b"\n" + data)
@@ -71,7 +72,9 @@ class Worker:
 class Pool:
     """``jobs`` workers shared by threads: :meth:`run` takes an idle one, waiting for one if none is."""
 
-    def __init__(self, command: Callable[[], list[str]], jobs: int, timeout: float, crashed: str = "the worker crashed"):
+    def __init__(
+        self, command: Callable[[], list[str]], jobs: int, timeout: float, crashed: str = "the worker crashed"
+    ):
         self.workers = [Worker(command, timeout, crashed) for _ in range(max(1, jobs))]
         self._idle: queue.SimpleQueue[Worker] = queue.SimpleQueue()
         for w in self.workers:

@@ -33,15 +33,22 @@ class GRUModel(KerasModel):
             layers.append(keras.layers.GRU(c.units, return_sequences=True))
             if c.dropout:
                 layers.append(keras.layers.Dropout(c.dropout))
-        return keras.Sequential([
-            keras.Input((None,), dtype="int32"),
-            keras.layers.Embedding(self.vocab_size, c.embedding_dim),
-            *layers,
-            keras.layers.Dense(self.vocab_size),  # logits: the loss and the sampler apply the softmax
-        ])
+        return keras.Sequential(
+            [
+                keras.Input((None,), dtype="int32"),
+                keras.layers.Embedding(self.vocab_size, c.embedding_dim),
+                *layers,
+                keras.layers.Dense(self.vocab_size),  # logits: the loss and the sampler apply the softmax
+            ]
+        )
 
 
 @musegen.hookimpl
 def register_models(register):
-    register("gru", GRUModel, config=GRUConfig, summary="Keras GRU (example plugin)",
-             presets={"tiny": {"embedding_dim": 8, "units": 16}})  # --preset tiny: small here too
+    register(
+        "gru",
+        GRUModel,
+        config=GRUConfig,
+        summary="Keras GRU (example plugin)",
+        presets={"tiny": {"embedding_dim": 8, "units": 16}},
+    )  # --preset tiny: small here too

@@ -33,7 +33,9 @@ class MarkovModel:
         # counts[k][context tuple] -> Counter of next tokens, for every context length k <= order
         self.counts: list[dict[tuple, Counter]] = [defaultdict(Counter) for _ in range(config.order + 1)]
 
-    def fit(self, data: musegen.TrainData, train: musegen.TrainConfig, run: musegen.RunDir, progress) -> musegen.TrainResult:
+    def fit(
+        self, data: musegen.TrainData, train: musegen.TrainConfig, run: musegen.RunDir, progress
+    ) -> musegen.TrainResult:
         t0 = time.perf_counter()
         stream = data.stream("train").tolist()
         progress.start(len(stream))
@@ -41,7 +43,7 @@ class MarkovModel:
             for k in range(self.config.order + 1):
                 if i - k < 0:
                     break
-                self.counts[k][tuple(stream[i - k:i])][stream[i]] += 1
+                self.counts[k][tuple(stream[i - k : i])][stream[i]] += 1
             if i % 10000 == 0:
                 progress.update(i)
         progress.update(len(stream))
@@ -52,7 +54,9 @@ class MarkovModel:
             valid = None
         self.save(run, "best")
         self.save(run, "last")
-        return musegen.TrainResult(steps=1, best_valid_loss=valid, last_train_loss=None, seconds=time.perf_counter() - t0)
+        return musegen.TrainResult(
+            steps=1, best_valid_loss=valid, last_train_loss=None, seconds=time.perf_counter() - t0
+        )
 
     def distribution(self, context: list[int]):
         """Next-token probabilities, interpolated from the empty context up to the longest one seen
@@ -62,7 +66,7 @@ class MarkovModel:
 
         p = np.full(self.vocab_size, 1.0 / self.vocab_size)
         for k in range(0, min(self.config.order, len(context)) + 1):
-            counter = self.counts[k].get(tuple(context[len(context) - k:]))
+            counter = self.counts[k].get(tuple(context[len(context) - k :]))
             if not counter:
                 break
             c = np.zeros(self.vocab_size)
@@ -79,7 +83,7 @@ class MarkovModel:
         for seq in sequences:
             ctx = [end_id]
             for tok in seq:
-                total -= float(np.log(self.distribution(ctx[-self.config.order:])[tok]))
+                total -= float(np.log(self.distribution(ctx[-self.config.order :])[tok]))
                 ctx.append(tok)
             count += len(seq)
         return total, count
@@ -122,5 +126,10 @@ class MarkovModel:
 
 @musegen.hookimpl
 def register_models(register):
-    register("markov", MarkovModel, config=MarkovConfig, summary="character n-gram with back-off (example plugin)",
-             presets={"tiny": {"order": 2}})  # --preset tiny: a smaller model here too
+    register(
+        "markov",
+        MarkovModel,
+        config=MarkovConfig,
+        summary="character n-gram with back-off (example plugin)",
+        presets={"tiny": {"order": 2}},
+    )  # --preset tiny: a smaller model here too

@@ -19,7 +19,6 @@ import re
 from musegen.abc2midi import check, wrong_bars
 from musegen.abc2midi_stream import CheckStream
 from musegen.interfaces import Limits
-
 from musegen_abc.controls import form_check, refusal
 
 
@@ -42,10 +41,10 @@ def blank_bar(text: str) -> str | None:
     lines, or a run of four spaces or more. Such bars pass every other check, and a model that draws
     one after bars were refused draws more."""
     start = max(text.rfind("|", 0, len(text) - 1), text.rfind("\n", 0, len(text) - 1))
-    bar = text[start + 1:-1]
+    bar = text[start + 1 : -1]
     if SPACES.search(bar):
         return "a run of spaces"
-    if bar.strip(" \t") == "" and " " in bar and text[start] == "|" and text[start - 1:start] not in (":", "|", "]"):
+    if bar.strip(" \t") == "" and " " in bar and text[start] == "|" and text[start - 1 : start] not in (":", "|", "]"):
         return "an empty bar"
     return None
 
@@ -68,9 +67,14 @@ def _limits(ids: dict[str, int], end: int) -> dict[str, Limits]:
     some = lambda chars: frozenset(ids[c] for c in chars if c in ids)  # noqa: E731
     every = frozenset(ids.values())
     go_on = every - some("|]:")  # after a bar line within a part: not the rest of a double bar line or repeat
-    return {"start": Limits(banned=ban), "open": Limits(next=go_on, banned=ban | some(":")),
-            "last": Limits(next=go_on, banned=ban), "close": Limits(next=some("|]:"), banned=ban),
-            "end": Limits(next=frozenset({end}) | some("]")), "stop": Limits(next=frozenset({end}))}
+    return {
+        "start": Limits(banned=ban),
+        "open": Limits(next=go_on, banned=ban | some(":")),
+        "last": Limits(next=go_on, banned=ban),
+        "close": Limits(next=some("|]:"), banned=ban),
+        "end": Limits(next=frozenset({end}) | some("]")),
+        "stop": Limits(next=frozenset({end})),
+    }
 
 
 class BarChecker:
@@ -79,9 +83,17 @@ class BarChecker:
 
     initial = 0  # bar-length warnings so far
 
-    def __init__(self, decode, bar_token: int | None, end_id: int, retries: int,
-                 header_temperature: float | None = None, form: bool = False, bars: bool = True,
-                 tokens: dict[str, int] | None = None):
+    def __init__(
+        self,
+        decode,
+        bar_token: int | None,
+        end_id: int,
+        retries: int,
+        header_temperature: float | None = None,
+        form: bool = False,
+        bars: bool = True,
+        tokens: dict[str, int] | None = None,
+    ):
         self.decode, self.retries, self.header_temperature, self.end_id = decode, retries, header_temperature, end_id
         self.tokens = {bar_token, end_id} if bar_token is not None else set()
         self.bars, self.form = bars and bar_token is not None, form

@@ -37,7 +37,7 @@ def key_name(text: str | None) -> str | None:
     if not parsed:
         return None
     key = parsed[0]
-    return f"{key.letter}{ {1: '#', -1: 'b', 0: ''}[key.alteration]}{MODE_NAMES[key.mode_offset]}"
+    return f"{key.letter}{ {1: '#', -1: 'b', 0: ''}[key.alteration] }{MODE_NAMES[key.mode_offset]}"
 
 
 @dataclass(frozen=True)
@@ -56,8 +56,11 @@ class Controls:
     def describe(self) -> str:
         """``jig in G, 6/8, 2 parts of 8 bars``."""
         bars = set(self.bars)
-        form = (f"{len(self.bars)} part{'s' * (len(self.bars) != 1)} of {self.bars[0]} bars" if len(bars) == 1
-                else f"parts of {'+'.join(map(str, self.bars))} bars")
+        form = (
+            f"{len(self.bars)} part{'s' * (len(self.bars) != 1)} of {self.bars[0]} bars"
+            if len(bars) == 1
+            else f"parts of {'+'.join(map(str, self.bars))} bars"
+        )
         return f"{self.type} in {self.key}, {meter_name(self.meter) or self.meter}, {form}"
 
 
@@ -82,7 +85,7 @@ def strip_line(text: str) -> str:
     end = key + 1
     while end < len(lines) and MOVED.match(lines[end]):
         end += 1
-    moved = lines[key + 1:end]
+    moved = lines[key + 1 : end]
     titles = [line for line in moved if line.startswith("T:")]
     others = [line for line in moved if not line.startswith("T:")]
     at = 1 if lines and lines[0].startswith("X:") else 0
@@ -91,8 +94,12 @@ def strip_line(text: str) -> str:
 
 def of_tune(text: str) -> Controls:
     """A corpus tune's controls, read from its header and its notes."""
-    return Controls(tune_type(text) or "other", "".join((field(text, "M") or "").split()) or "none",
-                    key_name(field(text, "K")) or "none", tuple(read_form(text).bars))
+    return Controls(
+        tune_type(text) or "other",
+        "".join((field(text, "M") or "").split()) or "none",
+        key_name(field(text, "K")) or "none",
+        tuple(read_form(text).bars),
+    )
 
 
 def with_line(text: str) -> str:
@@ -114,8 +121,9 @@ def with_line(text: str) -> str:
     decided = [line for line in header if line[:2] in ("R:", "M:")]
     titles = [line for line in header if line.startswith("T:")]
     others = [line for line in header if line[:2] not in ("R:", "M:", "T:")]
-    return "\n".join([*lines[:at], controls.line().rstrip("\n"), *decided, lines[key], *others, *titles,
-                      *lines[key + 1:]])
+    return "\n".join(
+        [*lines[:at], controls.line().rstrip("\n"), *decided, lines[key], *others, *titles, *lines[key + 1 :]]
+    )
 
 
 def prime_text(asked: Controls) -> str:
@@ -157,8 +165,11 @@ class Table:
     def __init__(self, counts: dict[str, int]):
         if not isinstance(counts, dict):
             raise TypeError(f"controls must be a table of counts, not {type(counts).__name__}")
-        self.counts = {line: n for line, n in counts.items()
-                       if isinstance(line, str) and type(n) is int and n > 0 and parse_line(line)}
+        self.counts = {
+            line: n
+            for line, n in counts.items()
+            if isinstance(line, str) and type(n) is int and n > 0 and parse_line(line)
+        }
         if len(self.counts) != len(counts):  # a run.json edited or damaged: refused as a whole
             raise ValueError("controls hold a line or a count that is not one")
         self.rows = [(parse_line(line), n) for line, n in self.counts.items()]
@@ -171,7 +182,8 @@ class Table:
         out = []
         for c, n in rows if rows is not None else self.rows:
             value = {"parts": len(c.bars), "bars": c.bars, "meter": meter_name(c.meter) or c.meter}.get(
-                name, getattr(c, name, None))
+                name, getattr(c, name, None)
+            )
             out += [value] * n
         return out
 
@@ -192,31 +204,41 @@ class Table:
         if want.type is not None:
             want.type = normalize_type(want.type) or want.type
             if want.type not in self._values("type"):
-                raise MusegenError(f"--type {want.type}: the corpus has no tune of that type; choose from "
-                                   f"{_choices(self._values('type'))}")
+                raise MusegenError(
+                    f"--type {want.type}: the corpus has no tune of that type; choose from "
+                    f"{_choices(self._values('type'))}"
+                )
         if want.meter is not None:
             want.meter = meter_name(want.meter) or want.meter
             if want.meter not in self._values("meter"):
-                raise MusegenError(f"--meter {want.meter}: the corpus has no tune in that meter; choose from "
-                                   f"{_choices(self._values('meter'))}")
+                raise MusegenError(
+                    f"--meter {want.meter}: the corpus has no tune in that meter; choose from "
+                    f"{_choices(self._values('meter'))}"
+                )
         if want.key is not None:
             spelled = key_name(want.key)
             if spelled is None or spelled not in self._values("key"):
-                raise MusegenError(f"--key {want.key}: the corpus has no tune in that key; choose from "
-                                   f"{_choices(self._values('key'))}")
+                raise MusegenError(
+                    f"--key {want.key}: the corpus has no tune in that key; choose from {_choices(self._values('key'))}"
+                )
             want.key = spelled
         if want.parts is not None and want.parts not in self._values("parts"):
-            raise MusegenError(f"--parts {want.parts}: the corpus has no tune of that many parts; choose from "
-                               f"{_choices(self._values('parts'))}")
+            raise MusegenError(
+                f"--parts {want.parts}: the corpus has no tune of that many parts; choose from "
+                f"{_choices(self._values('parts'))}"
+            )
         if want.bars is not None and not any(want.bars in bars for bars in self._values("bars")):
             lengths = [b for bars in self._values("bars") for b in bars]
-            raise MusegenError(f"--bars {want.bars}: no part in the corpus is that long; choose from "
-                               f"{_choices(lengths)}")
+            raise MusegenError(
+                f"--bars {want.bars}: no part in the corpus is that long; choose from {_choices(lengths)}"
+            )
         if want.type is not None and want.meter is not None:
             meters = [meter_name(c.meter) for c, n in self.rows for _ in range(n) if c.type == want.type]
             if want.meter not in meters:
-                raise MusegenError(f"--type {want.type} --meter {want.meter} contradict each other: the corpus's "
-                                   f"{want.type}s are in {_choices(meters)}")
+                raise MusegenError(
+                    f"--type {want.type} --meter {want.meter} contradict each other: the corpus's "
+                    f"{want.type}s are in {_choices(meters)}"
+                )
         return want
 
     def _matching(self, want: Wanted, use: tuple[str, ...]):
@@ -240,8 +262,14 @@ class Table:
             raise MusegenError("this run holds no controls to draw tunes from")
         want = self.check(want)
         rows = []
-        for use in (("type", "meter", "key", "form"), ("type", "meter", "form"), ("type", "meter", "key"),
-                    ("type", "meter"), ("meter",), ()):
+        for use in (
+            ("type", "meter", "key", "form"),
+            ("type", "meter", "form"),
+            ("type", "meter", "key"),
+            ("type", "meter"),
+            ("meter",),
+            (),
+        ):
             rows = self._matching(want, use)
             if rows:
                 break
@@ -298,7 +326,8 @@ def form_check(text: str, at_end: bool, asked: Controls | None = None) -> tuple[
 
     ``start`` the first bar of a part (or a second ending, which is not counted); ``open`` within a
     part, two bars or more from its end; ``last`` its last bar; ``full`` the part is as long as asked but
-    its bar line has not ended it yet (``full-repeat``: and it opened with ``|:``, so only ``:|`` can); ``done`` every part is written; ``ending`` every part is written
+    its bar line has not ended it yet (``full-repeat``: and it opened with ``|:``, so only ``:|`` can);
+    ``done`` every part is written; ``ending`` every part is written
     and a second ending may follow (the last part's first ending has just closed)."""
     asked = asked or parse_line(text)
     if asked is None:
@@ -309,12 +338,12 @@ def form_check(text: str, at_end: bool, asked: Controls | None = None) -> tuple[
         return (None if bars == target else f"form {bars}, asked {target}"), "done"
     form, open_part, repeat_open = read_progress(text)
     closed = form.bars
-    if len(closed) > len(target) or closed != list(target[:len(closed)]):
+    if len(closed) > len(target) or closed != list(target[: len(closed)]):
         return f"parts {closed}, asked {target}", "start"
     if len(closed) == len(target):
         if open_part >= 0.5:
             return "music after the last part", "done"
-        last_part = text[text.rfind("|:") + 1:] if "|:" in text else text
+        last_part = text[text.rfind("|:") + 1 :] if "|:" in text else text
         first_ending = re.search(r"(\|\s*|\[)1", last_part) is not None
         return None, "ending" if first_ending and text.rstrip().endswith(":|") else "done"
     length = target[len(closed)]

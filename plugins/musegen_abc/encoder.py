@@ -55,8 +55,11 @@ class AbcCharEncoder:
             self.table = Table.of([p.text for p in pieces])
 
     def state(self) -> dict:
-        return {"end": END, "chars": "".join(self.chars),
-                **({"controls": self.table.counts} if self.table is not None else {})}
+        return {
+            "end": END,
+            "chars": "".join(self.chars),
+            **({"controls": self.table.counts} if self.table is not None else {}),
+        }
 
     def load_state(self, state: dict) -> None:
         if "controls" in state:
@@ -159,8 +162,13 @@ class AbcCharEncoder:
             tonics = by_mode[key.mode_offset]
             for _ in range(self.config.transpose_keys):
                 letter, alteration = rng.choices(list(tonics), weights=list(tonics.values()))[0]
-                shift = (SEMITONES[LETTERS.index(letter)] + alteration
-                         - SEMITONES[LETTERS.index(key.letter)] - key.alteration + 6) % 12 - 6
+                shift = (
+                    SEMITONES[LETTERS.index(letter)]
+                    + alteration
+                    - SEMITONES[LETTERS.index(key.letter)]
+                    - key.alteration
+                    + 6
+                ) % 12 - 6
                 moved = transpose(p.text, shift)
                 if moved:
                     out.append(Piece.from_abc(moved, source=f"{p.meta.get('source', '?')} {shift:+d}"))
@@ -177,8 +185,16 @@ class AbcCharEncoder:
             return None
         from musegen_abc.barcheck import BarChecker
 
-        return BarChecker(self._drawn_text, self._index["|"] if bars or form else None, self.end_id,
-                          settings.bar_retries, header, form=form, bars=bars, tokens=self._index)
+        return BarChecker(
+            self._drawn_text,
+            self._index["|"] if bars or form else None,
+            self.end_id,
+            settings.bar_retries,
+            header,
+            form=form,
+            bars=bars,
+            tokens=self._index,
+        )
 
     def _drawn_text(self, ids: list[int]) -> str:
         """The text of ids a model drew (each below ``vocab_size``): the bar checker's decoding, thousands

@@ -21,5 +21,7 @@ class AbcRenderer:
         for i, piece in enumerate(pieces, 1):
             out.files.append(write_text(out_dir / f"{piece.file_stem(i)}.abc", piece.text, durable=False))
             collection.append(re.sub(r"^X:.*$", f"X:{i}", piece.text, count=1, flags=re.MULTILINE).rstrip("\n"))
-        out.files.append(write_text(out_dir / Path(self.config.collection).name, "\n\n".join(collection) + "\n", durable=False))
+        out.files.append(
+            write_text(out_dir / Path(self.config.collection).name, "\n\n".join(collection) + "\n", durable=False)
+        )
         return out

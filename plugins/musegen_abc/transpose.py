@@ -68,7 +68,10 @@ def target_key(key: Key, semitones: int) -> tuple[Key, int]:
     old_pitch = SEMITONES[LETTERS.index(key.letter)] + key.alteration
     for steps in range(-11, 12):
         idx = LETTERS.index(key.letter) + steps
-        if idx % 7 == LETTERS.index(letter) and SEMITONES[idx % 7] + 12 * (idx // 7) + alteration - old_pitch == semitones:
+        if (
+            idx % 7 == LETTERS.index(letter)
+            and SEMITONES[idx % 7] + 12 * (idx // 7) + alteration - old_pitch == semitones
+        ):
             return new, steps
     raise AssertionError("unreachable: a key always has a spelling at that interval")
 
@@ -134,13 +137,13 @@ def _music(line: str, old: Key, new: Key, semitones: int, steps: int) -> tuple[s
             end = line.find('"', i + 1)
             if end < 0:
                 raise _Failed
-            out.append('"' + _chord(line[i + 1:end], semitones, steps) + '"')
+            out.append('"' + _chord(line[i + 1 : end], semitones, steps) + '"')
             i = end + 1
             continue
         if ch in "!+":
             end = line.find(ch, i + 1)
-            if end > i + 1 and re.fullmatch(r"[A-Za-z0-9.<>()]+", line[i + 1:end]):
-                out.append(line[i:end + 1])  # a decoration such as !trill!
+            if end > i + 1 and re.fullmatch(r"[A-Za-z0-9.<>()]+", line[i + 1 : end]):
+                out.append(line[i : end + 1])  # a decoration such as !trill!
                 i = end + 1
                 continue
             out.append(ch)
@@ -150,7 +153,7 @@ def _music(line: str, old: Key, new: Key, semitones: int, steps: int) -> tuple[s
             end = line.find("]", i)
             if end < 0:
                 raise _Failed
-            field = line[i + 1:end]
+            field = line[i + 1 : end]
             if field.startswith("K:"):
                 old, new, field = _key_field(field[2:], semitones, steps)
                 field = "K:" + field
@@ -201,7 +204,7 @@ def transpose(text: str, semitones: int) -> str | None:
     new, steps = target_key(old, semitones)
     out = lines[:k] + ["K:" + _key_text(match, new)]
     try:
-        for line in lines[k + 1:]:
+        for line in lines[k + 1 :]:
             if re.match(r"^[A-Za-z]:", line) and not re.match(r"^[A-Ga-g]:[|:]", line):
                 if line.startswith("K:"):
                     old, new, value = _key_field(line[2:], semitones, steps)

@@ -9,7 +9,6 @@ from pathlib import Path
 
 from musegen import MusegenError, Piece, Rendered
 from musegen.atomic import write_bytes
-
 from musegen_audio.sound import piece_sound
 
 

@@ -13,15 +13,44 @@ from fractions import Fraction
 from musegen.errors import MusegenError
 
 INSTRUMENTS = {  # the names a musician would write -> General MIDI program (0-127)
-    "piano": 0, "harpsichord": 6, "organ": 19, "accordion": 21, "concertina": 21, "harmonica": 22,
-    "guitar": 24, "bass": 32, "fiddle": 40, "violin": 40, "viola": 41, "cello": 42, "harp": 46,
-    "strings": 48, "trumpet": 56, "clarinet": 71, "flute": 73, "recorder": 74, "whistle": 78,
-    "banjo": 105, "pipes": 109, "bagpipe": 109,
+    "piano": 0,
+    "harpsichord": 6,
+    "organ": 19,
+    "accordion": 21,
+    "concertina": 21,
+    "harmonica": 22,
+    "guitar": 24,
+    "bass": 32,
+    "fiddle": 40,
+    "violin": 40,
+    "viola": 41,
+    "cello": 42,
+    "harp": 46,
+    "strings": 48,
+    "trumpet": 56,
+    "clarinet": 71,
+    "flute": 73,
+    "recorder": 74,
+    "whistle": 78,
+    "banjo": 105,
+    "pipes": 109,
+    "bagpipe": 109,
 }
 TEMPOS = {  # a tune type's pace where its tune has no Q: line, as ABC writes it: beat=beats a minute
-    "reel": "1/2=100", "jig": "3/8=112", "slip jig": "3/8=120", "slide": "3/8=130", "hornpipe": "1/4=150",
-    "barndance": "1/4=160", "polka": "1/4=130", "strathspey": "1/4=120", "fling": "1/4=140",
-    "march": "1/4=110", "mazurka": "1/4=140", "waltz": "1/4=150", "set dance": "1/4=120", "air": "1/4=80",
+    "reel": "1/2=100",
+    "jig": "3/8=112",
+    "slip jig": "3/8=120",
+    "slide": "3/8=130",
+    "hornpipe": "1/4=150",
+    "barndance": "1/4=160",
+    "polka": "1/4=130",
+    "strathspey": "1/4=120",
+    "fling": "1/4=140",
+    "march": "1/4=110",
+    "mazurka": "1/4=140",
+    "waltz": "1/4=150",
+    "set dance": "1/4=120",
+    "air": "1/4=80",
 }
 DEFAULT_TEMPO = "1/4=120"
 _TEMPO = re.compile(r"^\s*(?:(\d+)/(\d+)\s*=\s*)?(\d+(?:\.\d+)?)\s*$")
@@ -38,16 +67,20 @@ def program(name: str | int) -> int | None:
         return int(text)
     if text in INSTRUMENTS:
         return INSTRUMENTS[text]
-    raise MusegenError(f"unknown instrument '{name}': use auto, a General MIDI program 0-127, or one of "
-                       + ", ".join(sorted(INSTRUMENTS)))
+    raise MusegenError(
+        f"unknown instrument '{name}': use auto, a General MIDI program 0-127, or one of "
+        + ", ".join(sorted(INSTRUMENTS))
+    )
 
 
 def quarters_per_minute(tempo: str) -> float:
     """``3/8=112`` (ABC's ``Q:``: 112 dotted quarters a minute) -> 168; a bare number is quarters."""
     m = _TEMPO.match(str(tempo))
     if not m or float(m.group(3)) <= 0 or (m.group(2) and int(m.group(2)) == 0):
-        raise MusegenError(f"tempo '{tempo}' is not a tempo: use auto, quarter notes a minute (120), or a beat "
-                           "and beats a minute as ABC's Q: writes them (3/8=112)")
+        raise MusegenError(
+            f"tempo '{tempo}' is not a tempo: use auto, quarter notes a minute (120), or a beat "
+            "and beats a minute as ABC's Q: writes them (3/8=112)"
+        )
     beat = Fraction(int(m.group(1)), int(m.group(2))) if m.group(1) else Fraction(1, 4)
     qpm = float(m.group(3)) * float(beat * 4)
     if not 10 <= qpm <= 1000:
@@ -93,8 +126,11 @@ def voiced(midi: bytes, instrument: int | None, qpm: float | None) -> bytes:
         if instrument is not None and channels:
             where = next((k for k, m in enumerate(kept) if not m.is_meta), len(kept))
             used = {m.channel for m in kept if hasattr(m, "channel")}
-            changes = [mido.Message("program_change", channel=c, program=instrument, time=0)
-                       for c in channels if c in used or (i == 0 and len(song.tracks) == 1)]
+            changes = [
+                mido.Message("program_change", channel=c, program=instrument, time=0)
+                for c in channels
+                if c in used or (i == 0 and len(song.tracks) == 1)
+            ]
             kept[where:where] = changes
         song.tracks[i] = mido.MidiTrack(kept)
     out = io.BytesIO()

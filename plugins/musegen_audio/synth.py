@@ -1,6 +1,7 @@
 """The synthesis worker: a process of its own that turns MIDI into WAV files with a SoundFont.
 
-    python -m musegen_audio.synth SOUNDFONT SAMPLE_RATE STEREO(0|1) [COMPRESSED(ogg|flac|none) [KEEP_WAV(0|1) [COMPRESSED_STEREO(0|1)]]]
+    python -m musegen_audio.synth SOUNDFONT SAMPLE_RATE STEREO(0|1)
+        [COMPRESSED(ogg|flac|none) [KEEP_WAV(0|1) [COMPRESSED_STEREO(0|1)]]]
 
 Synthesis is native code (symusic): run here, a crash or an abort in it fails one tune, never the
 caller. The worker is a plain program reading jobs on stdin — not a ``multiprocessing`` child, which
@@ -24,9 +25,18 @@ import numpy as np
 SILENT = 1e-4  # peak below this (full scale 1.0): nothing audible was played
 
 
-def render_wav(synth, midi: bytes, target: Path, sample_rate: int, stereo: bool, compressed: str = "none",
-               keep_wav: bool = True, compressed_stereo: bool = True) -> dict:
+def render_wav(
+    synth,
+    midi: bytes,
+    target: Path,
+    sample_rate: int,
+    stereo: bool,
+    compressed: str = "none",
+    keep_wav: bool = True,
+    compressed_stereo: bool = True,
+) -> dict:
     import symusic
+
     from musegen.atomic import atomic_path
 
     score = symusic.Score.from_midi(midi)
@@ -54,14 +64,20 @@ def render_wav(synth, midi: bytes, target: Path, sample_rate: int, stereo: bool,
         if not compressed_stereo and pcm.shape[1] == 2:
             pcm = ((pcm[:, 0].astype(np.int32) + pcm[:, 1]) // 2).astype("<i2")  # mono: half the encoding
         with atomic_path(small, durable=False) as tmp:
-            soundfile.write(str(tmp), pcm, sample_rate, format=compressed.upper(),
-                            subtype="VORBIS" if compressed == "ogg" else "PCM_16")
+            soundfile.write(
+                str(tmp),
+                pcm,
+                sample_rate,
+                format=compressed.upper(),
+                subtype="VORBIS" if compressed == "ogg" else "PCM_16",
+            )
         also.append(compressed)
     return {"ok": True, "seconds": round(pcm.shape[0] / sample_rate, 2), "also": also}
 
 
 def main(argv: list[str]) -> int:
     import symusic
+
     from musegen.worker import serve
 
     soundfont, sample_rate, stereo = argv[0], int(argv[1]), argv[2] == "1"
@@ -72,8 +88,9 @@ def main(argv: list[str]) -> int:
 
     def handle(job: dict, midi: bytes) -> dict:
         try:
-            return render_wav(synth, midi, Path(job["target"]), sample_rate, stereo, compressed, keep_wav,
-                              compressed_stereo)
+            return render_wav(
+                synth, midi, Path(job["target"]), sample_rate, stereo, compressed, keep_wav, compressed_stereo
+            )
         except Exception as exc:  # a MIDI file the synthesizer cannot read, a full disk, ...
             return {"ok": False, "why": f"synthesis failed: {' '.join(str(exc).split())[:200]}"}
 

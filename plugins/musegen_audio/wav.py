@@ -9,14 +9,15 @@ from pathlib import Path
 from musegen import MusegenError, Piece, Rendered
 from musegen.files import is_regular, user_path
 from musegen.worker import Pooled
-
 from musegen_audio.sound import piece_sound
 
 
 def default_soundfont() -> Path:
     spec = importlib.util.find_spec("pretty_midi")
     if spec is None or spec.origin is None:
-        raise MusegenError("the wav renderer needs pretty_midi's TimGM6mb.sf2 (pip install pretty_midi) or --soundfont PATH")
+        raise MusegenError(
+            "the wav renderer needs pretty_midi's TimGM6mb.sf2 (pip install pretty_midi) or --soundfont PATH"
+        )
     return Path(spec.origin).parent / "TimGM6mb.sf2"
 
 
@@ -50,9 +51,17 @@ class WavRenderer(Pooled):
         self.soundfont = check_soundfont(sf)
 
     def worker_command(self) -> list[str]:
-        return [sys.executable, "-m", "musegen_audio.synth", str(self.soundfont), str(self.config.sample_rate),
-                "1" if self.config.stereo else "0", self.config.compressed, "1" if self.config.keep_wav else "0",
-                "1" if self.config.compressed_stereo and self.config.stereo else "0"]
+        return [
+            sys.executable,
+            "-m",
+            "musegen_audio.synth",
+            str(self.soundfont),
+            str(self.config.sample_rate),
+            "1" if self.config.stereo else "0",
+            self.config.compressed,
+            "1" if self.config.keep_wav else "0",
+            "1" if self.config.compressed_stereo and self.config.stereo else "0",
+        ]
 
     def render(self, pieces: list[Piece], out_dir: Path) -> Rendered:
         def one(i: int, piece: Piece, pool):

@@ -68,7 +68,7 @@ class AbcFilesCorpus:
         kept: list[Piece] = []
         with CheckStream() as judge:
             for start in range(0, len(pieces), CHUNK):
-                batch = pieces[start:start + CHUNK]
+                batch = pieces[start : start + CHUNK]
                 for piece, messages in zip(batch, judge.check([p.text for p in batch])):
                     if accepts(messages):
                         kept.append(piece)

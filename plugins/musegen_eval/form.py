@@ -22,19 +22,23 @@ def overlap(a: Counter, b: Counter) -> float:
 
 
 def distributions(forms: list[Form]) -> dict[str, Counter]:
-    return {"parts": Counter(len(f.parts) for f in forms),
-            "bars_per_part": Counter(b for f in forms for b in f.bars),
-            "bars_per_tune": Counter(sum(f.bars) for f in forms)}
+    return {
+        "parts": Counter(len(f.parts) for f in forms),
+        "bars_per_part": Counter(b for f in forms for b in f.bars),
+        "bars_per_tune": Counter(sum(f.bars) for f in forms),
+    }
 
 
 def summary(forms: list[Form], pieces: list[Piece]) -> dict:
     n = len(forms)
     dist = distributions(forms)
-    out = {"form_regular_pct": round(100.0 * sum(f.regular for f in forms) / n, 1),
-           "form_repeats_pct": round(100.0 * sum(f.repeats for f in forms) / n, 1),
-           "form_ends_pct": round(100.0 * sum(bool(p.meta.get("complete", True)) for p in pieces) / n, 1),
-           "form_parts_median": statistics.median(dist["parts"].elements()),
-           "form_bars_per_tune_median": statistics.median(dist["bars_per_tune"].elements())}
+    out = {
+        "form_regular_pct": round(100.0 * sum(f.regular for f in forms) / n, 1),
+        "form_repeats_pct": round(100.0 * sum(f.repeats for f in forms) / n, 1),
+        "form_ends_pct": round(100.0 * sum(bool(p.meta.get("complete", True)) for p in pieces) / n, 1),
+        "form_parts_median": statistics.median(dist["parts"].elements()),
+        "form_bars_per_tune_median": statistics.median(dist["bars_per_tune"].elements()),
+    }
     if dist["bars_per_part"]:
         out["form_bars_per_part_median"] = statistics.median(dist["bars_per_part"].elements())
     for name, counts in dist.items():

@@ -55,12 +55,13 @@ def ngram_index(corpus: list[str]) -> dict[str, set[int]]:
     index: dict[str, set[int]] = defaultdict(set)
     for i, body in enumerate(corpus):
         for j in range(len(body) - NGRAM + 1):
-            index[body[j:j + NGRAM]].add(i)
+            index[body[j : j + NGRAM]].add(i)
     return index
 
 
-def nearest_similarity(body: str, corpus: list[str], index: dict[str, set[int]], candidates: int = 5,
-                       floor: float = 0.0) -> float:
+def nearest_similarity(
+    body: str, corpus: list[str], index: dict[str, set[int]], candidates: int = 5, floor: float = 0.0
+) -> float:
     """Highest difflib ratio between ``body`` and a corpus tune, checking the tunes sharing most 8-grams.
 
     A tune whose ratio cannot reach ``floor`` (difflib's two upper bounds say so) is not compared:
@@ -70,7 +71,7 @@ def nearest_similarity(body: str, corpus: list[str], index: dict[str, set[int]],
     below 0.95): the same copies."""
     shared = Counter()
     for j in range(len(body) - NGRAM + 1):
-        for i in index.get(body[j:j + NGRAM], ()):
+        for i in index.get(body[j : j + NGRAM], ()):
             shared[i] += 1
     best = 0.0
     for i, _ in shared.most_common(candidates):
@@ -107,12 +108,12 @@ class Substrings:
         best, length, n = 0, 0, len(text)
         for j in range(n):
             length = max(0, length - 1)  # text[j:j + length] occurs: the previous match less its first
-            while length < NGRAM and j + length < n and self._short(text[j:j + length + 1]):
+            while length < NGRAM and j + length < n and self._short(text[j : j + length + 1]):
                 length += 1
             if length >= NGRAM:  # longer matches lie in a text holding text[j:j + 8], and in one only
-                texts = [self.corpus[i] for i in self.index.get(text[j:j + NGRAM], ())]
+                texts = [self.corpus[i] for i in self.index.get(text[j : j + NGRAM], ())]
                 while j + length < n:
-                    needle = text[j:j + length + 1]
+                    needle = text[j : j + length + 1]
                     texts = [t for t in texts if needle in t]
                     if not texts:
                         break

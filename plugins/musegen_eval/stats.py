@@ -39,7 +39,17 @@ def overlap(p: np.ndarray, q: np.ndarray) -> float:
     return float(np.minimum(p / p.sum(), q / q.sum()).sum())
 
 
-MODES = {"maj": "", "ion": "", "min": "m", "aeo": "m", "mix": "mix", "dor": "dor", "phr": "phr", "lyd": "lyd", "loc": "loc"}
+MODES = {
+    "maj": "",
+    "ion": "",
+    "min": "m",
+    "aeo": "m",
+    "mix": "mix",
+    "dor": "dor",
+    "phr": "phr",
+    "lyd": "lyd",
+    "loc": "loc",
+}
 
 
 def normalize_key(value: str | None) -> str:
@@ -49,7 +59,7 @@ def normalize_key(value: str | None) -> str:
         return "?"
     first = tokens[0]
     tonic = first[:1].upper() + (first[1:2] if first[1:2] in ("#", "b") else "")
-    mode = first[len(tonic):] or (tokens[1] if len(tokens) > 1 else "")
+    mode = first[len(tonic) :] or (tokens[1] if len(tokens) > 1 else "")
     mode = mode.lower()
     if mode[:3] in MODES:
         return tonic + MODES[mode[:3]]
@@ -188,12 +198,21 @@ def plot(pieces: list[Piece], reference: list[Piece], path) -> None:
     fig, axes = plt.subplots(2, 2, figsize=(11, 7))
     for ax, key, title in ((axes[0, 0], "meters", "meter (M:)"), (axes[0, 1], "keys", "key (K:)")):
         labels = [k for k, _ in (b[key] + a[key]).most_common(12)]
-        _bars(ax, labels, {"generated": np.array([a[key][k] for k in labels], float),
-                           "corpus": np.array([b[key][k] for k in labels], float)}, title)
+        _bars(
+            ax,
+            labels,
+            {
+                "generated": np.array([a[key][k] for k in labels], float),
+                "corpus": np.array([b[key][k] for k in labels], float),
+            },
+            title,
+        )
     names = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"]
     _bars(axes[1, 0], names, {"generated": a["pitch_classes"], "corpus": b["pitch_classes"]}, "pitch class")
     lengths = ["1/32", "1/24", "1/16", "1/12", "3/32", "1/8", "1/6", "3/16", "1/4", "3/8", "1/2", "3/4", "1"]
-    _bars(axes[1, 1], lengths, {"generated": a["note_lengths"], "corpus": b["note_lengths"]}, "note length (whole notes)")
+    _bars(
+        axes[1, 1], lengths, {"generated": a["note_lengths"], "corpus": b["note_lengths"]}, "note length (whole notes)"
+    )
     axes[0, 0].legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=90)

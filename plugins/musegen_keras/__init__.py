@@ -96,8 +96,9 @@ class KerasModel:
         except Exception as exc:
             raise MusegenError(f"{path} is corrupt or not a musegen model (Keras: {type(exc).__name__})") from None
         if self.net.output_shape[-1] != vocab_size:
-            raise MusegenError(f"{path} predicts {self.net.output_shape[-1]} tokens but the run's vocabulary "
-                               f"has {vocab_size}")
+            raise MusegenError(
+                f"{path} predicts {self.net.output_shape[-1]} tokens but the run's vocabulary has {vocab_size}"
+            )
         return self
 
     # -- scoring and sampling ------------------------------------------------------------------
@@ -111,9 +112,18 @@ class KerasModel:
         """``options.tunes`` continuations of ``prime`` (or one prime per tune); see :func:`musegen.sampling.sample`."""
         from musegen import sampling
 
-        return sampling.sample(self.stepper(options.tunes, options.temperature), prime, options.tunes,
-                               options.max_len, end_id, options.temperature, options.top_k, options.top_p,
-                               options.seed, checker=checker)
+        return sampling.sample(
+            self.stepper(options.tunes, options.temperature),
+            prime,
+            options.tunes,
+            options.max_len,
+            end_id,
+            options.temperature,
+            options.top_k,
+            options.top_p,
+            options.seed,
+            checker=checker,
+        )
 
     def stepper(self, n: int, temperature: float) -> LayerStepper:
         """The network advanced a token at a time for ``n`` sequences (see the class docstring)."""
@@ -129,11 +139,18 @@ class LayerStepper:
         import numpy as np
 
         self.net, self.n, self.temperature = net, n, temperature
-        self.layers = [(layer, isinstance(layer, keras.layers.RNN)) for layer in net.layers
-                       if not isinstance(layer, keras.layers.InputLayer)]  # a functional model lists its input
+        self.layers = [
+            (layer, isinstance(layer, keras.layers.RNN))
+            for layer in net.layers
+            if not isinstance(layer, keras.layers.InputLayer)
+        ]  # a functional model lists its input
         if state is None:
-            state = [np.array(s, np.float32) for layer, rnn in self.layers if rnn
-                     for s in _as_list(layer.cell.get_initial_state(batch_size=n))]
+            state = [
+                np.array(s, np.float32)
+                for layer, rnn in self.layers
+                if rnn
+                for s in _as_list(layer.cell.get_initial_state(batch_size=n))
+            ]
         self.state = state
         self.logits = np.zeros((n, net.output_shape[-1]), np.float32)
 
@@ -145,8 +162,8 @@ class LayerStepper:
         for layer, rnn in self.layers:
             if rnn:
                 k = len(_as_list(layer.cell.state_size))
-                x, new = layer.cell(x, self.state[i:i + k], training=False)
-                for mine, value in zip(self.state[i:i + k], _as_list(new)):
+                x, new = layer.cell(x, self.state[i : i + k], training=False)
+                for mine, value in zip(self.state[i : i + k], _as_list(new)):
                     mine[...] = keras.ops.convert_to_numpy(value)
                 i += k
             else:
@@ -171,7 +188,9 @@ class Steps:
 
     def __init__(self, net, seed: int):
         self.net, self.seed = net, seed
-        self.gens = [(i, g) for i, layer in enumerate(net.layers) if (g := getattr(layer, "seed_generator", None)) is not None]
+        self.gens = [
+            (i, g) for i, layer in enumerate(net.layers) if (g := getattr(layer, "seed_generator", None)) is not None
+        ]
 
     def seed_dropout(self, step: int) -> None:
         import numpy as np
@@ -203,8 +222,12 @@ def optimizer(train):
     if train.schedule == "cosine":
         warm = min(train.warmup_steps, max(0, train.total_steps - 1))
         lr = keras.optimizers.schedules.CosineDecay(
-            0.0 if warm else lr, max(1, train.total_steps - warm), alpha=0.1,
-            warmup_target=lr if warm else None, warmup_steps=warm)
+            0.0 if warm else lr,
+            max(1, train.total_steps - warm),
+            alpha=0.1,
+            warmup_target=lr if warm else None,
+            warmup_steps=warm,
+        )
     return keras.optimizers.Adam(learning_rate=lr, clipnorm=train.clipnorm)
 
 

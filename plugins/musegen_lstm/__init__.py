@@ -5,14 +5,17 @@ never when this plugin is registered.
 """
 
 import musegen
-
 from musegen_lstm.config import LSTMConfig
 
 
 @musegen.hookimpl
 def register_models(register):
-    register("lstm", "musegen_lstm.trained:LSTM", config=LSTMConfig,
-             summary="Keras 3 Embedding → LSTM → Dense (JAX, TensorFlow or PyTorch backend)")
+    register(
+        "lstm",
+        "musegen_lstm.trained:LSTM",
+        config=LSTMConfig,
+        summary="Keras 3 Embedding → LSTM → Dense (JAX, TensorFlow or PyTorch backend)",
+    )
 
 
 @musegen.hookimpl

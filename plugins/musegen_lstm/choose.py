@@ -15,8 +15,16 @@ def draw_tunes(model, prime: list[int], options, end_id: int, checker=None) -> l
     """How both ``lstm`` models sample (``LSTMModel``, :class:`Trained`): the compiled JAX loop over
     ``model.weights()`` where :func:`sampler_for` says jax and there is no ``checker``, else the NumPy
     sampler over ``model.prepared(int8=...)`` (a checker's refused units are drawn again there)."""
-    args = (prime, options.tunes, options.max_len, end_id, options.temperature, options.top_k, options.top_p,
-            options.seed)
+    args = (
+        prime,
+        options.tunes,
+        options.max_len,
+        end_id,
+        options.temperature,
+        options.top_k,
+        options.top_p,
+        options.seed,
+    )
     sampler = sampler_for(model.config.sampler, checker)
     if checker is None and sampler == "jax":
         from musegen_lstm.jax_sampling import sample as jax_sample

@@ -32,8 +32,14 @@ def setup() -> None:
         _keep_freed_memory()
 
 
-_GLIBC_MALLOC_SETTINGS = ("GLIBC_TUNABLES", "MALLOC_ARENA_MAX", "MALLOC_MMAP_MAX_", "MALLOC_MMAP_THRESHOLD_",
-                          "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_")
+_GLIBC_MALLOC_SETTINGS = (
+    "GLIBC_TUNABLES",
+    "MALLOC_ARENA_MAX",
+    "MALLOC_MMAP_MAX_",
+    "MALLOC_MMAP_THRESHOLD_",
+    "MALLOC_TRIM_THRESHOLD_",
+    "MALLOC_TOP_PAD_",
+)
 _M_TRIM_THRESHOLD, _M_TOP_PAD, _M_MMAP_MAX = -1, -2, -4  # glibc's malloc.h
 KEEP = ((_M_MMAP_MAX, 0), (_M_TRIM_THRESHOLD, 2**31 - 1), (_M_TOP_PAD, 64 << 20))
 
@@ -85,8 +91,11 @@ def _cpu_devices() -> None:
     """One JAX CPU device per core this process may use, unless the number was chosen already: on a CPU
     the jax backend's recurrence splits each batch's rows across them (:func:`musegen_lstm.jax_lstm.cpu_mesh`;
     XLA runs each small product on one core). Set ``JAX_NUM_CPU_DEVICES=1`` to keep one."""
-    if os.environ["KERAS_BACKEND"] != "jax" or "JAX_NUM_CPU_DEVICES" in os.environ \
-            or "xla_force_host_platform_device_count" in os.environ.get("XLA_FLAGS", ""):
+    if (
+        os.environ["KERAS_BACKEND"] != "jax"
+        or "JAX_NUM_CPU_DEVICES" in os.environ
+        or "xla_force_host_platform_device_count" in os.environ.get("XLA_FLAGS", "")
+    ):
         return
     cores = cpu_cores()
     os.environ["JAX_NUM_CPU_DEVICES"] = str(cores)  # read when JAX is imported

@@ -56,8 +56,9 @@ def _torch():
     try:
         import torch
     except ImportError:
-        raise MusegenError("model.sampler=numpy-int8 needs PyTorch (pip install torch); "
-                           "or sample with --set model.sampler=numpy") from None
+        raise MusegenError(
+            "model.sampler=numpy-int8 needs PyTorch (pip install torch); or sample with --set model.sampler=numpy"
+        ) from None
     if not hasattr(torch, "_weight_int8pack_mm"):
         raise MusegenError(f"model.sampler=numpy-int8 needs PyTorch 2.3 or newer (this is {torch.__version__})")
     return torch
@@ -71,8 +72,9 @@ def _prepack(torch, q, scale, engine: str | None = None):
     before = engines.engine
     with warnings.catch_warnings():  # PyTorch calls quantized tensors deprecated in favour of torchao;
         warnings.simplefilter("ignore")  # the packed weights below are what its kernels still read
-        qw = torch._make_per_channel_quantized_tensor(q.contiguous(), scale.double(),
-                                                      torch.zeros(q.shape[0], dtype=torch.long), 0)
+        qw = torch._make_per_channel_quantized_tensor(
+            q.contiguous(), scale.double(), torch.zeros(q.shape[0], dtype=torch.long), 0
+        )
         try:
             engines.engine = engine or before
             return torch.ops.quantized.linear_prepack(qw, None)
@@ -139,12 +141,12 @@ class Int8Kernel:
     def _packed_onednn(self):
         """The weights packed for oneDNN (``dynamic`` route, many rows): made on first use."""
         torch = _torch()
-        return _prepack(torch, self.q[:, :self.shape[0]], torch.from_numpy(self.scale), "onednn")
+        return _prepack(torch, self.q[:, : self.shape[0]], torch.from_numpy(self.scale), "onednn")
 
     @functools.cached_property
     def dequantized(self) -> np.ndarray:
         """``q * scale`` as float32 ``(K, N)``: what the int8 values stand for."""
-        return np.ascontiguousarray(self.q[:, :self.shape[0]].numpy().T * self.scale, dtype=np.float32)
+        return np.ascontiguousarray(self.q[:, : self.shape[0]].numpy().T * self.scale, dtype=np.float32)
 
     def product(self, x: np.ndarray, out: np.ndarray):
         """A function of no arguments that writes ``x @ kernel`` into ``out``, reading ``x`` when called
@@ -159,7 +161,7 @@ class Int8Kernel:
             return functools.partial(x.dot, self.dequantized, out=out)
         q, unit, scale = self.q, self._unit, self.scale
         padded = torch.zeros((x.shape[0], q.shape[1]), dtype=torch.bfloat16)
-        x_bf16, mm = padded[:, :x.shape[1]], torch._weight_int8pack_mm
+        x_bf16, mm = padded[:, : x.shape[1]], torch._weight_int8pack_mm
 
         def run():
             x_bf16.copy_(x_t)

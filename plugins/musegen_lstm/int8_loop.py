@@ -13,7 +13,8 @@ The operations of :meth:`musegen_lstm.sampling.FastStep.step`, in its order, on 
 buffers, and the draws of :func:`musegen_lstm.sampling._sample_one_gumbel` (Gumbel-max, the noise in
 blocks of ``GUMBEL_ROWS`` from the same generator). PyTorch's tanh is not NumPy's to the last bit, so
 a seed's tune is the same either way until a near tie falls the other way (at 1024 units with sharp
-weights, from the 146th character of one 1,500-character tune; never in 1,500 at 64 units). Where TorchScript cannot compile the loop
+weights, from the 146th character of one 1,500-character tune; never in 1,500 at 64 units). Where TorchScript
+cannot compile the loop
 (``torch.jit.script`` is deprecated in favour of ``torch.compile``, which needs a C++ compiler at run
 time), the Python loop runs instead.
 """
@@ -22,15 +23,23 @@ from __future__ import annotations
 
 import functools
 import warnings
-from typing import List
 
 import numpy as np
 import torch
 
 
-def _steps(packed: torch.classes.quantized.LinearPackedParamsBase, table: torch.Tensor, ahead: torch.Tensor,
-           h: torch.Tensor, c: torch.Tensor, logits: torch.Tensor, bias: torch.Tensor, inv_t: float,
-           noise: torch.Tensor, end_id: int) -> List[int]:
+def _steps(
+    packed: torch.classes.quantized.LinearPackedParamsBase,
+    table: torch.Tensor,
+    ahead: torch.Tensor,
+    h: torch.Tensor,
+    c: torch.Tensor,
+    logits: torch.Tensor,
+    bias: torch.Tensor,
+    inv_t: float,
+    noise: torch.Tensor,
+    end_id: int,
+) -> list[int]:
     """Tokens drawn as ``argmax(logits + noise[r])`` for each row ``r``, until ``end_id``; after each one
     not ``end_id``, a step of the LSTM on it. The state (``ahead``: the product computed for the next
     step, its last columns the raw logits; ``h``, ``c``; the tempered ``logits``) is read at the start
@@ -38,7 +47,7 @@ def _steps(packed: torch.classes.quantized.LinearPackedParamsBase, table: torch.
     units = h.shape[1]
     u3, u4 = 3 * units, 4 * units
     a, hh, cc, lg = ahead[0], h, c[0], logits
-    out: List[int] = []
+    out: list[int] = []
     for r in range(noise.shape[0]):
         tok = int(torch.argmax(lg + noise[r]))
         out.append(tok)
@@ -46,8 +55,8 @@ def _steps(packed: torch.classes.quantized.LinearPackedParamsBase, table: torch.
             break
         z = torch.tanh(a[:u4] + table[tok])  # gates i, f, o (their inputs halved: sigmoid via tanh), then c
         s = (z[:u3] + 1.0) * 0.5
-        cc = cc * s[units:2 * units] + s[:units] * z[u3:]
-        hh = (torch.tanh(cc) * s[2 * units:u3]).unsqueeze(0)
+        cc = cc * s[units : 2 * units] + s[:units] * z[u3:]
+        hh = (torch.tanh(cc) * s[2 * units : u3]).unsqueeze(0)
         a = torch.ops.quantized.linear_dynamic(hh, packed, True)[0]
         lg = a[u4:] * inv_t + bias
     ahead[0].copy_(a)

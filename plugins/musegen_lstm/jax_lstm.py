@@ -39,7 +39,8 @@ project's Sapphire Rapids).
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -50,7 +51,7 @@ def _sigmoid(x):
 
 
 def _gates(a, u):
-    return tuple(a[..., k * u:(k + 1) * u] for k in range(4))
+    return tuple(a[..., k * u : (k + 1) * u] for k in range(4))
 
 
 class _Layout(NamedTuple):
@@ -81,14 +82,24 @@ def _cols(a):
 
 # Products read the state in the kernel's type (bfloat16 kernels: bfloat16 products) and give float32.
 _F32 = jnp.float32
-ROWS = _Layout(mm=lambda s, w: jnp.matmul(s.astype(w.dtype), w, preferred_element_type=_F32),
-               outer=lambda h, d: jnp.matmul(h.reshape(-1, h.shape[-1]).T, d.reshape(-1, d.shape[-1]),
-                                             preferred_element_type=_F32),
-               inward=lambda a: a, weights=lambda w: w, x_axis=0, rows_given=True)
-COLUMNS = _Layout(mm=lambda s, w: jnp.matmul(w, s.astype(w.dtype), preferred_element_type=_F32),
-                  outer=lambda h, d: jax.lax.dot_general(_cols(d), _cols(h), (((1,), (1,)), ((), ())),
-                                                         preferred_element_type=_F32),
-                  inward=lambda a: jnp.swapaxes(a, -1, -2), weights=lambda w: w.T, x_axis=1, rows_given=False)
+ROWS = _Layout(
+    mm=lambda s, w: jnp.matmul(s.astype(w.dtype), w, preferred_element_type=_F32),
+    outer=lambda h, d: jnp.matmul(
+        h.reshape(-1, h.shape[-1]).T, d.reshape(-1, d.shape[-1]), preferred_element_type=_F32
+    ),
+    inward=lambda a: a,
+    weights=lambda w: w,
+    x_axis=0,
+    rows_given=True,
+)
+COLUMNS = _Layout(
+    mm=lambda s, w: jnp.matmul(w, s.astype(w.dtype), preferred_element_type=_F32),
+    outer=lambda h, d: jax.lax.dot_general(_cols(d), _cols(h), (((1,), (1,)), ((), ())), preferred_element_type=_F32),
+    inward=lambda a: jnp.swapaxes(a, -1, -2),
+    weights=lambda w: w.T,
+    x_axis=1,
+    rows_given=False,
+)
 # In float32 the columns' loops give rows (each step's transpose costs nothing measurable): the kernels'
 # gradients then read (T·B, U) arrays as they lie, and the layer's outputs and the gate inputs' gradients
 # need no copy. LSTM 1024, batch 32, sequence 200, from a table, forward and backward on one device:
@@ -146,8 +157,12 @@ def _backward(saved, ws, h0, dhs, dc_last, lay: _Layout):
     # steps 1.. read the h before them, step 0 reads h0: no concatenation (XLA copied it, transposed);
     # in the kernels' type, as the products of the loops
     dt, h0 = ws[0].dtype, _given(lay, h0)
-    dws = tuple((lay.outer(hs[:-1].astype(dt), dz[1:].astype(dt)) + lay.outer(h0[None].astype(dt), dz[:1].astype(dt)))
-                .astype(dt) for dz in dzs)
+    dws = tuple(
+        (lay.outer(hs[:-1].astype(dt), dz[1:].astype(dt)) + lay.outer(h0[None].astype(dt), dz[:1].astype(dt))).astype(
+            dt
+        )
+        for dz in dzs
+    )
     return dzs, dws, dh0, dc0
 
 
@@ -156,16 +171,18 @@ def _run_forward(gate_inputs_in, xs_in, rs, h0, c0, save: bool):
     ``gate_inputs_in(lay)`` and ``xs_in(lay)`` give its ``gate_inputs`` and ``xs`` for that layout.
     Returns every h ``(T, B, U)``, the last c ``(B, U)`` and what :func:`_forward` returned."""
     lay = _layout(rs[0].shape[0], rs[0].dtype)
-    (_, c), out = _forward(gate_inputs_in(lay), xs_in(lay), tuple(lay.weights(r) for r in rs), lay.inward(h0),
-                           lay.inward(c0), save, lay)
+    (_, c), out = _forward(
+        gate_inputs_in(lay), xs_in(lay), tuple(lay.weights(r) for r in rs), lay.inward(h0), lay.inward(c0), save, lay
+    )
     return _as_rows(lay, out[0] if save else out), lay.inward(c), out
 
 
 def _run_backward(saved, rs, h0, dhs, dc_last):
     """:func:`_backward` from and to ``(.., B, U)`` arrays; the gate-input gradients as the loops gave them."""
     lay = _layout(rs[0].shape[0], rs[0].dtype)
-    dzs, dws, dh0, dc0 = _backward(saved, tuple(lay.weights(r) for r in rs), lay.inward(h0), lay.inward(dhs),
-                                   lay.inward(dc_last), lay)
+    dzs, dws, dh0, dc0 = _backward(
+        saved, tuple(lay.weights(r) for r in rs), lay.inward(h0), lay.inward(dhs), lay.inward(dc_last), lay
+    )
     return lay, dzs, tuple(lay.weights(d) for d in dws), lay.inward(dh0), lay.inward(dc0)
 
 
@@ -224,8 +241,9 @@ def _table_bwd(res, cotangents):
     saved, tokens, rs, h0, tables = res
     lay, dzs, drs, dh0, dc0 = _run_backward(saved, rs, h0, *cotangents)
     ids = tokens.reshape(-1)
-    dtables = tuple(jax.ops.segment_sum(_as_rows(lay, dz).reshape(ids.shape[0], -1), ids, t.shape[0])
-                    for dz, t in zip(dzs, tables))
+    dtables = tuple(
+        jax.ops.segment_sum(_as_rows(lay, dz).reshape(ids.shape[0], -1), ids, t.shape[0]) for dz, t in zip(dzs, tables)
+    )
     return None, dtables, drs, dh0, dc0
 
 
@@ -253,9 +271,12 @@ def path(batch: int, units: int, dtype: str = "float32") -> str:
     """The name :attr:`musegen_lstm.layer.LSTM.path` records for this recurrence over ``batch`` rows,
     its recurrent products in ``dtype``."""
     mesh = cpu_mesh(batch, units)
-    return ("musegen-jax-scan" + (", kernel on the left" if units > COLUMNS_ABOVE else "")
-            + (f", rows split over {mesh.size} CPU devices" if mesh is not None else "")
-            + (f", {dtype} products" if dtype != "float32" else ""))
+    return (
+        "musegen-jax-scan"
+        + (", kernel on the left" if units > COLUMNS_ABOVE else "")
+        + (f", rows split over {mesh.size} CPU devices" if mesh is not None else "")
+        + (f", {dtype} products" if dtype != "float32" else "")
+    )
 
 
 def _split(fn, batch: int, units: int, in_specs, out_specs):
@@ -279,10 +300,17 @@ def lstm(x, kernel, recurrent_kernel, bias, h0, c0, dtype: str = "float32"):
         zs = tuple(jnp.einsum("btf,fu->tbu", x, k) + b for k, b in zip(_gates(kernel, u), _gates(bias, u)))
     else:  # 2-D products: XLA's CPU multiplies bfloat16 into float32 there, not in an einsum's ("Unsupported")
         rows = jnp.swapaxes(x, 0, 1).astype(dtype).reshape(-1, x.shape[-1])
-        zs = tuple((jnp.matmul(rows, k.astype(dtype), preferred_element_type=_F32) + b)
-                   .reshape(x.shape[1], x.shape[0], u) for k, b in zip(_gates(kernel, u), _gates(bias, u)))
-    run = _split(recurrence, x.shape[0], u, ((_SPLIT_AXIS1,) * 4, _UNSPLIT, _SPLIT_AXIS0, _SPLIT_AXIS0),
-                 (_SPLIT_AXIS1, _SPLIT_AXIS0))
+        zs = tuple(
+            (jnp.matmul(rows, k.astype(dtype), preferred_element_type=_F32) + b).reshape(x.shape[1], x.shape[0], u)
+            for k, b in zip(_gates(kernel, u), _gates(bias, u))
+        )
+    run = _split(
+        recurrence,
+        x.shape[0],
+        u,
+        ((_SPLIT_AXIS1,) * 4, _UNSPLIT, _SPLIT_AXIS0, _SPLIT_AXIS0),
+        (_SPLIT_AXIS1, _SPLIT_AXIS0),
+    )
     hs, c = run(zs, _gates(recurrent_kernel.astype(dtype), u), h0, c0)
     return jnp.swapaxes(hs, 0, 1), hs[-1], c
 
@@ -293,7 +321,12 @@ def lstm_from_table(tokens, table, recurrent_kernel, dtype: str = "float32"):
     ``dtype``: the type of the recurrent products, as :func:`lstm`."""
     u = recurrent_kernel.shape[0]
     h0 = jnp.zeros((tokens.shape[0], u), table.dtype)
-    run = _split(table_recurrence, tokens.shape[0], u, (_SPLIT_AXIS1, _UNSPLIT, _UNSPLIT, _SPLIT_AXIS0, _SPLIT_AXIS0),
-                 (_SPLIT_AXIS1, _SPLIT_AXIS0))
+    run = _split(
+        table_recurrence,
+        tokens.shape[0],
+        u,
+        (_SPLIT_AXIS1, _UNSPLIT, _UNSPLIT, _SPLIT_AXIS0, _SPLIT_AXIS0),
+        (_SPLIT_AXIS1, _SPLIT_AXIS0),
+    )
     hs, _ = run(tokens.T, _gates(table, u), _gates(recurrent_kernel.astype(dtype), u), h0, h0)
     return jnp.swapaxes(hs, 0, 1)

@@ -11,7 +11,6 @@ import functools
 
 import numpy as np
 
-
 UNROLL = {"cpu": 1, "gpu": 16}
 """LSTM steps per loop iteration, by platform. On a GPU each iteration of an XLA loop copies its
 condition back to the host; several steps per iteration amortize that (``benchmarks/sampler_unroll.py``
@@ -25,7 +24,7 @@ def _compiled():
 
     def step(params, table, tokens, state):
         _, layers, dense_w, dense_b = params
-        new = []
+        new, x = [], None
         for k, ((w, r, b), (h, c)) in enumerate(zip(layers, state)):
             # the first layer's input projection is a row of the table (embedding @ kernel + bias)
             z = (table[tokens] if k == 0 else x @ w + b) + h @ r
@@ -75,7 +74,9 @@ def _compiled():
             i, logits, state, key, done, out, length = carry
             for _ in range(unroll):
                 key, sub = jax.random.split(key)
-                tok = jax.random.categorical(sub, filtered(logits, temperature, top_k, top_p, nucleus)).astype(jnp.int32)
+                tok = jax.random.categorical(sub, filtered(logits, temperature, top_k, top_p, nucleus)).astype(
+                    jnp.int32
+                )
                 out = jax.lax.dynamic_update_slice(out, tok[:, None], (0, i))
                 ended = ~done & (tok == end_id) & (i < max_len)
                 length = jnp.where(ended, i + 1, length)
@@ -91,8 +92,18 @@ def _compiled():
     return run
 
 
-def sample(net, prime: list[int], n: int, max_len: int, end_id: int, temperature=1.0, top_k=0, top_p=1.0,
-           seed=None, unroll: int | None = None) -> list[list[int]]:
+def sample(
+    net,
+    prime: list[int],
+    n: int,
+    max_len: int,
+    end_id: int,
+    temperature=1.0,
+    top_k=0,
+    top_p=1.0,
+    seed=None,
+    unroll: int | None = None,
+) -> list[list[int]]:
     """Same contract as :func:`musegen_lstm.sampling.sample`, compiled. ``net`` has a ``NumpyLSTM``'s
     attributes (``embedding``, ``layers`` of ``(W, R, b)``, ``dense_w``, ``dense_b``) as NumPy arrays,
     JAX arrays or PyTorch tensors (read in place through DLPack: on a GPU the weights are not copied
@@ -101,14 +112,27 @@ def sample(net, prime: list[int], n: int, max_len: int, end_id: int, temperature
     import jax
     import jax.numpy as jnp
 
-    params = (_array(net.embedding), tuple(tuple(_array(a) for a in layer) for layer in net.layers),
-              _array(net.dense_w), _array(net.dense_b))
+    params = (
+        _array(net.embedding),
+        tuple(tuple(_array(a) for a in layer) for layer in net.layers),
+        _array(net.dense_w),
+        _array(net.dense_b),
+    )
     tokens = jnp.asarray(np.tile(np.asarray([end_id, *prime], np.int32), (n, 1)))
     key = jax.random.PRNGKey(0 if seed is None else seed)
     top_k = min(top_k, net.dense_w.shape[1]) if top_k else 0
-    out, length = _compiled()(params, tokens, key, jnp.float32(temperature), jnp.float32(top_p), end_id,
-                              max_len=max_len, top_k=top_k, nucleus=bool(top_p < 1.0),
-                              unroll=unroll or UNROLL.get(jax.default_backend(), UNROLL["gpu"]))
+    out, length = _compiled()(
+        params,
+        tokens,
+        key,
+        jnp.float32(temperature),
+        jnp.float32(top_p),
+        end_id,
+        max_len=max_len,
+        top_k=top_k,
+        nucleus=bool(top_p < 1.0),
+        unroll=unroll or UNROLL.get(jax.default_backend(), UNROLL["gpu"]),
+    )
     out, length = np.asarray(out), np.asarray(length)
     return [out[i, : length[i]].tolist() for i in range(n)]
 

@@ -26,7 +26,6 @@ import functools
 import warnings
 
 import keras
-
 from keras import activations
 
 
@@ -46,9 +45,16 @@ class LSTM(keras.layers.LSTM):
     def _fusable(self, mask) -> bool:
         """The cell is the plain LSTM that every fused kernel computes (any precision: each path checks)."""
         cell = self.cell
-        return (mask is None and not self.dropout and not self.recurrent_dropout and not self.go_backwards
-                and not self.unroll and cell.use_bias and cell.activation is activations.tanh
-                and cell.recurrent_activation is activations.sigmoid)
+        return (
+            mask is None
+            and not self.dropout
+            and not self.recurrent_dropout
+            and not self.go_backwards
+            and not self.unroll
+            and cell.use_bias
+            and cell.activation is activations.tanh
+            and cell.recurrent_activation is activations.sigmoid
+        )
 
     def _ran(self, path: str) -> None:
         object.__setattr__(self, "path", path)  # a plain attribute: not tracked by Keras
@@ -60,10 +66,14 @@ def _torch(layer, sequences, initial_state):
     cell = layer.cell
     compute = layer.compute_dtype
     dtype = getattr(torch, gpu_dtype(compute) if sequences.is_cuda else cpu_dtype(compute, "torch"))
-    path = ("cudnn" if sequences.is_cuda and torch.backends.cudnn.enabled and torch.backends.cudnn.is_available()
-            else "torch-native")
-    outputs, h, c = torch_lstm(layer, path, sequences, *initial_state, cell.kernel.value,
-                               cell.recurrent_kernel.value, cell.bias.value, dtype)
+    path = (
+        "cudnn"
+        if sequences.is_cuda and torch.backends.cudnn.enabled and torch.backends.cudnn.is_available()
+        else "torch-native"
+    )
+    outputs, h, c = torch_lstm(
+        layer, path, sequences, *initial_state, cell.kernel.value, cell.recurrent_kernel.value, cell.bias.value, dtype
+    )
     return h, (outputs if layer.return_sequences else h.unsqueeze(1)), [h, c]
 
 
@@ -88,8 +98,17 @@ def torch_lstm(layer, path: str, x, h0, c0, input_kernel, recurrent, bias, dtype
     with warnings.catch_warnings():
         # cuDNN wants the four weights in one buffer and copies them into one (20 MB: microseconds); say nothing
         warnings.filterwarnings("ignore", "RNN module weights are not part of single contiguous chunk")
-        outputs, h, c = torch._VF.lstm(x.to(dtype), (h0.to(dtype).unsqueeze(0), c0.to(dtype).unsqueeze(0)), params,
-                                       True, 1, 0.0, torch.is_grad_enabled(), False, True)
+        outputs, h, c = torch._VF.lstm(
+            x.to(dtype),
+            (h0.to(dtype).unsqueeze(0), c0.to(dtype).unsqueeze(0)),
+            params,
+            True,
+            1,
+            0.0,
+            torch.is_grad_enabled(),
+            False,
+            True,
+        )
     out = tuple(a.to(compute) for a in (outputs, h.squeeze(0), c.squeeze(0)))
     return scale.apply(box, *out) if scaling else out
 
@@ -241,8 +260,18 @@ def _jax_cudnn(sequences, kernel, recurrent, bias, h0, c0):
     weights = jnp.concatenate([kernel.T.ravel(), recurrent.T.ravel(), bias, jnp.zeros_like(bias)])
     lengths = jnp.full((sequences.shape[0],), sequences.shape[1], dtype=jnp.int32)
     try:
-        outputs, h, c = lstm(sequences, h0[None], c0[None], weights, lengths, input_size=kernel.shape[0],
-                             hidden_size=recurrent.shape[0], num_layers=1, dropout=0.0, bidirectional=False)
+        outputs, h, c = lstm(
+            sequences,
+            h0[None],
+            c0[None],
+            weights,
+            lengths,
+            input_size=kernel.shape[0],
+            hidden_size=recurrent.shape[0],
+            num_layers=1,
+            dropout=0.0,
+            bidirectional=False,
+        )
     except Exception:  # noqa: BLE001 — no cuDNN build, a shape or type it refuses: the scan runs instead
         return None
     return outputs, h[0], c[0]
@@ -256,8 +285,10 @@ def _tensorflow(layer, sequences, initial_state):
 
     cell = layer.cell
     dtype = scan_dtype(layer, sequences.shape[0])
-    wide = [keras.ops.cast(a, "float32") for a in (sequences, cell.kernel.value, cell.recurrent_kernel.value,
-                                                    cell.bias.value, *initial_state)]
+    wide = [
+        keras.ops.cast(a, "float32")
+        for a in (sequences, cell.kernel.value, cell.recurrent_kernel.value, cell.bias.value, *initial_state)
+    ]
     outputs, h, c = (keras.ops.cast(a, layer.compute_dtype) for a in lstm(*wide, dtype=dtype))
     return h, (outputs if layer.return_sequences else h[:, None]), [h, c]
 

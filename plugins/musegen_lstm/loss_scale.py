@@ -29,7 +29,8 @@ class LossScale(keras.optimizers.LossScaleOptimizer):
 
     def _stateless_handle_non_finite_grads(self, optimizer_variables, trainable_variables):
         trainable_variables, optimizer_variables = super()._stateless_handle_non_finite_grads(
-            optimizer_variables, trainable_variables)
+            optimizer_variables, trainable_variables
+        )
         mapping = list(zip(self.variables, optimizer_variables))
         with keras.StatelessScope(state_mapping=mapping) as scope:
             self.inner_optimizer.iterations.assign_add(1)

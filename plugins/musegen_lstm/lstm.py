@@ -16,12 +16,12 @@ import numpy as np
 import musegen_keras
 from musegen import MusegenError, TrainResult, interrupts, training
 from musegen.atomic import atomic_path
+from musegen_lstm.checkpoint import CHECKPOINTS
+from musegen_lstm.choose import draw_tunes, prime_per_tune, sampler_for
 from musegen_lstm.loss_scale import LossScale
 from musegen_lstm.net import build
 from musegen_lstm.sampling import NumpyLSTM, Prepared
 from musegen_lstm.steps import steps
-from musegen_lstm.checkpoint import CHECKPOINTS
-from musegen_lstm.choose import draw_tunes, prime_per_tune, sampler_for
 
 
 class LSTMModel:
@@ -63,7 +63,9 @@ class LSTMModel:
             try:  # optimizer state from another backend may not load; the weights do
                 self.net = keras.saving.load_model(path, compile=False, safe_mode=True)
             except Exception:
-                raise MusegenError(f"{path} is corrupt or not a musegen model (Keras: {type(first).__name__})") from None
+                raise MusegenError(
+                    f"{path} is corrupt or not a musegen model (Keras: {type(first).__name__})"
+                ) from None
         out = self.net.output_shape[-1]
         if out != vocab_size:
             raise MusegenError(f"{path} predicts {out} tokens but the run's vocabulary has {vocab_size}")
@@ -121,9 +123,12 @@ class LSTMModel:
         if keras.backend.backend() not in ("jax", "torch"):
             return self.numpy_lstm()
         value = lambda layer: [w.value for w in net.get_layer(layer).weights]  # noqa: E731
-        return SimpleNamespace(embedding=value("embedding")[0],
-                               layers=[tuple(value(f"lstm_{i}")) for i in range(self.config.layers)],
-                               dense_w=value("logits")[0], dense_b=value("logits")[1])
+        return SimpleNamespace(
+            embedding=value("embedding")[0],
+            layers=[tuple(value(f"lstm_{i}")) for i in range(self.config.layers)],
+            dense_w=value("logits")[0],
+            dense_b=value("logits")[1],
+        )
 
     def numpy_lstm(self) -> NumpyLSTM:
         net = self.build()

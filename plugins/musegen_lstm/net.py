@@ -33,7 +33,9 @@ def build(config, vocab_size: int) -> keras.Model:
     for i in range(config.layers):
         x = LSTM(config.units, return_sequences=True, dtype=policy, name=f"lstm_{i}")(x)
         if config.dropout:
-            x = keras.layers.Dropout(config.dropout, seed=i + 1, name=f"dropout_{i}")(x)  # seeded: masks follow (seed, step)
+            x = keras.layers.Dropout(config.dropout, seed=i + 1, name=f"dropout_{i}")(
+                x
+            )  # seeded: masks follow (seed, step)
     logits = keras.layers.Dense(vocab_size, dtype="float32", name="logits")(x)  # softmax and loss in float32
     return Net(tokens, logits, name="musegen_lstm")
 
@@ -62,10 +64,17 @@ class Net(keras.Model):
         otherwise None."""
         if not hasattr(self, "_musegen_chain"):
             layers = [layer for layer in self.layers if not isinstance(layer, keras.layers.InputLayer)]
-            ok = (len(layers) >= 3 and layers[0].name == "embedding" and isinstance(layers[0], keras.layers.Embedding)
-                  and isinstance(layers[1], LSTM) and layers[1].name == "lstm_0"
-                  and layers[0].compute_dtype == layers[1].compute_dtype and getattr(layers[0], "quantization_mode", None) is None
-                  and layers[1]._fusable(None) and _is_chain(self, layers))
+            ok = (
+                len(layers) >= 3
+                and layers[0].name == "embedding"
+                and isinstance(layers[0], keras.layers.Embedding)
+                and isinstance(layers[1], LSTM)
+                and layers[1].name == "lstm_0"
+                and layers[0].compute_dtype == layers[1].compute_dtype
+                and getattr(layers[0], "quantization_mode", None) is None
+                and layers[1]._fusable(None)
+                and _is_chain(self, layers)
+            )
             object.__setattr__(self, "_musegen_chain", layers if ok else None)  # a cache: not tracked by Keras
         return self._musegen_chain
 

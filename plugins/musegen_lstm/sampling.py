@@ -44,7 +44,9 @@ class NumpyLSTM:
         self.dense_b = np.asarray(dense_b, np.float32)
 
     def zero_state(self, n: int):
-        return [(np.zeros((n, r.shape[0]), np.float32), np.zeros((n, r.shape[0]), np.float32)) for _, r, _ in self.layers]
+        return [
+            (np.zeros((n, r.shape[0]), np.float32), np.zeros((n, r.shape[0]), np.float32)) for _, r, _ in self.layers
+        ]
 
     def step(self, tokens: np.ndarray, state):
         """One time step for a batch of tokens; returns (logits, new state). The reference that
@@ -54,7 +56,12 @@ class NumpyLSTM:
         for (w, r, b), (h, c) in zip(self.layers, state):
             z = x @ w + h @ r + b
             u = r.shape[0]
-            i, f, g, o = _sigmoid(z[:, :u]), _sigmoid(z[:, u:2 * u]), np.tanh(z[:, 2 * u:3 * u]), _sigmoid(z[:, 3 * u:])
+            i, f, g, o = (
+                _sigmoid(z[:, :u]),
+                _sigmoid(z[:, u : 2 * u]),
+                np.tanh(z[:, 2 * u : 3 * u]),
+                _sigmoid(z[:, 3 * u :]),
+            )
             c = f * c + i * g
             h = o * np.tanh(c)
             new.append((h, c))
@@ -66,10 +73,10 @@ def _reordered(a: np.ndarray, u: int) -> np.ndarray:
     """Gate columns i, f, c, o of ``a`` as i, f, o, c, the sigmoid gates' halved (block copies: at
     1024 units 7 ms against 76 for fancy indexing, paid by every sampling call)."""
     out = np.empty(a.shape, np.float32)
-    out[..., :2 * u] = a[..., :2 * u]
-    out[..., 2 * u:3 * u] = a[..., 3 * u:]
-    out[..., 3 * u:] = a[..., 2 * u:3 * u]
-    out[..., :3 * u] *= 0.5
+    out[..., : 2 * u] = a[..., : 2 * u]
+    out[..., 2 * u : 3 * u] = a[..., 3 * u :]
+    out[..., 3 * u :] = a[..., 2 * u : 3 * u]
+    out[..., : 3 * u] *= 0.5
     return out
 
 
@@ -128,12 +135,14 @@ class FastStep:
         self.tmp = [np.empty((n, u), np.float32) for u in self.units]
         self.logits = np.empty((n, vocab), np.float32)
         # views of each layer's gate buffer: sigmoid gates (i, f, o), then i, f, o, c one by one
-        self.views = [(z[:, :3 * u], z[:, :u], z[:, u:2 * u], z[:, 2 * u:3 * u], z[:, 3 * u:])
-                      for z, u in zip(self.z, self.units)]
+        self.views = [
+            (z[:, : 3 * u], z[:, :u], z[:, u : 2 * u], z[:, 2 * u : 3 * u], z[:, 3 * u :])
+            for z, u in zip(self.z, self.units)
+        ]
         outs = list(self.z)
         if self.fused:  # h @ [R | D]: the next step's recurrent part, then this step's logits (zero while h is)
             self.ahead = np.zeros((n, 4 * self.units[0] + vocab), np.float32)
-            self.recurrent, self.raw_logits = self.ahead[:, :4 * self.units[0]], self.ahead[:, 4 * self.units[0]:]
+            self.recurrent, self.raw_logits = self.ahead[:, : 4 * self.units[0]], self.ahead[:, 4 * self.units[0] :]
             outs[0] = self.ahead
             self.inv_t, self.dense_b = np.float32(1.0 / temperature), (prep.dense_b / temperature).astype(np.float32)
             self.temperature, self.raw_bias = np.float32(temperature), np.asarray(prep.dense_b, np.float32)
@@ -141,8 +150,10 @@ class FastStep:
             self.dense_w = np.ascontiguousarray(prep.dense_w / temperature, np.float32)
             self.dense_b = (prep.dense_b / temperature).astype(np.float32)
         # each layer's product as a function of no arguments: (h or [x, h]) @ kernel into its buffer, in place
-        self.products = [_product(self.h[0] if k == 0 else self.xh[k], kernel, outs[k])
-                         for k, (_, kernel, _) in enumerate(self.weights)]
+        self.products = [
+            _product(self.h[0] if k == 0 else self.xh[k], kernel, outs[k])
+            for k, (_, kernel, _) in enumerate(self.weights)
+        ]
         self.state = [*self.h, *self.c] + ([self.ahead] if self.fused else [])
         # advance(tokens): step() without the logits; with a fused output layer the raw ones (h @ D, before
         # the bias and the temperature) are left in raw_logits, and logits is not written
@@ -190,8 +201,8 @@ class FastStep:
                 z += table[tokens]
             else:
                 xh = self.xh[k]
-                xh[:, :x.shape[1]] = x
-                xh[:, x.shape[1]:] = h
+                xh[:, : x.shape[1]] = x
+                xh[:, x.shape[1] :] = h
                 self.products[k]()
                 z += b
             np.tanh(z, out=z)
@@ -236,8 +247,18 @@ def _product(x: np.ndarray, kernel, out: np.ndarray):
     return kernel.product(x, out)
 
 
-def sample(net: NumpyLSTM, prime: list[int], n: int, max_len: int, end_id: int,
-           temperature=1.0, top_k=0, top_p=1.0, seed=None, checker=None) -> list[list[int]]:
+def sample(
+    net: NumpyLSTM,
+    prime: list[int],
+    n: int,
+    max_len: int,
+    end_id: int,
+    temperature=1.0,
+    top_k=0,
+    top_p=1.0,
+    seed=None,
+    checker=None,
+) -> list[list[int]]:
     """:func:`musegen.sampling.sample` through a :class:`FastStep` of ``net``, with one fast path: a single
     tune without top-k or top-p is drawn by Gumbel-max (:func:`_sample_one_gumbel`)."""
     rng = np.random.default_rng(seed)

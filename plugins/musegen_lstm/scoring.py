@@ -26,7 +26,7 @@ def nll(prepared, sequences: list[list[int]], end_id: int) -> tuple[float, int]:
     total, count = 0.0, 0
     order = sorted(range(len(sequences)), key=lambda i: len(sequences[i]))
     for b in range(0, len(order), BATCH):
-        group = [sequences[i] for i in order[b:b + BATCH]]
+        group = [sequences[i] for i in order[b : b + BATCH]]
         total += _batch_nll(prepared, group, end_id)
         count += sum(map(len, group))
     return total, count
@@ -39,7 +39,7 @@ def _batch_nll(prepared, group: list[list[int]], end_id: int) -> float:
     width = int(lengths.max(initial=0))
     tokens = np.full((len(group), width), end_id, np.int64)
     for r, seq in enumerate(group):
-        tokens[r, :len(seq)] = seq
+        tokens[r, : len(seq)] = seq
     fast, live, total = FastStep(prepared, len(group), 1.0), np.arange(len(group)), 0.0
     inputs = np.full(len(group), end_id, np.int64)
     for t in range(width):

@@ -75,7 +75,9 @@ class TorchSteps(KerasSteps):
         self.seed_dropout(step)
         device = net.trainable_variables[0].value.device
         if device.type == "cuda":  # pinned memory: the copy does not wait for the steps before
-            x, y = (torch.from_numpy(np.ascontiguousarray(a)).pin_memory().to(device, non_blocking=True) for a in (x, y))
+            x, y = (
+                torch.from_numpy(np.ascontiguousarray(a)).pin_memory().to(device, non_blocking=True) for a in (x, y)
+            )
         else:
             x, y = torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(np.ascontiguousarray(y))
         net.zero_grad()
@@ -119,12 +121,16 @@ class TorchSteps(KerasSteps):
             torch._foreach_add_(v2, torch._foreach_mul(grads, grads), alpha=1 - opt.beta_2)
         else:  # the same, as m += (1 - beta_1) * keep * (g - m): nothing moves where keep is 0
             torch._foreach_add_(m, torch._foreach_mul(torch._foreach_sub(grads, m), (1 - opt.beta_1) * keep))
-            torch._foreach_add_(v2, torch._foreach_mul(torch._foreach_sub(torch._foreach_mul(grads, grads), v2),
-                                                       (1 - opt.beta_2) * keep))
+            torch._foreach_add_(
+                v2,
+                torch._foreach_mul(torch._foreach_sub(torch._foreach_mul(grads, grads), v2), (1 - opt.beta_2) * keep),
+            )
             alpha = alpha * keep
-        torch._foreach_add_([v.value for v in variables],
-                            torch._foreach_div(torch._foreach_mul(m, alpha), torch._foreach_add(torch._foreach_sqrt(v2), opt.epsilon)),
-                            alpha=-1)
+        torch._foreach_add_(
+            [v.value for v in variables],
+            torch._foreach_div(torch._foreach_mul(m, alpha), torch._foreach_add(torch._foreach_sqrt(v2), opt.epsilon)),
+            alpha=-1,
+        )
         opt.iterations.value.add_(1)  # a skipped step counts too (musegen_lstm.loss_scale.LossScale)
         self.iterations = t
 
@@ -160,9 +166,16 @@ class TorchSteps(KerasSteps):
 
 
 def _plain_adam(opt) -> bool:
-    return (type(opt) is _keras_adam() and not opt.amsgrad and opt.weight_decay is None and not opt.global_clipnorm
-            and not opt.clipvalue and not opt.use_ema and not opt.gradient_accumulation_steps
-            and opt.loss_scale_factor is None)
+    return (
+        type(opt) is _keras_adam()
+        and not opt.amsgrad
+        and opt.weight_decay is None
+        and not opt.global_clipnorm
+        and not opt.clipvalue
+        and not opt.use_ema
+        and not opt.gradient_accumulation_steps
+        and opt.loss_scale_factor is None
+    )
 
 
 def _keras_adam():
@@ -172,9 +185,12 @@ def _keras_adam():
 
 
 def _plain_loss(loss) -> bool:
-    return (isinstance(loss, keras.losses.SparseCategoricalCrossentropy)
-            and loss.get_config() | {"name": None} == {"name": None, "reduction": "sum_over_batch_size",
-                                                      "from_logits": True, "ignore_class": None})
+    return isinstance(loss, keras.losses.SparseCategoricalCrossentropy) and loss.get_config() | {"name": None} == {
+        "name": None,
+        "reduction": "sum_over_batch_size",
+        "from_logits": True,
+        "ignore_class": None,
+    }
 
 
 class JaxSteps(KerasSteps):
@@ -187,8 +203,10 @@ class JaxSteps(KerasSteps):
             net.optimizer.build(net.trainable_variables)
         self.state = None
         positions = {id(v): k for k, v in enumerate(net.non_trainable_variables)}
-        seeds = [(positions[id(gen.state)], jnp.asarray(seed_state(seed, i, 0), dtype=gen.state.dtype))
-                 for i, gen in self.gens]
+        seeds = [
+            (positions[id(gen.state)], jnp.asarray(seed_state(seed, i, 0), dtype=gen.state.dtype))
+            for i, gen in self.gens
+        ]
 
         opt = net.optimizer
 

@@ -103,8 +103,12 @@ def _backward(saved, rs, h0, dhs, dc_last, columns: bool):
         tc = tf.tanh(ft * ct + it * gt)
         dh = dhs[t] + dh_next
         dc = dc_next + dh * ot * (1.0 - tc * tc)
-        dz = (dc * gt * it * (1.0 - it), dc * ct * ft * (1.0 - ft), dc * it * (1.0 - gt * gt),
-              dh * tc * ot * (1.0 - ot))
+        dz = (
+            dc * gt * it * (1.0 - it),
+            dc * ct * ft * (1.0 - ft),
+            dc * it * (1.0 - gt * gt),
+            dh * tc * ot * (1.0 - ot),
+        )
         dh_prev = tf.add_n([_mm(d, w, columns) for d, w in zip(dz, wts)])
         return k + 1, dh_prev, dc * ft, [a.write(t, d) for a, d in zip(arrays, dz)]
 
@@ -124,6 +128,7 @@ def _outer_bfloat16(h_before, dzs, columns: bool):
     """The held kernels' gradients as :func:`_backward` sums them, the products reading bfloat16 and
     summing into float32: a third of a step's products, and float32's were most of a bfloat16 step's
     time (LSTM 1024, one (1024, 6400) x (6400, 1024) a gate)."""
+
     def flat(a):  # (T, ...) held -> (T·B, U) rows, or (U, T·B) columns
         a = tf.cast(a, tf.bfloat16)
         if columns:
@@ -154,9 +159,12 @@ def path(batch, units: int, dtype: str = "float32") -> str:
     """The name :attr:`musegen_lstm.layer.LSTM.path` records for this recurrence, its recurrent
     products in ``dtype``."""
     n = shares(batch, units)
-    return ("musegen-tf-xla-loops" + (", kernel on the left" if units > COLUMNS_ABOVE else "")
-            + (f", rows split in {n} concurrent shares" if n > 1 else "")
-            + (f", {dtype} products" if dtype != "float32" else ""))
+    return (
+        "musegen-tf-xla-loops"
+        + (", kernel on the left" if units > COLUMNS_ABOVE else "")
+        + (f", rows split in {n} concurrent shares" if n > 1 else "")
+        + (f", {dtype} products" if dtype != "float32" else "")
+    )
 
 
 def _recurrence(inputs, tok, rs, h0, c0, dtype: str):
@@ -190,17 +198,24 @@ def _recurrence(inputs, tok, rs, h0, c0, dtype: str):
 
         def grad(dhs, dc):
             dhs, dc = tf.stop_gradient(dhs), tf.zeros_like(c) if dc is None else tf.stop_gradient(dc)
-            parts = [_backward(saved, rs, h, d, e, columns) for (saved, _), h, d, e
-                     in zip(runs, h0s, shared(_held(dhs, columns), rows_of_steps),
-                            shared(_held(dc, columns), rows_of_state))]
+            parts = [
+                _backward(saved, rs, h, d, e, columns)
+                for (saved, _), h, d, e in zip(
+                    runs, h0s, shared(_held(dhs, columns), rows_of_steps), shared(_held(dc, columns), rows_of_state)
+                )
+            ]
             # per gate, each share's gate-input gradients, (T, B, U) again
             dzs = [[_held(p[0][k], columns) for p in parts] for k in range(4)]
             if tok is None:
                 dinputs = [tf.concat(dz, 1) for dz in dzs]
             else:  # summed into the tables' rows
                 vocab, ids = tf.shape(args[0])[0], [tf.reshape(t, [-1]) for t in toks]
-                dinputs = [tf.add_n([tf.math.unsorted_segment_sum(tf.reshape(d, [-1, units]), i, vocab)
-                                     for d, i in zip(dz, ids)]) for dz in dzs]
+                dinputs = [
+                    tf.add_n(
+                        [tf.math.unsorted_segment_sum(tf.reshape(d, [-1, units]), i, vocab) for d, i in zip(dz, ids)]
+                    )
+                    for dz in dzs
+                ]
             drs = [_held(tf.add_n([p[1][k] for p in parts]), columns) for k in range(4)]
             dh0 = tf.concat([_held(p[2], columns) for p in parts], 0)
             dc0 = tf.concat([_held(p[3], columns) for p in parts], 0)

@@ -43,8 +43,7 @@ def learn(scores) -> dict:
     if not most:
         return {}
     voices = int(np.median(most))
-    return {"voices": voices, "low": low, "high": high,
-            "ranges": {v: r for v, r in ranges.items() if int(v) <= voices}}
+    return {"voices": voices, "low": low, "high": high, "ranges": {v: r for v, r in ranges.items() if int(v) <= voices}}
 
 
 class NoteChecker:

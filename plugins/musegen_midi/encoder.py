@@ -14,7 +14,7 @@ from collections import Counter
 
 import numpy as np
 import symusic
-from miditok import MIDILike, REMI, TSD, TokenizerConfig
+from miditok import REMI, TSD, MIDILike, TokenizerConfig
 
 from musegen import MusegenError, Piece
 
@@ -47,12 +47,16 @@ class MidiEventsEncoder:
     def _make(self, tokenization: str) -> None:
         config = self.config
         self.tokenization = tokenization
-        self.tokenizer = TOKENIZERS[tokenization](TokenizerConfig(
-            pitch_range=(config.pitch_low, config.pitch_high),
-            beat_res={(0, 4): config.positions_per_beat, (4, 12): 4},
-            num_velocities=config.velocities, use_programs=False, use_time_signatures=False,
-            special_tokens=list(SPECIAL),
-        ))
+        self.tokenizer = TOKENIZERS[tokenization](
+            TokenizerConfig(
+                pitch_range=(config.pitch_low, config.pitch_high),
+                beat_res={(0, 4): config.positions_per_beat, (4, 12): 4},
+                num_velocities=config.velocities,
+                use_programs=False,
+                use_time_signatures=False,
+                special_tokens=list(SPECIAL),
+            )
+        )
         self.id_to_token = {i: t for t, i in self.tokenizer.vocab.items()}
 
     @property
@@ -79,15 +83,22 @@ class MidiEventsEncoder:
     def state(self) -> dict:
         from importlib.metadata import version
 
-        return {"tokenizer": self.tokenization, "miditok": version("miditok"), "vocab_size": self.vocab_size,
-                **({"limits": self.limits} if self.limits else {})}
+        return {
+            "tokenizer": self.tokenization,
+            "miditok": version("miditok"),
+            "vocab_size": self.vocab_size,
+            **({"limits": self.limits} if self.limits else {}),
+        }
 
     def load_state(self, state: dict) -> None:
         if state.get("tokenizer", "MIDILike") != self.tokenization:  # a run keeps the scheme it was trained on
             self._make(state.get("tokenizer", "MIDILike"))
         self.limits = state.get("limits")
         if state.get("vocab_size") != self.vocab_size:
-            raise MusegenError(f"this run's MIDI vocabulary had {state.get('vocab_size')} events, the tokenizer now has {self.vocab_size}")
+            raise MusegenError(
+                f"this run's MIDI vocabulary had {state.get('vocab_size')} events, "
+                f"the tokenizer now has {self.vocab_size}"
+            )
 
     def augment(self, pieces: list[Piece]) -> list[Piece]:
         """Training copies transposed by each of ``config.transpose`` semitones (notes kept in range)."""
@@ -96,7 +107,11 @@ class MidiEventsEncoder:
             for p in pieces:
                 score = symusic.Score.from_midi(p.midi)
                 pitches = [n.pitch for t in score.tracks for n in t.notes]
-                if pitches and self.config.pitch_low <= min(pitches) + shift and max(pitches) + shift < self.config.pitch_high:
+                if (
+                    pitches
+                    and self.config.pitch_low <= min(pitches) + shift
+                    and max(pitches) + shift < self.config.pitch_high
+                ):
                     out.append(Piece.from_midi(score.shift_pitch(shift).dumps_midi(), title=f"{p.title} {shift:+d}"))
         return out
 
@@ -114,8 +129,10 @@ class MidiEventsEncoder:
         ids = []
         for name in text.split():
             if name not in self.tokenizer.vocab:
-                raise MusegenError(f"prime event '{name}' is not in the midi-events vocabulary "
-                                   f"({self.tokenization}: e.g. {', '.join(list(self.tokenizer.vocab)[4:7])})")
+                raise MusegenError(
+                    f"prime event '{name}' is not in the midi-events vocabulary "
+                    f"({self.tokenization}: e.g. {', '.join(list(self.tokenizer.vocab)[4:7])})"
+                )
             ids.append(self.tokenizer.vocab[name])
         return ids
 

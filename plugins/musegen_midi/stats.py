@@ -32,8 +32,9 @@ def polyphony(score: symusic.Score) -> np.ndarray:
 def pitch_classes(score: symusic.Score, weighted: bool = True) -> np.ndarray:
     """The piece's pitch-class histogram (12 bins), by duration or by note count."""
     notes = [n for t in score.tracks for n in t.notes]
-    return np.bincount([n.pitch % 12 for n in notes], weights=[max(1, n.duration) for n in notes] if weighted else None,
-                       minlength=12).astype(float)
+    return np.bincount(
+        [n.pitch % 12 for n in notes], weights=[max(1, n.duration) for n in notes] if weighted else None, minlength=12
+    ).astype(float)
 
 
 def best_key(histogram: np.ndarray) -> tuple[int, str]:
@@ -62,11 +63,17 @@ def piece_stats(p: Piece) -> dict | None:
     held = sum(n.duration > HELD for t in seconds.tracks for n in t.notes) / len(notes)
     pc = counts / counts.sum()
     poly = polyphony(score)
-    return {"polyphony": float(poly.mean()) if poly.size else 0.0, "max_polyphony": int(poly.max()) if poly.size else 0,
-            "in_key_pct": 100.0 * in_key, "held_past_4s_pct": 100.0 * held,
-            "pitch_class_entropy": float(-(pc[pc > 0] * np.log2(pc[pc > 0])).sum()),
-            "pitch_range": int(pitches.max() - pitches.min()), "notes_per_beat": len(notes) / beats,
-            "monophonic": bool(poly.size and poly.max() <= 1), "pitch_classes": counts}
+    return {
+        "polyphony": float(poly.mean()) if poly.size else 0.0,
+        "max_polyphony": int(poly.max()) if poly.size else 0,
+        "in_key_pct": 100.0 * in_key,
+        "held_past_4s_pct": 100.0 * held,
+        "pitch_class_entropy": float(-(pc[pc > 0] * np.log2(pc[pc > 0])).sum()),
+        "pitch_range": int(pitches.max() - pitches.min()),
+        "notes_per_beat": len(notes) / beats,
+        "monophonic": bool(poly.size and poly.max() <= 1),
+        "pitch_classes": counts,
+    }
 
 
 class MidiStats:
@@ -78,8 +85,9 @@ class MidiStats:
 
     def corpus_classes(self, reference: list[Piece]) -> np.ndarray:
         if self._corpus is None or self._corpus[0] != id(reference):
-            total = sum((pitch_classes(symusic.Score.from_midi(p.to_midi()), weighted=False) for p in reference),
-                        np.zeros(12))
+            total = sum(
+                (pitch_classes(symusic.Score.from_midi(p.to_midi()), weighted=False) for p in reference), np.zeros(12)
+            )
             self._corpus = (id(reference), total / max(1.0, total.sum()))
         return self._corpus[1]
 
@@ -89,11 +97,21 @@ class MidiStats:
         rows = [r for r in (piece_stats(p) for p in pieces) if r]
         repaired = sum(1 for p in pieces if any(p.meta.get("repairs", {}).values()))
         ended = sum(1 for p in pieces if p.meta.get("complete", True))  # ended by the model, not cut at max_len
-        out = {"tunes": len(pieces), "repaired_pct": round(100.0 * repaired / len(pieces), 2),
-               "ended_pct": round(100.0 * ended / len(pieces), 2),
-               "empty_pct": round(100.0 * (len(pieces) - len(rows)) / len(pieces), 2)}
-        for key in ("polyphony", "max_polyphony", "in_key_pct", "held_past_4s_pct", "pitch_class_entropy",
-                    "pitch_range", "notes_per_beat"):
+        out = {
+            "tunes": len(pieces),
+            "repaired_pct": round(100.0 * repaired / len(pieces), 2),
+            "ended_pct": round(100.0 * ended / len(pieces), 2),
+            "empty_pct": round(100.0 * (len(pieces) - len(rows)) / len(pieces), 2),
+        }
+        for key in (
+            "polyphony",
+            "max_polyphony",
+            "in_key_pct",
+            "held_past_4s_pct",
+            "pitch_class_entropy",
+            "pitch_range",
+            "notes_per_beat",
+        ):
             out[key] = round(float(np.median([r[key] for r in rows])), 3) if rows else 0.0
         out["monophonic_pct"] = round(100.0 * sum(r["monophonic"] for r in rows) / max(1, len(rows)), 2)
         if reference:

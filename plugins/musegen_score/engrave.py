@@ -48,13 +48,24 @@ def engrave(toolkit, job: dict, data: bytes, width: int = 2100, phone_width: int
 
 def main(argv: list[str]) -> int:
     import verovio
+
     from musegen.worker import serve
 
     verovio.enableLog(verovio.LOG_OFF)
     toolkit = verovio.toolkit()
-    toolkit.setOptions({"pageWidth": int(argv[0]), "scale": int(argv[1]), "pageHeight": 60000,
-                        "adjustPageHeight": True, "breaks": "auto", "header": "none", "footer": "none",
-                        "svgViewBox": True, "svgRemoveXlink": True})
+    toolkit.setOptions(
+        {
+            "pageWidth": int(argv[0]),
+            "scale": int(argv[1]),
+            "pageHeight": 60000,
+            "adjustPageHeight": True,
+            "breaks": "auto",
+            "header": "none",
+            "footer": "none",
+            "svgViewBox": True,
+            "svgRemoveXlink": True,
+        }
+    )
     phone = int(argv[2]) if len(argv) > 2 else 0
     return serve(lambda job, data: engrave(toolkit, job, data, int(argv[0]), phone))
 

@@ -23,8 +23,14 @@ class ScoreRenderer(Pooled):
         self.config = config
 
     def worker_command(self) -> list[str]:
-        return [sys.executable, "-m", "musegen_score.engrave", str(self.config.width), str(self.config.scale),
-                str(self.config.phone_width)]
+        return [
+            sys.executable,
+            "-m",
+            "musegen_score.engrave",
+            str(self.config.width),
+            str(self.config.scale),
+            str(self.config.phone_width),
+        ]
 
     def render(self, pieces: list[Piece], out_dir: Path) -> Rendered:
         def one(i: int, piece: Piece, pool):
@@ -35,8 +41,11 @@ class ScoreRenderer(Pooled):
             reply = pool.run(job, data)
             if not reply["ok"] and piece.format == "abc":  # verovio's own reading failed: music21's
                 second = pool.run({**job, "via": "music21"}, data)
-                reply = second if second["ok"] else {"ok": False, "why": f"{reply['why']}; through MusicXML: "
-                                                                         f"{second['why']}"}
+                reply = (
+                    second
+                    if second["ok"]
+                    else {"ok": False, "why": f"{reply['why']}; through MusicXML: {second['why']}"}
+                )
             made = [target] + ([phone] if self.config.phone_width else [])
             return piece.title or f"tune {i}", made if reply["ok"] else None, reply.get("why", "")
 

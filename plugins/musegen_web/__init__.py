@@ -1,14 +1,17 @@
 """See and hear: the listening page (``index.html`` beside every render) and ``gen serve``."""
 
 import musegen
-
 from musegen_web.config import PageConfig
 
 
 @musegen.hookimpl
 def register_renderers(register):
-    register("page", "musegen_web.page:PageRenderer", config=PageConfig,
-             summary="index.html: every tune's sheet music, player, facts and downloads (written last)")
+    register(
+        "page",
+        "musegen_web.page:PageRenderer",
+        config=PageConfig,
+        summary="index.html: every tune's sheet music, player, facts and downloads (written last)",
+    )
 
 
 @musegen.hookimpl

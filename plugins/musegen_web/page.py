@@ -12,6 +12,7 @@ from musegen import Piece, Rendered
 from musegen.atomic import write_text
 from musegen_web.card import tune_html
 
+
 def css() -> str:
     return package_files("musegen_web").joinpath("static/musegen.css").read_text(encoding="utf-8")
 
@@ -19,12 +20,16 @@ def css() -> str:
 def document(title: str, body: str, subtitle: str = "", script: str = "") -> str:
     """A whole page: its own style, no fetched fonts or scripts."""
     e = html.escape
-    return (f'<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-            f'<meta name="viewport" content="width=device-width, initial-scale=1">\n<title>{e(title)}</title>\n'
-            f'<link rel="icon" href="data:,">\n<style>\n{css()}</style>\n</head>\n<body>\n'
-            f'<header class="top"><h1>{e(title)}</h1>' + (f"<p>{e(subtitle)}</p>" if subtitle else "")
-            + f"</header>\n<main>\n{body}\n</main>\n" + (f"<script>\n{script}\n</script>\n" if script else "")
-            + "</body>\n</html>\n")
+    return (
+        f'<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        f'<meta name="viewport" content="width=device-width, initial-scale=1">\n<title>{e(title)}</title>\n'
+        f'<link rel="icon" href="data:,">\n<style>\n{css()}</style>\n</head>\n<body>\n'
+        f'<header class="top"><h1>{e(title)}</h1>'
+        + (f"<p>{e(subtitle)}</p>" if subtitle else "")
+        + f"</header>\n<main>\n{body}\n</main>\n"
+        + (f"<script>\n{script}\n</script>\n" if script else "")
+        + "</body>\n</html>\n"
+    )
 
 
 def summary(entries: list[dict]) -> str:
@@ -33,8 +38,11 @@ def summary(entries: list[dict]) -> str:
     n = len(entries)
     if not n:
         return "No tunes"
-    parts = [(kinds.count("clean"), "clean"), (kinds.count("fixed"), "clean once bars were drawn again"),
-             (kinds.count("wrong"), "with faults (in red)")]
+    parts = [
+        (kinds.count("clean"), "clean"),
+        (kinds.count("fixed"), "clean once bars were drawn again"),
+        (kinds.count("wrong"), "with faults (in red)"),
+    ]
     return f"{n} tune{'s' * (n != 1)}: " + ", ".join(f"{k} {words}" for k, words in parts if k)
 
 

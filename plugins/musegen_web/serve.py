@@ -15,14 +15,15 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from musegen.errors import MusegenError, one_line, validation_message
-from musegen.rundir import NUMBERED, numbered_folder
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse
 from starlette.routing import Route
+
+from musegen.errors import MusegenError, one_line, validation_message
+from musegen.rundir import NUMBERED, numbered_folder
 
 MAX_BODY = 16_384  # bytes of one request: a prime of a whole tune fits
 MAX_WAITING = 8  # composes queued at once; more get 503 until some are done
@@ -87,8 +88,13 @@ class Run:
     def info(self) -> dict:
         _, cfg, encoder, _ = self.loaded()
         choices = encoder.choices() if hasattr(encoder, "choices") else None
-        return {"name": self.name, "path": str(self.path), "format": getattr(encoder, "format", "abc"),
-                "choices": choices, "temperature": cfg.sample.temperature}
+        return {
+            "name": self.name,
+            "path": str(self.path),
+            "format": getattr(encoder, "format", "abc"),
+            "choices": choices,
+            "temperature": cfg.sample.temperature,
+        }
 
     def close(self) -> None:
         for r in (self._renderers or {}).values():
@@ -116,8 +122,11 @@ class App:
         run = self.run(ask.run)
         seed = ask.seed if ask.seed is not None else random.SystemRandom().randrange(2**31)
         settings = {k: v for k, v in ask.model_dump().items() if v not in (None, "")} | {"seed": seed}
-        sample = {k: settings[k] for k in ("tunes", "type", "meter", "key", "parts", "bars", "temperature",
-                                           "seed", "prime") if k in settings}
+        sample = {
+            k: settings[k]
+            for k in ("tunes", "type", "meter", "key", "parts", "bars", "temperature", "seed", "prime")
+            if k in settings
+        }
         t0 = time.perf_counter()
         with run.lock:  # one sampling of a model at a time; rendering runs beside the next one
             loaded = run.loaded()
@@ -140,10 +149,16 @@ class App:
             shutil.rmtree(folder, ignore_errors=True)  # made by this request, a moment ago: nothing else in it
             raise
         seconds = round(time.perf_counter() - t0, 2)
-        record = {"id": folder.name, "run": run.name, "settings": settings, "made": datetime.now().isoformat(
-            timespec="seconds"), "seconds": seconds, "tunes": [{k: e[k] for k in ("index", "title", "type", "meter",
-                                                                                 "key", "form", "verdict")}
-                                                               for e in entries]}
+        record = {
+            "id": folder.name,
+            "run": run.name,
+            "settings": settings,
+            "made": datetime.now().isoformat(timespec="seconds"),
+            "seconds": seconds,
+            "tunes": [
+                {k: e[k] for k in ("index", "title", "type", "meter", "key", "form", "verdict")} for e in entries
+            ],
+        }
         from musegen.atomic import write_json
 
         write_json(folder / "settings.json", record)
@@ -179,7 +194,6 @@ class App:
         except (OSError, ValueError):
             raise Problem(404, f"composition '{cid}' has no readable settings.json") from None
         from musegen import Piece
-
         from musegen_web.tunes import tune_entries
 
         pieces = []
@@ -213,6 +227,7 @@ class App:
 
 
 # --- HTTP ------------------------------------------------------------------------------------------------
+
 
 def error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
@@ -248,6 +263,7 @@ def build(runs: dict[str, Run]) -> Starlette:
                 return await handler(request)
             except Problem as p:
                 return error(p.status, p.message)
+
         return endpoint
 
     async def index(request: Request):
@@ -269,8 +285,12 @@ def build(runs: dict[str, Run]) -> Starlette:
         try:
             ask = Compose(**data)
         except ValidationError as exc:
-            raise Problem(422, validation_message(exc).replace("invalid configuration", "invalid settings", 1)
-                          .replace("unknown option", "unknown setting")) from None
+            raise Problem(
+                422,
+                validation_message(exc)
+                .replace("invalid configuration", "invalid settings", 1)
+                .replace("unknown option", "unknown setting"),
+            ) from None
         app_state.run(ask.run)
         with app_state.count_lock:
             if app_state.waiting >= MAX_WAITING:
@@ -324,8 +344,9 @@ def find_runs(paths: list[Path]) -> dict[str, Run]:
         root = Path("runs")
         paths = sorted(p for p in root.iterdir() if (p / "run.json").is_file()) if root.is_dir() else []
         if not paths:
-            raise MusegenError("no runs to compose from: give run folders (gen serve RUN_DIR ...) or train one "
-                               "with gen run")
+            raise MusegenError(
+                "no runs to compose from: give run folders (gen serve RUN_DIR ...) or train one with gen run"
+            )
     runs: dict[str, Run] = {}
     for path in paths:
         run = RunDir.open(path)
@@ -357,8 +378,10 @@ def main(paths: list[Path], host: str, port: int, open_browser: bool) -> None:
     bound = sock.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{bound}/"
-    print(f"musegen serve: {len(runs)} run{'s' * (len(runs) != 1)} ({', '.join(runs)}) at {url}  (Ctrl-C to stop)",
-          flush=True)
+    print(
+        f"musegen serve: {len(runs)} run{'s' * (len(runs) != 1)} ({', '.join(runs)}) at {url}  (Ctrl-C to stop)",
+        flush=True,
+    )
     if open_browser:
         import webbrowser
 
@@ -376,6 +399,7 @@ def _server_class():
     import contextlib
 
     import uvicorn
+
     from musegen.interrupts import handled
 
     class Server(uvicorn.Server):

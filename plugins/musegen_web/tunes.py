@@ -50,8 +50,12 @@ def describe(piece: Piece) -> dict:
 
     form = read_form(piece.text)
     bars = "+".join(map(str, form.bars)) + (" bar" if form.bars == [1] else " bars") if form.bars else ""
-    return {"type": tune_type(piece.text) or "", "meter": field(piece.text, "M") or "",
-            "key": field(piece.text, "K") or "", "form": bars + (", repeated" if bars and form.repeats else "")}
+    return {
+        "type": tune_type(piece.text) or "",
+        "meter": field(piece.text, "M") or "",
+        "key": field(piece.text, "K") or "",
+        "form": bars + (", repeated" if bars and form.repeats else ""),
+    }
 
 
 def tune_files(folder: Path, stem: str) -> dict[str, str]:
@@ -65,9 +69,17 @@ def tune_entries(pieces: list[Piece], folder: Path) -> list[dict]:
     for i, (piece, (kind, words)) in enumerate(zip(pieces, verdicts(pieces)), 1):
         stem = piece.file_stem(i)
         files = tune_files(folder, stem)
-        entry = {"index": i, "title": piece.title or f"Tune {i}", **describe(piece), "verdict": kind,
-                 "verdict_words": words, "files": files, "audio": next((files[a] for a in AUDIO if a in files), None),
-                 "abc": piece.text if piece.format == "abc" else "", "asked": piece.meta.get("asked", ""),
-                 "missed": list(piece.meta.get("missed", []))}
+        entry = {
+            "index": i,
+            "title": piece.title or f"Tune {i}",
+            **describe(piece),
+            "verdict": kind,
+            "verdict_words": words,
+            "files": files,
+            "audio": next((files[a] for a in AUDIO if a in files), None),
+            "abc": piece.text if piece.format == "abc" else "",
+            "asked": piece.meta.get("asked", ""),
+            "missed": list(piece.meta.get("missed", [])),
+        }
         out.append(entry)
     return out

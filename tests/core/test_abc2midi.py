@@ -75,11 +75,14 @@ def test_abc2midi_writes_nothing_where_it_is_called_from(tmp_path, monkeypatch):
 
 
 def test_a_killed_process_folder_is_swept_and_a_live_one_kept(tmp_path):
-    code = ("import sys, time; from musegen import abc2midi; print(abc2midi.scratch(), flush=True);"
-            "sys.stdin.readline()")
+    code = "import sys, time; from musegen import abc2midi; print(abc2midi.scratch(), flush=True);sys.stdin.readline()"
     env = {**os.environ, "TMPDIR": str(tmp_path)}
-    killed, live = (subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     text=True, env=env) for _ in range(2))
+    killed, live = (
+        subprocess.Popen(
+            [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env
+        )
+        for _ in range(2)
+    )
     folders = [Path(p.stdout.readline().strip()) for p in (killed, live)]
     assert all(f.parent == tmp_path and f.is_dir() for f in folders)
     killed.kill()

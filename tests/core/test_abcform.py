@@ -25,8 +25,10 @@ def test_a_reel_of_two_parts_with_pickups():
 
 
 def test_first_and_second_endings_count_once():
-    body = "D|GAG GBd|ede gdB|GAG GBd|dBA GFE|GAG GBd|ede gdB|GAG GBd|1 ege dB:|2 ege d2||\n" \
-           "|:B|dBd gdB|ded gdB|dBd gdB|ded gdB|dBd gdB|ded gdB|dBd gdB|[1 ege dB:|[2 ege d2|]"
+    body = (
+        "D|GAG GBd|ede gdB|GAG GBd|dBA GFE|GAG GBd|ede gdB|GAG GBd|1 ege dB:|2 ege d2||\n"
+        "|:B|dBd gdB|ded gdB|dBd gdB|ded gdB|dBd gdB|ded gdB|dBd gdB|[1 ege dB:|[2 ege d2|]"
+    )
     form = read_form(tune("6/8", body, unit=None))  # L: omitted: 1/8 for 6/8
     assert form.bars == [8, 8] and form.regular
 
@@ -94,7 +96,11 @@ def test_reading_a_tune_bar_by_bar_gives_what_reading_it_whole_does():
                 fresh.feed(line)
             form, open_part, waiting = read_progress(text[:cut])
             assert (form.parts, form.repeats, open_part, waiting) == (
-                fresh.form.parts, fresh.form.repeats, fresh.state.part, fresh.state.repeat_open)
+                fresh.form.parts,
+                fresh.form.repeats,
+                fresh.state.part,
+                fresh.state.repeat_open,
+            )
 
 
 def test_a_zero_length_suffix_reads_as_a_half_not_an_error():

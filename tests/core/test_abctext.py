@@ -11,7 +11,10 @@ def test_split_at_x_lines_drops_file_header():
 
 
 def test_normalize_keeps_headers_and_music_drops_notes_and_comments():
-    raw = "X: 17\nT: The Title\nN: a note\nZ: someone\nB: a book\nM: 6/8\nL:1/8\nR: jig\nK: D\n% comment\nABc def|\ngfe dcB:|\n\nfree text after the tune\n"
+    raw = (
+        "X: 17\nT: The Title\nN: a note\nZ: someone\nB: a book\nM: 6/8\nL:1/8\nR: jig\nK: D\n% comment\n"
+        "ABc def|\ngfe dcB:|\n\nfree text after the tune\n"
+    )
     out = normalize(raw)
     assert out == "X:1\nT:The Title\nM:6/8\nL:1/8\nR:jig\nK:D\nABc def|\ngfe dcB:|\n"
 
@@ -23,8 +26,12 @@ def test_note_then_repeat_is_music_not_a_field():
 
 @pytest.mark.parametrize(
     "raw,why",
-    [("X:1\nT:no key\nABC|\n", "music before the K: field"), ("X:1\nT:t\nM:4/4\n", "no K: field"),
-     ("X:1\nT:t\nK:C\n", "no notes"), ("X:1\nT:t\nK:C\n" + "C" * 30000 + "\n", "longer than")],
+    [
+        ("X:1\nT:no key\nABC|\n", "music before the K: field"),
+        ("X:1\nT:t\nM:4/4\n", "no K: field"),
+        ("X:1\nT:t\nK:C\n", "no notes"),
+        ("X:1\nT:t\nK:C\n" + "C" * 30000 + "\n", "longer than"),
+    ],
 )
 def test_bad_tunes_say_why(raw, why):
     with pytest.raises(BadTune, match=why):

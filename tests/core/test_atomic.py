@@ -3,8 +3,8 @@ import json
 import pytest
 
 from musegen import atomic
-from musegen.rundir import RunDir, ensure_writable, safe_name
 from musegen.errors import MusegenError
+from musegen.rundir import RunDir, ensure_writable, safe_name
 
 
 def test_atomic_write_replaces_whole_file(tmp_path):
@@ -26,7 +26,9 @@ def test_failure_inside_leaves_old_file_and_no_temp(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["model.keras"]
 
 
-@pytest.mark.parametrize("title,stem", [("The Kesh Jig", "the-kesh-jig"), ("../../etc/passwd", "etc-passwd"), ("", "tune"), ("///", "tune")])
+@pytest.mark.parametrize(
+    "title,stem", [("The Kesh Jig", "the-kesh-jig"), ("../../etc/passwd", "etc-passwd"), ("", "tune"), ("///", "tune")]
+)
 def test_safe_name_never_a_path(title, stem):
     assert safe_name(title) == stem
 

@@ -26,7 +26,9 @@ def test_component_options_follow_the_chosen_component():
     assert cfg.options["model"] == {}  # the lstm table does not leak into another model
 
 
-@pytest.mark.parametrize("text,value", [("512", 512), ("0.5", 0.5), ("true", True), ('["N","B"]', ["N", "B"]), ("jax", "jax")])
+@pytest.mark.parametrize(
+    "text,value", [("512", 512), ("0.5", 0.5), ("true", True), ('["N","B"]', ["N", "B"]), ("jax", "jax")]
+)
 def test_parse_value(text, value):
     assert parse_value(text) == value
 

@@ -40,7 +40,9 @@ def test_a_library_user_can_keep_the_process_as_it_is():
     that is all they change."""
     after = "from musegen import pipeline; pipeline.use_backend('jax'); print(os.environ['KERAS_BACKEND'])"
     for setting, applied in (("off", []), ("", sorted(MUSEGEN_SETS))):
-        proc = run_python(IMPORT_EVERYTHING.format(names=MUSEGEN_SETS, after=after),
-                          env={"KERAS_BACKEND": "jax", "MUSEGEN_PROCESS_SETUP": setting})
+        proc = run_python(
+            IMPORT_EVERYTHING.format(names=MUSEGEN_SETS, after=after),
+            env={"KERAS_BACKEND": "jax", "MUSEGEN_PROCESS_SETUP": setting},
+        )
         assert proc.returncode == 0, proc.stderr[-3000:]
         assert proc.stdout.splitlines()[1:] == ["jax", f"after {applied}"]

@@ -1,8 +1,8 @@
 import pytest
 
 from musegen import MusegenError, Piece, SampleConfig
-from musegen_abc.controls import with_type
 from musegen_abc.config import AbcCharConfig
+from musegen_abc.controls import with_type
 from musegen_abc.encoder import AbcCharEncoder
 from tests.conftest import TUNES
 
@@ -36,7 +36,9 @@ def test_each_tune_learns_its_controls_and_each_sample_starts_from_those_asked()
     enc.learn_controls([Piece.from_abc(t) for t in TUNES])
     ids = enc.encode(Piece.from_abc(TUNES[1]))
     assert enc.decode(ids[:-1]).meta == {"asked": "reel in G, 4/4, 1 part of 4 bars", "missed": []}  # itself
-    assert "".join(enc.chars[i - 1] for i in ids[:-1]).startswith("X:2\n%reel 4/4 G 4\nR:reel\nM:4/4\nK:G\nL:1/8\nT:Small Reel\n")
+    assert "".join(enc.chars[i - 1] for i in ids[:-1]).startswith(
+        "X:2\n%reel 4/4 G 4\nR:reel\nM:4/4\nK:G\nL:1/8\nT:Small Reel\n"
+    )
     primes = enc.primes(SampleConfig(tunes=3, type="reel"))
     assert [enc._drawn_text(p) for p in primes] == ["X:1\n%reel 4/4 G 4\nR:reel\nM:4/4\nK:G\n"] * 3
     from_prime = enc.primes(SampleConfig(tunes=2, prime="M:3/4\nT:A\n"))  # the prime's meter counts as asked

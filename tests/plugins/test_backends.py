@@ -69,7 +69,9 @@ def test_training_and_sampling_print_none_of_tensorflows_log_lines(runs, backend
     assert not re.search(r"^[IWEF]\d{4} \d\d:\d\d:", stderr, re.M) and "absl" not in stderr, stderr[-3000:]
 
 
-@pytest.mark.parametrize("saved,loaded", [("jax", "torch"), ("jax", "tensorflow"), ("torch", "jax"), ("tensorflow", "jax")])
+@pytest.mark.parametrize(
+    "saved,loaded", [("jax", "torch"), ("jax", "tensorflow"), ("torch", "jax"), ("tensorflow", "jax")]
+)
 def test_model_saved_on_one_backend_samples_the_same_on_another(runs, saved, loaded):
     run_dir, result = runs[saved]
     proc = run_python(SAMPLE.format(out=run_dir, backend=loaded), env={"KERAS_BACKEND": ""})
@@ -101,12 +103,14 @@ def test_runs_from_several_backends_are_measured_in_one_process(runs):
     assert set(measured) == {"jax", "torch"}
     assert measured["torch"] == pytest.approx(native["torch"], abs=2e-3)  # same weights, other backend
 
+
 RESUME = """
 import numpy as np, musegen
 from musegen.pipeline import load_run
 sets = {{"train.eval_every": 3, "model.dropout": 0.3}}
 def cfg(steps):
-    return musegen.resolve("tiny", flags={{"corpus": {corpus!r}, "backend": {backend!r}, "train.steps": steps}}, sets=sets)
+    flags = {{"corpus": {corpus!r}, "backend": {backend!r}, "train.steps": steps}}
+    return musegen.resolve("tiny", flags=flags, sets=sets)
 musegen.train(cfg(6), {out!r} + "/straight")
 musegen.train(cfg(3), {out!r} + "/resumed")
 musegen.resume({out!r} + "/resumed", steps=6)
@@ -140,7 +144,9 @@ batches = [rng.integers(0, 11, size=(4, 10)).astype("int32") for _ in range(5)]
 """model(precision): one small model, the same at each call (dropout, clipping, a warm-up schedule),
 and five batches: for training steps compared with Keras's own train_on_batch."""
 
-STEPS = STEPS_SETUP + """
+STEPS = (
+    STEPS_SETUP
+    + """
 a, b = model(), model()
 ours, theirs = steps(a, 7), KerasSteps(b, 7)  # theirs: Keras's own train_on_batch
 la = [ours(x[:, :-1], x[:, 1:], i) for i, x in enumerate(batches)]
@@ -150,6 +156,7 @@ print(type(ours).__name__, max(abs(float(p) - float(q)) for p, q in zip(la, lb))
       max(float(np.abs(p - q).max()) for p, q in zip(a.get_weights(), b.get_weights())),
       int(keras.ops.convert_to_numpy(a.optimizer.iterations)), len(set(round(float(p), 6) for p in la)))
 """
+)
 
 
 @pytest.mark.parametrize("backend,kind", [("jax", "JaxSteps"), ("torch", "TorchSteps"), ("tensorflow", "KerasSteps")])
@@ -164,7 +171,9 @@ def test_training_steps_that_do_not_wait_equal_keras_train_on_batch(backend, kin
     assert iterations == "5" and int(distinct) == 5  # five real steps, each on its own batch
 
 
-LOSS_SCALE = STEPS_SETUP + """
+LOSS_SCALE = (
+    STEPS_SETUP
+    + """
 def scaled():
     net = model("mixed_float16")
     net.optimizer.dynamic_growth_steps = 2  # before the first step: jax and tensorflow compile it in
@@ -188,6 +197,7 @@ print(type(a.optimizer).__name__, max(abs(p - q) for p, q in zip(la, lb)),
       int(keras.ops.convert_to_numpy(a.optimizer.iterations)), int(keras.ops.convert_to_numpy(b.optimizer.iterations)),
       float(keras.ops.convert_to_numpy(a.optimizer.dynamic_scale)), moved(wa, 2), min(moved(wa, k) for k in (1, 3, 4)))
 """
+)
 
 
 @pytest.mark.parametrize("backend", ["jax", "torch", "tensorflow"])
@@ -382,10 +392,16 @@ TF_KERNEL_LEFT = "import musegen_lstm.tf_lstm as T\nT.COLUMNS_ABOVE = 0  # the l
 LEFT = {"jax-columns": KERNEL_LEFT, "tensorflow-columns": TF_KERNEL_LEFT}
 
 
-@pytest.mark.parametrize("backend,path", [("jax", "musegen-jax-scan"),
-                                          ("jax-columns", "musegen-jax-scan,_kernel_on_the_left"),
-                                          ("torch", "torch-native"), ("tensorflow", "musegen-tf-xla-loops"),
-                                          ("tensorflow-columns", "musegen-tf-xla-loops,_kernel_on_the_left")])
+@pytest.mark.parametrize(
+    "backend,path",
+    [
+        ("jax", "musegen-jax-scan"),
+        ("jax-columns", "musegen-jax-scan,_kernel_on_the_left"),
+        ("torch", "torch-native"),
+        ("tensorflow", "musegen-tf-xla-loops"),
+        ("tensorflow-columns", "musegen-tf-xla-loops,_kernel_on_the_left"),
+    ],
+)
 def test_fused_cpu_lstm_equals_keras_lstm_forward_and_backward(backend, path):
     script = LEFT.get(backend, "") + FUSED
     proc = run_python(script, env={"KERAS_BACKEND": backend.split("-")[0], "CUDA_VISIBLE_DEVICES": ""})
@@ -434,11 +450,20 @@ print(ours.path.replace(" ", "_"), keras.backend.standardize_dtype(y.dtype), out
 """
 
 
-@pytest.mark.parametrize("backend,policy,no_bf16", [
-    ("torch", "mixed_bfloat16", False), ("torch", "mixed_bfloat16", True), ("torch", "mixed_float16", False),
-    ("jax", "mixed_bfloat16", False), ("jax", "mixed_bfloat16", True), ("jax", "mixed_float16", False),
-    ("tensorflow", "mixed_bfloat16", False), ("tensorflow", "mixed_bfloat16", True),
-    ("tensorflow", "mixed_float16", False)])
+@pytest.mark.parametrize(
+    "backend,policy,no_bf16",
+    [
+        ("torch", "mixed_bfloat16", False),
+        ("torch", "mixed_bfloat16", True),
+        ("torch", "mixed_float16", False),
+        ("jax", "mixed_bfloat16", False),
+        ("jax", "mixed_bfloat16", True),
+        ("jax", "mixed_float16", False),
+        ("tensorflow", "mixed_bfloat16", False),
+        ("tensorflow", "mixed_bfloat16", True),
+        ("tensorflow", "mixed_float16", False),
+    ],
+)
 def test_fused_cpu_lstm_in_a_mixed_precision(backend, policy, no_bf16):
     """On a CPU a mixed precision never falls back to Keras's per-step loop: bfloat16 where the CPU has
     the instructions (PyTorch's kernel; JAX's scan and TensorFlow's loops in bfloat16 products), float32
@@ -477,9 +502,15 @@ torch.backends.cudnn.is_available = lambda: True
 """
 
 
-@pytest.mark.parametrize("policy,ran,small", [
-    ("mixed_bfloat16", "cudnn,_float16", 1.0), ("mixed_float16", "cudnn,_float16", 1.0), ("float32", "cudnn", 1.0),
-    ("mixed_bfloat16", "cudnn,_float16", 1e-6)])
+@pytest.mark.parametrize(
+    "policy,ran,small",
+    [
+        ("mixed_bfloat16", "cudnn,_float16", 1.0),
+        ("mixed_float16", "cudnn,_float16", 1.0),
+        ("float32", "cudnn", 1.0),
+        ("mixed_bfloat16", "cudnn,_float16", 1e-6),
+    ],
+)
 def test_cudnn_lstm_computes_in_float16_under_a_mixed_precision(policy, ran, small):
     """On a GPU the torch backend's LSTM runs cuDNN in float16 under either mixed precision (what
     torch.autocast runs it in: cuDNN's bfloat16 LSTM has no persistent kernel and ran 3.1x slower on
@@ -533,8 +564,11 @@ def test_jax_cpu_recurrence_split_over_devices_equals_one_device(rows, devices, 
     assert proc.returncode == 0, proc.stderr[-3000:]
     _, diff, path = proc.stdout.split()
     # 32 rows on 2 devices: 16 each; 12 rows would leave 6 (under MIN_ROWS, not worth a core)
-    assert path == ("musegen-jax-scan" + ",_kernel_on_the_left" * columns
-                    + ",_rows_split_over_2_CPU_devices" * (split and not columns))
+    assert path == (
+        "musegen-jax-scan"
+        + ",_kernel_on_the_left" * columns
+        + ",_rows_split_over_2_CPU_devices" * (split and not columns)
+    )
     assert float(diff) < 1e-5  # loss and every gradient (relative), lstm() and lstm_from_table() alike
 
 
@@ -547,8 +581,12 @@ def test_jax_cpu_recurrence_in_bfloat16_products_split_over_devices(columns):
     proc = run_python(KERNEL_LEFT * columns + SPLIT.format(rows=32, dtype="bfloat16"), env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     _, diff, path = proc.stdout.split()
-    assert path == ("musegen-jax-scan" + ",_kernel_on_the_left" * columns
-                    + ",_rows_split_over_2_CPU_devices" * (not columns) + ",_bfloat16_products")
+    assert path == (
+        "musegen-jax-scan"
+        + ",_kernel_on_the_left" * columns
+        + ",_rows_split_over_2_CPU_devices" * (not columns)
+        + ",_bfloat16_products"
+    )
     assert float(diff) < 1e-2
 
 
@@ -589,8 +627,11 @@ def test_tensorflow_cpu_recurrence_split_in_shares_equals_one_share(rows, cores,
     proc = run_python(script, env={"KERAS_BACKEND": "tensorflow", "CUDA_VISIBLE_DEVICES": ""})
     assert proc.returncode == 0, proc.stderr[-3000:]
     split_diff, unknown_diff, path = proc.stdout.split()
-    assert path == ("musegen-tf-xla-loops" + ",_kernel_on_the_left" * columns
-                    + ",_rows_split_in_2_concurrent_shares" * (split and not columns))
+    assert path == (
+        "musegen-tf-xla-loops"
+        + ",_kernel_on_the_left" * columns
+        + ",_rows_split_in_2_concurrent_shares" * (split and not columns)
+    )
     assert float(split_diff) < 1e-5 and float(unknown_diff) < 1e-5
 
 
@@ -603,8 +644,12 @@ def test_tensorflow_cpu_recurrence_in_bfloat16_products_split_in_shares(columns)
     proc = run_python(script, env={"KERAS_BACKEND": "tensorflow", "CUDA_VISIBLE_DEVICES": ""})
     assert proc.returncode == 0, proc.stderr[-3000:]
     split_diff, unknown_diff, path = proc.stdout.split()
-    assert path == ("musegen-tf-xla-loops" + ",_kernel_on_the_left" * columns
-                    + ",_rows_split_in_2_concurrent_shares" * (not columns) + ",_bfloat16_products")
+    assert path == (
+        "musegen-tf-xla-loops"
+        + ",_kernel_on_the_left" * columns
+        + ",_rows_split_in_2_concurrent_shares" * (not columns)
+        + ",_bfloat16_products"
+    )
     assert float(split_diff) < 1e-5 and float(unknown_diff) < 1e-5
 
 
@@ -625,9 +670,13 @@ def test_jax_training_split_over_two_cpu_devices_equals_one_device(corpus, tmp_p
     code, weights = SPLIT_TRAINING.format(corpus=corpus), []
     for devices in ("1", "2"):
         out = str(tmp_path / devices)
-        proc = subprocess.run([sys.executable, "-c", code, out], capture_output=True, text=True, timeout=600,
-                              env={**os.environ, "KERAS_BACKEND": "jax", "JAX_NUM_CPU_DEVICES": devices,
-                                   "CUDA_VISIBLE_DEVICES": ""})
+        proc = subprocess.run(
+            [sys.executable, "-c", code, out],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            env={**os.environ, "KERAS_BACKEND": "jax", "JAX_NUM_CPU_DEVICES": devices, "CUDA_VISIBLE_DEVICES": ""},
+        )
         assert proc.returncode == 0, proc.stderr[-3000:]
         split = "musegen-jax-scan,_rows_split_over_2_CPU_devices"
         assert proc.stdout.split()[-2:] == [devices, split if devices == "2" else "musegen-jax-scan"]
@@ -639,8 +688,9 @@ def test_jax_training_split_over_two_cpu_devices_equals_one_device(corpus, tmp_p
 
 def test_jax_backend_makes_one_cpu_device_per_core():
     unset = 'import os; os.environ.pop("JAX_NUM_CPU_DEVICES", None); os.environ.pop("XLA_FLAGS", None)\n'
-    proc = run_python(unset + SPLIT.format(rows=16, dtype="float32"),
-                      env={"KERAS_BACKEND": "jax", "CUDA_VISIBLE_DEVICES": ""})
+    proc = run_python(
+        unset + SPLIT.format(rows=16, dtype="float32"), env={"KERAS_BACKEND": "jax", "CUDA_VISIBLE_DEVICES": ""}
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.split()[0] == "True"
 
@@ -676,7 +726,8 @@ else:
     def grads(f):
         with tf.GradientTape() as tape:
             loss = tf.reduce_sum(f(tokens) * target)
-        return [np.asarray(tf.convert_to_tensor(g)) for g in tape.gradient(loss, [v.value for v in net.trainable_variables])]
+        grads = tape.gradient(loss, [v.value for v in net.trainable_variables])
+        return [np.asarray(tf.convert_to_tensor(g)) for g in grads]
 calls = []
 if backend in N._FOLDS:
     fold = N._FOLDS[backend]
@@ -693,10 +744,18 @@ print(net.folded(), len(calls), out, grad, net.get_layer("lstm_0").path.replace(
 """
 
 
-@pytest.mark.parametrize("backend,vocab,embedding,folded", [
-    ("jax", 11, 5, "True"), ("jax", 7, 9, "True"), ("jax-columns", 7, 9, "True"),
-    ("torch", 7, 9, "True"), ("torch", 11, 5, "False"),  # one-hot rows only pay when the vocabulary is smaller
-    ("tensorflow", 11, 5, "True"), ("tensorflow-columns", 7, 9, "True")])
+@pytest.mark.parametrize(
+    "backend,vocab,embedding,folded",
+    [
+        ("jax", 11, 5, "True"),
+        ("jax", 7, 9, "True"),
+        ("jax-columns", 7, 9, "True"),
+        ("torch", 7, 9, "True"),
+        ("torch", 11, 5, "False"),  # one-hot rows only pay when the vocabulary is smaller
+        ("tensorflow", 11, 5, "True"),
+        ("tensorflow-columns", 7, 9, "True"),
+    ],
+)
 def test_embedding_folded_into_the_lstm_equals_keras_graph_forward_and_backward(backend, vocab, embedding, folded):
     """On a CPU the first LSTM reads embedding @ kernel + bias from a table: the same outputs and gradients."""
     ran, calls, out, grad, _, _ = _folded(backend, vocab, embedding, "float32")
@@ -748,8 +807,9 @@ def test_tensorflow_embedding_gets_a_dense_adam_step():
 def _folded(backend, vocab, embedding, precision):
     script = FOLDED.replace("{vocab}", str(vocab)).replace("{embedding}", str(embedding))
     script = script.replace("{precision!r}", repr(precision))
-    proc = run_python(LEFT.get(backend, "") + script, env={"KERAS_BACKEND": backend.split("-")[0],
-                                                          "CUDA_VISIBLE_DEVICES": ""})
+    proc = run_python(
+        LEFT.get(backend, "") + script, env={"KERAS_BACKEND": backend.split("-")[0], "CUDA_VISIBLE_DEVICES": ""}
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return proc.stdout.split()
 

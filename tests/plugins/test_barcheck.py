@@ -14,8 +14,14 @@ def test_bar_warnings_of_tunes_and_of_tunes_being_written():
 
 
 def test_checker_refuses_bars_that_add_mistakes_and_headers_without_a_meter():
-    texts = {1: HEAD + "A|dfa afd|", 2: HEAD + "A|dfa af|", 3: HEAD + "A|dfa af|gfe dcB|",
-             4: HEAD + "A|dfa af|gfe dc|", 5: "X:1\nT:t\nL:1/8\nK:D\n", 6: "X:1\nT:t\nM:3/4\nK:D\n"}
+    texts = {
+        1: HEAD + "A|dfa afd|",
+        2: HEAD + "A|dfa af|",
+        3: HEAD + "A|dfa af|gfe dcB|",
+        4: HEAD + "A|dfa af|gfe dc|",
+        5: "X:1\nT:t\nL:1/8\nK:D\n",
+        6: "X:1\nT:t\nM:3/4\nK:D\n",
+    }
     checker = BarChecker(lambda ids: texts[ids[0]], bar_token=9, end_id=0, retries=2, header_temperature=1.0)
     try:
         assert checker.boundary(9) and checker.boundary(0) and not checker.boundary(8)
@@ -30,17 +36,24 @@ def test_checker_refuses_bars_that_add_mistakes_and_headers_without_a_meter():
 
 def form_checker(texts: dict[int, str]) -> BarChecker:
     ids = {c: i for i, c in enumerate("|]:ABCDEFGabcdefg2 \n", start=1)}  # 0 ends a tune
-    return BarChecker(lambda seq: texts[seq[0]], bar_token=ids["|"], end_id=0, retries=2, form=True, bars=False,
-                      tokens=ids)
+    return BarChecker(
+        lambda seq: texts[seq[0]], bar_token=ids["|"], end_id=0, retries=2, form=True, bars=False, tokens=ids
+    )
 
 
 def test_a_tune_held_to_its_form_ends_each_part_where_asked_and_ends_after_the_last():
     from musegen_abc.controls import Controls, prime_text
 
     start = prime_text(Controls("jig", "6/8", "D", (2, 2))) + "L:1/8\nT:t\n"
-    texts = {1: start + "A|dfa afd|", 2: start + "A|dfa afd|gfe dcB|", 3: start + "A|dfa afd|gfe dcB||",
-             4: start + "A|dfa afd|gfe dcB| d", 5: start + "A|dfa afd:|", 6: start + "A|dfa afd|gfe dcB:|B|dfa afd|gfe dc:|",
-             7: start + "A|dfa afd|   |"}
+    texts = {
+        1: start + "A|dfa afd|",
+        2: start + "A|dfa afd|gfe dcB|",
+        3: start + "A|dfa afd|gfe dcB||",
+        4: start + "A|dfa afd|gfe dcB| d",
+        5: start + "A|dfa afd:|",
+        6: start + "A|dfa afd|gfe dcB:|B|dfa afd|gfe dc:|",
+        7: start + "A|dfa afd|   |",
+    }
     answers = form_checker(texts).check([([k], 0) for k in range(1, 8)])
     # a bar; the part's length reached (undecided: || or |] may follow); closed; not closed there; closed a
     # bar early; every part written; a bar of nothing but spaces

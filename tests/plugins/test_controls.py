@@ -1,6 +1,7 @@
 from collections import Counter
 
 import pytest
+
 from musegen import MusegenError
 from musegen_abc.controls import (
     Controls,
@@ -71,19 +72,28 @@ def test_a_type_is_written_into_a_tune_without_one():
 
 
 def table() -> Table:
-    return Table({Controls("jig", "6/8", "G", (8, 8)).line(): 6, Controls("jig", "6/8", "D", (8, 8, 8)).line(): 2,
-                  Controls("reel", "4/4", "Dmix", (8, 8)).line(): 3, Controls("waltz", "3/4", "G", (16,)).line(): 1})
+    return Table(
+        {
+            Controls("jig", "6/8", "G", (8, 8)).line(): 6,
+            Controls("jig", "6/8", "D", (8, 8, 8)).line(): 2,
+            Controls("reel", "4/4", "Dmix", (8, 8)).line(): 3,
+            Controls("waltz", "3/4", "G", (16,)).line(): 1,
+        }
+    )
 
 
-@pytest.mark.parametrize("want, message", [
-    (Wanted(type="jog"), "--type jog: the corpus has no tune of that type; choose from jig, reel, waltz"),
-    (Wanted(meter="5/4"), "--meter 5/4: the corpus has no tune in that meter; choose from 6/8, 4/4, 3/4"),
-    (Wanted(key="C#"), "--key C#: the corpus has no tune in that key; choose from G, Dmix, D"),
-    (Wanted(key="xyz"), "--key xyz"),
-    (Wanted(parts=5), "--parts 5: the corpus has no tune of that many parts; choose from 2, 3, 1"),
-    (Wanted(bars=12), "--bars 12: no part in the corpus is that long; choose from 8, 16"),
-    (Wanted(type="jig", meter="3/4"), "--type jig --meter 3/4 contradict each other: the corpus's jigs are in 6/8"),
-])
+@pytest.mark.parametrize(
+    "want, message",
+    [
+        (Wanted(type="jog"), "--type jog: the corpus has no tune of that type; choose from jig, reel, waltz"),
+        (Wanted(meter="5/4"), "--meter 5/4: the corpus has no tune in that meter; choose from 6/8, 4/4, 3/4"),
+        (Wanted(key="C#"), "--key C#: the corpus has no tune in that key; choose from G, Dmix, D"),
+        (Wanted(key="xyz"), "--key xyz"),
+        (Wanted(parts=5), "--parts 5: the corpus has no tune of that many parts; choose from 2, 3, 1"),
+        (Wanted(bars=12), "--bars 12: no part in the corpus is that long; choose from 8, 16"),
+        (Wanted(type="jig", meter="3/4"), "--type jig --meter 3/4 contradict each other: the corpus's jigs are in 6/8"),
+    ],
+)
 def test_a_control_the_corpus_never_uses_names_the_choices(want, message):
     with pytest.raises(MusegenError) as err:
         table().choose(want, 1, 0)
@@ -117,7 +127,11 @@ def test_given_controls_win_and_the_form_is_made_of_them():
 def test_misses_says_how_a_tune_differs_from_what_was_asked():
     assert misses(JIG, Controls("jig", "6/8", "G", (8, 8))) == []
     assert misses(JIG, Controls("reel", "4/4", "D", (8, 8, 8))) == [
-        "meter 6/8, asked 4/4", "key G, asked D", "type jig, asked reel", "form 8+8, asked 8+8+8"]
+        "meter 6/8, asked 4/4",
+        "key G, asked D",
+        "type jig, asked reel",
+        "form 8+8, asked 8+8+8",
+    ]
     assert misses(REEL, Controls("jig", "2/2", "Dmix", (4,))) == ["type reel, asked jig"]
 
 
@@ -146,8 +160,9 @@ def test_the_checker_rule_holds_each_part_to_its_bars_and_ends_the_tune_after_th
     assert refusal(whole + "B|", False) is None  # a pickup is not a bar
 
 
-@pytest.mark.parametrize("counts", [[], {"%jig 6/8 G 8+8\n": None}, {"%jig 6/8 G 8+8\n": -1}, {"not a line": 3},
-                                    {"%jig 6/8 G 8+8\n": True}])
+@pytest.mark.parametrize(
+    "counts", [[], {"%jig 6/8 G 8+8\n": None}, {"%jig 6/8 G 8+8\n": -1}, {"not a line": 3}, {"%jig 6/8 G 8+8\n": True}]
+)
 def test_a_damaged_table_of_controls_is_refused_whole(counts):
     with pytest.raises((TypeError, ValueError)):
         Table(counts)

@@ -71,9 +71,11 @@ def test_tunes_abc2midi_rejects_are_skipped_and_counted(tmp_path):
     from musegen.abc2midi import convert
 
     path = tmp_path / "mixed.abc"
-    path.write_text("X:1\nT:Good\nM:4/4\nL:1/4\nK:C\nCDEF|GABc|\n\n"
-                    "X:2\nT:Nested\nM:4/4\nL:1/4\nK:C\nCD[[EF|GABc|\n\n"
-                    "X:3\nT:Long Bar\nM:4/4\nL:1/4\nK:C\nCDEF|GABcd|GABc|\n")
+    path.write_text(
+        "X:1\nT:Good\nM:4/4\nL:1/4\nK:C\nCDEF|GABc|\n\n"
+        "X:2\nT:Nested\nM:4/4\nL:1/4\nK:C\nCD[[EF|GABc|\n\n"
+        "X:3\nT:Long Bar\nM:4/4\nL:1/4\nK:C\nCDEF|GABcd|GABc|\n"
+    )
     clean = PathCorpus(PathCorpusConfig(path=str(path))).load()
     assert [p.title for p in clean.pieces] == ["Good", "Long Bar"]
     assert clean.skipped[0][1].startswith("abc2midi: Error") and "nest chords" in clean.skipped[0][1]
@@ -94,8 +96,9 @@ def test_validation_keeps_what_conversion_keeps_call_after_call(tmp_path, monkey
     monkeypatch.setattr(corpora, "CHUNK", 3)
     bodies = ["CDEF|GABc|", "CDEF|GABcd|", "CD[[EF|GABc|", "C/3 D|GABc|"]  # fine, long bar, Error, stops abc2midi
     path = tmp_path / "many.abc"
-    path.write_text("\n".join(f"X:{i + 1}\nT:Tune {i}\nM:4/4\nL:1/4\nK:C\n{bodies[i % 4]}{'C4|' * i}\n"
-                              for i in range(14)))
+    path.write_text(
+        "\n".join(f"X:{i + 1}\nT:Tune {i}\nM:4/4\nL:1/4\nK:C\n{bodies[i % 4]}{'C4|' * i}\n" for i in range(14))
+    )
     everything = PathCorpus(PathCorpusConfig(path=str(path), require="off")).load().pieces
     judged = PathCorpus(PathCorpusConfig(path=str(path), require=require)).load()
     converted = [convert(p.text) for p in everything]

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from musegen_lstm.env import glibc
 
 from conftest import run_python
+from musegen_lstm.env import glibc
 
 # A worker thread (as XLA's device threads are) mallocs, fills and frees a 40 MB block ten times, as
 # XLA does a training step's temporary buffers at 256 units; prints the page faults of the last nine.
@@ -76,8 +76,9 @@ def test_neither_jax_nor_tensorflow_takes_the_gpus_memory_up_front_unless_the_us
 def test_tensorflows_info_and_warning_lines_are_off_unless_the_user_chose(backend):
     """TensorFlow's C++ log level 2 (errors only) by default, on every backend (Keras imports TensorFlow
     whenever it is installed); a level the user set stays."""
-    proc = run_python(GPU_MEMORY.replace('"TF_FORCE_GPU_ALLOW_GROWTH"', '"TF_CPP_MIN_LOG_LEVEL"'),
-                      env={"KERAS_BACKEND": backend})
+    proc = run_python(
+        GPU_MEMORY.replace('"TF_FORCE_GPU_ALLOW_GROWTH"', '"TF_CPP_MIN_LOG_LEVEL"'), env={"KERAS_BACKEND": backend}
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.split("\n")[:2] == ["false 2", "chosen chosen"]
 
@@ -134,10 +135,13 @@ def test_quiet_import_holds_back_the_lines_the_log_level_hides(level, shown):
 
 
 def test_importing_the_lstm_plugin_on_tensorflow_prints_nothing():
-    """On the tensorflow backend, with musegen's process settings (its default log level), importing the plugin (Keras, and
+    """On the tensorflow backend, with musegen's process settings (its default log level), importing the plugin
+    (Keras, and
     with it TensorFlow) writes nothing to stderr: its oneDNN lines are held back."""
     pytest.importorskip("tensorflow")
-    code = ("import os; os.environ.pop('TF_CPP_MIN_LOG_LEVEL', None); from musegen import process; process.setup(); "
-            "import musegen_lstm.lstm")
+    code = (
+        "import os; os.environ.pop('TF_CPP_MIN_LOG_LEVEL', None); from musegen import process; process.setup(); "
+        "import musegen_lstm.lstm"
+    )
     proc = run_python(code, env={"KERAS_BACKEND": "tensorflow"})
     assert proc.returncode == 0 and proc.stderr == "", proc.stderr[-3000:]

@@ -27,8 +27,23 @@ def test_total_variation_and_overlap():
     assert overlap([0, 0], [1, 1]) == 0
 
 
-@pytest.mark.parametrize("raw,key", [("G", "G"), ("Gmaj", "G"), ("Amin", "Am"), ("Em", "Em"), ("ADor", "Ador"),
-                                     ("F#m", "F#m"), ("Bb", "Bb"), ("D mix", "Dmix"), ("Dmix", "Dmix"), ("A minor", "Am"), ("G clef=treble", "G"), (None, "?")])
+@pytest.mark.parametrize(
+    "raw,key",
+    [
+        ("G", "G"),
+        ("Gmaj", "G"),
+        ("Amin", "Am"),
+        ("Em", "Em"),
+        ("ADor", "Ador"),
+        ("F#m", "F#m"),
+        ("Bb", "Bb"),
+        ("D mix", "Dmix"),
+        ("Dmix", "Dmix"),
+        ("A minor", "Am"),
+        ("G clef=treble", "G"),
+        (None, "?"),
+    ],
+)
 def test_normalize_key(raw, key):
     assert normalize_key(raw) == key
 
@@ -42,7 +57,13 @@ def test_notes_pitches_and_lengths():
 def test_stats_identical_and_disjoint():
     a = [tune("CDEF|GABc|", "4/4", "C"), tune("GAB|cde|", "3/4", "G")]
     same = Stats().evaluate(a, a)
-    assert same == {"meter_tv": 0, "key_tv": 0, "pitch_class_overlap": 1, "note_length_overlap": 1, "pitch_range_overlap": 1}
+    assert same == {
+        "meter_tv": 0,
+        "key_tv": 0,
+        "pitch_class_overlap": 1,
+        "note_length_overlap": 1,
+        "pitch_range_overlap": 1,
+    }
     b = [tune("C4|C4|", "6/8", "Dm")]
     diff = Stats().evaluate(b, a)
     assert diff["meter_tv"] == 1 and diff["key_tv"] == 1
@@ -73,8 +94,16 @@ def test_substrings_and_similarity():
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.text("ab|", max_size=30), min_size=1, max_size=4), st.text("ab|c", max_size=40))
 def test_longest_common_is_the_longest_substring_of_one_corpus_text(corpus, text):
-    longest = max((k for body in corpus for k in range(len(text) + 1) for j in range(len(text) - k + 1)
-                   if text[j:j + k] in body), default=0)
+    longest = max(
+        (
+            k
+            for body in corpus
+            for k in range(len(text) + 1)
+            for j in range(len(text) - k + 1)
+            if text[j : j + k] in body
+        ),
+        default=0,
+    )
     assert Substrings(corpus).longest_common(text) == longest
     corpus = ["CDEFGABcdefgabc'", "GGGGAAAABBBBcccc"]
     from collections import defaultdict
@@ -82,7 +111,7 @@ def test_longest_common_is_the_longest_substring_of_one_corpus_text(corpus, text
     index = defaultdict(set)
     for i, body in enumerate(corpus):
         for j in range(len(body) - 7):
-            index[body[j:j + 8]].add(i)
+            index[body[j : j + 8]].add(i)
     assert nearest_similarity(corpus[1], corpus, index) == 1.0
     assert nearest_similarity("zzzzzzzzzzzz", corpus, index) == 0.0
     near = "CDEFGABcdefgabc'" + "zz"  # ratio 32/34 = 0.941 to the first tune

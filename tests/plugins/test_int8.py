@@ -107,8 +107,12 @@ def test_sampling_with_int8_weights_is_seeded_and_draws_like_float32():
     from musegen_lstm.sampling import sample
 
     rng = np.random.default_rng(3)
-    net = NumpyLSTM(rng.normal(size=(5, 4)), [(rng.normal(size=(4, 32)) * 0.5, rng.normal(size=(8, 32)) * 0.5,
-                                               rng.normal(size=32) * 0.5)], rng.normal(size=(8, 5)), rng.normal(size=5))
+    net = NumpyLSTM(
+        rng.normal(size=(5, 4)),
+        [(rng.normal(size=(4, 32)) * 0.5, rng.normal(size=(8, 32)) * 0.5, rng.normal(size=32) * 0.5)],
+        rng.normal(size=(8, 5)),
+        rng.normal(size=5),
+    )
     prep = Prepared(net, int8=True)
     one = sample(prep, [1], 1, 3000, end_id=-1, seed=7)[0]
     assert one == sample(prep, [1], 1, 3000, end_id=-1, seed=7)[0]
@@ -117,7 +121,6 @@ def test_sampling_with_int8_weights_is_seeded_and_draws_like_float32():
     pa, pb = np.bincount(one, minlength=5) / 3000, np.bincount(exact, minlength=5) / 3000
     assert np.abs(pa - pb).max() < 0.04  # the same long-run distribution of symbols
     assert len(many) == 64 and all(len(t) == 50 for t in many)
-
 
 
 def test_one_int8_tune_runs_compiled_drawing_and_stepping_as_the_python_loop(monkeypatch):
@@ -173,6 +176,7 @@ def test_one_int8_tune_draws_the_same_compiled_or_not(monkeypatch):
     assert FastStep(prep, 1).compiled_loop() is None
     python = sample(prep, [1, 2], 1, 300, end_id=-1, seed=3, temperature=0.9)[0]
     assert compiled == python and len(compiled) == 300
+
 
 def test_without_pytorch_a_one_line_error(monkeypatch):
     monkeypatch.setitem(sys.modules, "torch", None)  # import torch raises ImportError

@@ -2,7 +2,7 @@ import keras
 import numpy as np
 import pytest
 
-from musegen import SampleConfig, TrainConfig, TrainData, NullProgress, RunDir
+from musegen import NullProgress, RunDir, SampleConfig, TrainConfig, TrainData
 from musegen_lstm.config import LSTMConfig
 from musegen_lstm.lstm import LSTMModel
 from musegen_lstm.sampling import FastStep, NumpyLSTM, draw, filter_logits
@@ -37,10 +37,13 @@ def test_numpy_sampler_matches_keras_step_by_step(layers):
 def random_net(rng, units: list[int], vocab: int = 11, embedding: int = 6) -> NumpyLSTM:
     """Stacked LSTM layers of these sizes with random weights (scaled so that gates are not saturated)."""
     sizes = [embedding, *units]
-    layers = [(rng.normal(size=(i, 4 * u)) * 0.4, rng.normal(size=(u, 4 * u)) * 0.4, rng.normal(size=4 * u) * 0.4)
-              for i, u in zip(sizes, units)]
-    return NumpyLSTM(rng.normal(size=(vocab, embedding)), layers, rng.normal(size=(units[-1], vocab)),
-                     rng.normal(size=vocab))
+    layers = [
+        (rng.normal(size=(i, 4 * u)) * 0.4, rng.normal(size=(u, 4 * u)) * 0.4, rng.normal(size=4 * u) * 0.4)
+        for i, u in zip(sizes, units)
+    ]
+    return NumpyLSTM(
+        rng.normal(size=(vocab, embedding)), layers, rng.normal(size=(units[-1], vocab)), rng.normal(size=vocab)
+    )
 
 
 @pytest.mark.parametrize("units", [[16], [16, 8]])
@@ -80,10 +83,11 @@ def test_draw_follows_the_filtered_distribution(top_k, top_p, rows):
     probs = np.array([0.5, 0.25, 0.15, 0.07, 0.03])
     expected = filter_logits(np.log(probs)[None], 1.0, top_k, top_p)[0]
     grid = (np.arange(2000) + 0.5) / 2000
-    drawn = [int(draw(np.tile(np.log(probs), (rows, 1)).astype(np.float32), np.full(rows, u), top_k, top_p)[-1])
-             for u in grid]
+    drawn = [
+        int(draw(np.tile(np.log(probs), (rows, 1)).astype(np.float32), np.full(rows, u), top_k, top_p)[-1])
+        for u in grid
+    ]
     np.testing.assert_allclose(np.bincount(drawn, minlength=5) / len(grid), expected, atol=2e-3)
-
 
 
 @pytest.mark.parametrize("units", [[16], [16, 8]])
@@ -112,7 +116,7 @@ def test_gumbel_noise_is_standard_gumbel():
     assert g.shape == (4000, 83) and g.dtype == np.float32 and np.isfinite(g).all()
     for x in (-1.0, 0.0, 0.5, 1.0, 2.0, 4.0):
         assert abs(np.mean(g <= x) - np.exp(-np.exp(-x))) < 3e-3
-    assert abs(g.mean() - np.euler_gamma) < 0.01 and abs(g.var() - np.pi ** 2 / 6) < 0.02
+    assert abs(g.mean() - np.euler_gamma) < 0.01 and abs(g.var() - np.pi**2 / 6) < 0.02
     np.testing.assert_array_equal(g[:10], gumbel_noise(np.random.default_rng(2), 10, 83))
     assert not np.array_equal(g[0], g[1])
 
@@ -162,8 +166,12 @@ def pattern_data(vocab=6):
 def test_training_learns_checkpoints_and_sampling_stops_at_end(tmp_path):
     run = RunDir.create(tmp_path)
     m = LSTMModel(LSTMConfig(embedding_dim=8, units=32), 6)
-    result = m.fit(pattern_data(), TrainConfig(steps=150, batch_size=8, seq_len=24, learning_rate=1e-2, eval_every=50),
-                   run, NullProgress())
+    result = m.fit(
+        pattern_data(),
+        TrainConfig(steps=150, batch_size=8, seq_len=24, learning_rate=1e-2, eval_every=50),
+        run,
+        NullProgress(),
+    )
     assert result.steps == 150
     assert [h["step"] for h in result.history] == [50, 100, 150]
     assert result.best_valid_loss < 0.2  # the pattern is deterministic: near-zero loss
@@ -206,10 +214,14 @@ def test_jax_sampler_tunes_do_not_depend_on_its_unrolling(layers):
 def test_resume_continues_from_last_checkpoint(tmp_path):
     run = RunDir.create(tmp_path)
     cfg = LSTMConfig(embedding_dim=4, units=8)
-    LSTMModel(cfg, 6).fit(pattern_data(), TrainConfig(steps=6, batch_size=4, seq_len=12, eval_every=3), run, NullProgress())
+    LSTMModel(cfg, 6).fit(
+        pattern_data(), TrainConfig(steps=6, batch_size=4, seq_len=12, eval_every=3), run, NullProgress()
+    )
     again = LSTMModel.load(cfg, 6, run, "last")
     assert int(again.net.optimizer.iterations.numpy()) == 6
-    result = again.fit(pattern_data(), TrainConfig(steps=9, batch_size=4, seq_len=12, eval_every=3), run, NullProgress())
+    result = again.fit(
+        pattern_data(), TrainConfig(steps=9, batch_size=4, seq_len=12, eval_every=3), run, NullProgress()
+    )
     assert result.steps == 9
     assert [h["step"] for h in result.history] == [3, 6, 9]
 
@@ -232,8 +244,14 @@ def test_vocab_mismatch_and_missing_checkpoint(tmp_path):
 def test_cosine_schedule_decays_to_a_tenth(tmp_path):
     run = RunDir.create(tmp_path)
     m = LSTMModel(LSTMConfig(embedding_dim=4, units=8), 6)
-    m.fit(pattern_data(), TrainConfig(steps=12, batch_size=4, seq_len=12, eval_every=6, learning_rate=0.01,
-                                      schedule="cosine", warmup_steps=2), run, NullProgress())
+    m.fit(
+        pattern_data(),
+        TrainConfig(
+            steps=12, batch_size=4, seq_len=12, eval_every=6, learning_rate=0.01, schedule="cosine", warmup_steps=2
+        ),
+        run,
+        NullProgress(),
+    )
     lr = m.net.optimizer.learning_rate
     assert float(np.asarray(lr)) == pytest.approx(0.001, rel=0.05)
 
@@ -287,9 +305,12 @@ def units(ids):
 
 def toy_net(seed=1):
     rng = np.random.default_rng(seed)
-    return NumpyLSTM(rng.normal(size=(4, 3)), [(rng.normal(size=(3, 32)), rng.normal(size=(8, 32)) * 0.5,
-                                                rng.normal(size=32))], rng.normal(size=(8, 4)) * 0.3,
-                     np.array([0.0, 1.0, 1.0, -3.0]))  # tokens: 0, 1, 2 closes a unit, 3 ends
+    return NumpyLSTM(
+        rng.normal(size=(4, 3)),
+        [(rng.normal(size=(3, 32)), rng.normal(size=(8, 32)) * 0.5, rng.normal(size=32))],
+        rng.normal(size=(8, 4)) * 0.3,
+        np.array([0.0, 1.0, 1.0, -3.0]),
+    )  # tokens: 0, 1, 2 closes a unit, 3 ends
 
 
 @pytest.mark.parametrize("int8", [False, True])
@@ -349,8 +370,12 @@ def test_header_is_drawn_at_its_own_temperature():
             return [(True, state) for _, state in items]
 
     rng = np.random.default_rng(2)
-    net = NumpyLSTM(rng.normal(size=(4, 3)), [(rng.normal(size=(3, 8)) * 0.1, rng.normal(size=(2, 8)) * 0.1,
-                                               np.zeros(8))], np.zeros((2, 4)), np.array([0.0, 4.0, 0.0, -9.0]))
+    net = NumpyLSTM(
+        rng.normal(size=(4, 3)),
+        [(rng.normal(size=(3, 8)) * 0.1, rng.normal(size=(2, 8)) * 0.1, np.zeros(8))],
+        np.zeros((2, 4)),
+        np.array([0.0, 4.0, 0.0, -9.0]),
+    )
     out = sample(net, [], 300, 5, end_id=3, temperature=0.1, seed=0, checker=FirstTokenIsHeader(0))
     firsts = np.bincount([s[0] for s in out], minlength=4)
     assert firsts[0] > 50 and firsts[2] > 50  # the header: drawn almost uniformly
@@ -368,16 +393,20 @@ def test_a_batch_sheds_its_ended_tunes_and_the_others_draw_on_as_before(monkeypa
     net.dense_b = np.array([0.0, 1.0, 1.0, -2.0], np.float32)  # the end likelier: tunes of 1 to 120 tokens
     if layers == 2:
         rng = np.random.default_rng(6)
-        net.layers.append(tuple(np.asarray(a, np.float32) for a in (rng.normal(size=(8, 32)),
-                                                                    rng.normal(size=(8, 32)) * 0.5, rng.normal(size=32))))
+        net.layers.append(
+            tuple(
+                np.asarray(a, np.float32)
+                for a in (rng.normal(size=(8, 32)), rng.normal(size=(8, 32)) * 0.5, rng.normal(size=32))
+            )
+        )
     kept_rows = []
     real_rows = sampling.FastStep.rows
-    monkeypatch.setattr(sampling.FastStep, "rows",
-                        lambda self, keep: kept_rows.append(len(keep)) or real_rows(self, keep))
+    monkeypatch.setattr(
+        sampling.FastStep, "rows", lambda self, keep: kept_rows.append(len(keep)) or real_rows(self, keep)
+    )
 
     def tunes():
-        return sampling.sample(net, [1], 16, 120, end_id=3, seed=4,
-                               checker=EvenUnits(retries=2) if checked else None)
+        return sampling.sample(net, [1], 16, 120, end_id=3, seed=4, checker=EvenUnits(retries=2) if checked else None)
 
     shed = tunes()
     assert len(kept_rows) >= 2 and kept_rows == sorted(kept_rows, reverse=True) and kept_rows[-1] < 8

@@ -209,10 +209,12 @@ def test_the_checker_refuses_a_fifth_voice_and_a_note_out_of_its_voices_range(sc
         states.append(state)
     assert all(answers)
     fifth = enc.encode(Piece.from_midi(score_of([(1, 1, 60)]).dumps_midi()))[:-1]
-    note = fifth[[enc.id_to_token[i].startswith("Pitch_") for i in fifth].index(True):]  # its pitch, velocity, duration
+    note = fifth[
+        [enc.id_to_token[i].startswith("Pitch_") for i in fifth].index(True) :
+    ]  # its pitch, velocity, duration
     assert not checker.check([(ids + note, states[-1])])[0][0]  # a fifth voice beside the second chord
-    assert checker.check([(ids[:ends[6]] + note, states[7 - 1])])[0][0] is False  # 60 is not the top voice's
-    high = [enc.tokenizer.vocab["Pitch_90"] if enc.id_to_token[i].startswith("Pitch_") else i for i in ids[:ends[0]]]
+    assert checker.check([(ids[: ends[6]] + note, states[7 - 1])])[0][0] is False  # 60 is not the top voice's
+    high = [enc.tokenizer.vocab["Pitch_90"] if enc.id_to_token[i].startswith("Pitch_") else i for i in ids[: ends[0]]]
     assert not checker.check([(high, checker.initial)])[0][0]  # 90: above anything in the corpus
 
 
@@ -231,10 +233,16 @@ def test_every_chorale_and_every_oneills_tune_round_trip(scheme):
 
         score = enc.tokenizer.preprocess_score(merge_tracks(symusic.Score.from_midi(p.midi)))
         back = symusic.Score.from_midi(enc.decode(enc.encode(p)[:-1]).midi)
-        want = sorted((n.time * 480 // score.ticks_per_quarter, n.duration * 480 // score.ticks_per_quarter, n.pitch)
-                      for t in score.tracks for n in t.notes)
-        got = sorted((n.time * 480 // back.ticks_per_quarter, n.duration * 480 // back.ticks_per_quarter, n.pitch)
-                     for t in back.tracks for n in t.notes)
+        want = sorted(
+            (n.time * 480 // score.ticks_per_quarter, n.duration * 480 // score.ticks_per_quarter, n.pitch)
+            for t in score.tracks
+            for n in t.notes
+        )
+        got = sorted(
+            (n.time * 480 // back.ticks_per_quarter, n.duration * 480 // back.ticks_per_quarter, n.pitch)
+            for t in back.tracks
+            for n in t.notes
+        )
         if got != want:
             wrong.append(p.title)
     assert not wrong, wrong[:5]

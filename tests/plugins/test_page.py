@@ -6,7 +6,6 @@ from html.parser import HTMLParser
 from musegen import Piece
 from musegen.pipeline import render
 from musegen_web.tunes import verdicts
-
 from tests.conftest import TUNES
 
 SHORT_BAR = "X:1\nT:Short Bar\nM:6/8\nL:1/8\nK:D\nABc def|gab c2d ef|ABc def|]\n"

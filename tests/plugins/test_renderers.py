@@ -1,12 +1,12 @@
 import numpy as np
 import soundfile
+
 from musegen import Piece
 from musegen.abc2midi import convert
 from musegen.pipeline import render
 from musegen.rundir import recorded
 from musegen_audio.config import WavConfig
 from musegen_audio.wav import WavRenderer
-
 from tests.conftest import TUNES
 
 BROKEN = "X:1\nT:Broken Tune\nM:4/4\nL:1/8\nK:D\nAB(c|[[d\n"
@@ -25,9 +25,18 @@ def test_all_renderers_write_files_and_report_rejected_tunes_by_title(tmp_path):
     pieces = [Piece.from_abc(TUNES[0]), Piece.from_abc(BROKEN), Piece.from_abc(TUNES[2])]
     results = render(pieces, tmp_path, ["abc", "midi", "wav"])
     names = sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith("."))
-    assert names == ["01-little-jig.abc", "01-little-jig.mid", "01-little-jig.ogg", "01-little-jig.wav",
-                     "02-broken-tune.abc", "03-short-air.abc", "03-short-air.mid", "03-short-air.ogg",
-                     "03-short-air.wav", "tunes.abc"]
+    assert names == [
+        "01-little-jig.abc",
+        "01-little-jig.mid",
+        "01-little-jig.ogg",
+        "01-little-jig.wav",
+        "02-broken-tune.abc",
+        "03-short-air.abc",
+        "03-short-air.mid",
+        "03-short-air.ogg",
+        "03-short-air.wav",
+        "tunes.abc",
+    ]
     assert sorted(recorded(tmp_path)) == names  # what --force may replace: every file written, no other
     assert [t for t, _ in results["midi"].failed] == ["Broken Tune"]
     assert [t for t, _ in results["wav"].failed] == ["Broken Tune"]
@@ -49,7 +58,11 @@ def test_titles_never_escape_the_output_folder(tmp_path):
     evil = Piece.from_abc("X:1\nT:../../escape\nM:4/4\nL:1/4\nK:C\nCDEF|\n")
     out = tmp_path / "out"
     render([evil], out, ["abc", "midi"])
-    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == ["01-escape.abc", "01-escape.mid", "tunes.abc"]
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == [
+        "01-escape.abc",
+        "01-escape.mid",
+        "tunes.abc",
+    ]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
 
 
@@ -79,8 +92,9 @@ def test_a_synthesizer_crash_fails_one_tune_not_the_run(tmp_path, monkeypatch):
 def test_a_hung_synthesizer_is_stopped_after_its_timeout(tmp_path, monkeypatch):
     import sys
 
-    monkeypatch.setattr(WavRenderer, "worker_command",
-                        lambda self: [sys.executable, "-c", "import time; time.sleep(60)"])
+    monkeypatch.setattr(
+        WavRenderer, "worker_command", lambda self: [sys.executable, "-c", "import time; time.sleep(60)"]
+    )
     result = WavRenderer(WavConfig(jobs=1, timeout=1)).render([Piece.from_abc(TUNES[0])], tmp_path)
     assert result.failed == [("Little Jig", "no answer in 1 s")]
 
@@ -96,18 +110,25 @@ def test_scripts_without_a_main_guard_can_render_wav(tmp_path):
     script.write_text(f"""
 import musegen
 from tests.conftest import TUNES
-result = musegen.render([musegen.Piece.from_abc(t) for t in TUNES], {str(tmp_path / 'out')!r}, ["wav"])
+result = musegen.render([musegen.Piece.from_abc(t) for t in TUNES], {str(tmp_path / "out")!r}, ["wav"])
 print(len(result["wav"].files), len(result["wav"].failed))
 """)
-    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, cwd=ROOT, timeout=300,
-                          env={**__import__("os").environ, "PYTHONPATH": str(ROOT)})
+    proc = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+        env={**__import__("os").environ, "PYTHONPATH": str(ROOT)},
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.split() == ["8", "0"]  # a WAV and an OGG a tune
 
 
 def test_the_compressed_sound_is_the_wav_sound(tmp_path):
-    result = WavRenderer(WavConfig(compressed="flac", compressed_stereo=True)).render([Piece.from_abc(TUNES[1])],
-                                                                                       tmp_path)
+    result = WavRenderer(WavConfig(compressed="flac", compressed_stereo=True)).render(
+        [Piece.from_abc(TUNES[1])], tmp_path
+    )
     assert [f.name for f in result.files] == ["01-small-reel.wav", "01-small-reel.flac"]
     wav, rate = soundfile.read(tmp_path / "01-small-reel.wav", dtype="int16")
     flac, flac_rate = soundfile.read(tmp_path / "01-small-reel.flac", dtype="int16")

@@ -5,10 +5,10 @@ import re
 import sys
 
 import pytest
+
 from musegen import MusegenError, Piece
 from musegen.pipeline import make_renderers, render
 from musegen.worker import NICE, Worker
-
 from tests.conftest import TUNES
 
 NO_KEY = TUNES[1].replace("K:G\n", "")  # verovio's ABC reader crashes on a tune without K:

@@ -4,9 +4,9 @@ import json
 import threading
 
 import pytest
-from musegen_web.serve import MAX_BODY, build, find_runs
 from starlette.testclient import TestClient
 
+from musegen_web.serve import MAX_BODY, build, find_runs
 from tests.conftest import train_tiny
 
 
@@ -40,7 +40,12 @@ def test_compose_writes_a_folder_of_tunes_with_their_settings(client, run_dir):
     assert len(made["tunes"]) == 2 and made["html"].count('<article class="tune"') == 2
     assert json.loads((folder / "settings.json").read_text())["settings"]["seed"] == 5
     kinds = sorted(p.name.split(".", 1)[1] for p in folder.glob("01-*"))
-    assert kinds in (["abc", "mid", "ogg", "phone.svg", "svg"], ["abc"], ["abc", "phone.svg", "svg"], ["abc", "mid", "ogg"])
+    assert kinds in (
+        ["abc", "mid", "ogg", "phone.svg", "svg"],
+        ["abc"],
+        ["abc", "phone.svg", "svg"],
+        ["abc", "mid", "ogg"],
+    )
     for name in (p.name for p in folder.iterdir() if not p.name.startswith(".")):
         assert client.get(f"/files/tiny/{made['id']}/{name}").status_code == 200
     again = compose(client, seed=5, type="reel").json()  # the same settings make the same tunes
@@ -82,7 +87,8 @@ def hostile(client, run_dir, name="tiny"):
     outside.write_text("not yours")
     (run_dir / "serve" / cid / "link.txt").symlink_to(outside)
     post = lambda body, kind="application/json": client.post(
-        "/api/compose", content=body, headers={"Content-Type": kind})
+        "/api/compose", content=body, headers={"Content-Type": kind}
+    )
     f = f"/files/{name}/{cid}"
     return [
         ("unknown run", compose(client, run="nope")),

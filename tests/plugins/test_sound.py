@@ -4,12 +4,12 @@ import io
 
 import mido
 import pytest
+from pydantic import ValidationError
+
 from musegen import MusegenError, Piece
 from musegen.pipeline import make_renderers, render
 from musegen_audio.config import MidiConfig, WavConfig
 from musegen_audio.sound import INSTRUMENTS, piece_sound, program, quarters_per_minute, tune_tempo, voiced
-from pydantic import ValidationError
-
 from tests.conftest import TUNES
 
 JIG, REEL = TUNES[0], TUNES[1]
@@ -58,11 +58,15 @@ def test_voiced_sets_every_melodic_channel_and_scales_the_tempo():
 
 
 def test_drums_keep_their_channel_and_a_piece_keeps_its_own_instruments_on_auto():
-    track = mido.MidiTrack([mido.Message("program_change", channel=0, program=19, time=0),
-                            mido.Message("note_on", channel=0, note=60, velocity=80, time=0),
-                            mido.Message("note_on", channel=9, note=36, velocity=80, time=0),
-                            mido.Message("note_off", channel=0, note=60, time=480),
-                            mido.Message("note_off", channel=9, note=36, time=0)])
+    track = mido.MidiTrack(
+        [
+            mido.Message("program_change", channel=0, program=19, time=0),
+            mido.Message("note_on", channel=0, note=60, velocity=80, time=0),
+            mido.Message("note_on", channel=9, note=36, velocity=80, time=0),
+            mido.Message("note_off", channel=0, note=60, time=480),
+            mido.Message("note_off", channel=9, note=36, time=0),
+        ]
+    )
     f = mido.MidiFile()
     f.tracks.append(track)
     buf = io.BytesIO()

@@ -35,8 +35,9 @@ def abc_run(tmp_path_factory):
     base = tmp_path_factory.mktemp("trained")
     corpus = base / "tunes.abc"
     corpus.write_text("\n".join(TUNES * 3), encoding="utf-8")
-    r = CliRunner().invoke(app, ["train", "--corpus", str(corpus), "--preset", "tiny", "--steps", "4",
-                                 "--out", str(base / "run")])
+    r = CliRunner().invoke(
+        app, ["train", "--corpus", str(corpus), "--preset", "tiny", "--steps", "4", "--out", str(base / "run")]
+    )
     assert r.exit_code == 0, r.output
     return base / "run"
 

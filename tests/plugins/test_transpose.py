@@ -13,14 +13,17 @@ from tests.conftest import TUNES
 HEAD = "X:1\nT:t\nM:4/4\nL:1/8\n"
 
 
-@pytest.mark.parametrize("key,body,shift,want_key,want_body", [
-    ("D", "DEFG ABcd|", 2, "E", "EFGA Bcde|"),  # letters move one step; F# in D is G# in E, from the signature
-    ("D", "=F^G _B|", 2, "E", "=G^A =c|"),  # explicit accidentals keep their distance to the key signature
-    ("G", "B,C d'e|", -2, "F", "A,B, c'd|"),  # octave marks follow the letters across C
-    ("A Dorian", "A2 \"Am\"c2 \"D7/F#\"d2|", 5, "D Dorian", "d2 \"Dm\"f2 \"G7/B\"g2|"),  # mode and chords
-    ("D Major", "d2 [K:G]g2|", 1, "Eb Major", "e2 [K:Ab]a2|"),  # sharps become flats; inline key changes
-    ("Em", "!trill!e2 \"^to coda\"B2|!", -4, "Cm", "!trill!c2 \"^to coda\"G2|!"),  # decorations, annotations
-])
+@pytest.mark.parametrize(
+    "key,body,shift,want_key,want_body",
+    [
+        ("D", "DEFG ABcd|", 2, "E", "EFGA Bcde|"),  # letters move one step; F# in D is G# in E, from the signature
+        ("D", "=F^G _B|", 2, "E", "=G^A =c|"),  # explicit accidentals keep their distance to the key signature
+        ("G", "B,C d'e|", -2, "F", "A,B, c'd|"),  # octave marks follow the letters across C
+        ("A Dorian", 'A2 "Am"c2 "D7/F#"d2|', 5, "D Dorian", 'd2 "Dm"f2 "G7/B"g2|'),  # mode and chords
+        ("D Major", "d2 [K:G]g2|", 1, "Eb Major", "e2 [K:Ab]a2|"),  # sharps become flats; inline key changes
+        ("Em", '!trill!e2 "^to coda"B2|!', -4, "Cm", '!trill!c2 "^to coda"G2|!'),  # decorations, annotations
+    ],
+)
 def test_transposed_text(key, body, shift, want_key, want_body):
     out = transpose(f"{HEAD}K:{key}\n{body}\n", shift)
     assert out == f"{HEAD}K:{want_key}\n{want_body}\n"
@@ -70,7 +73,7 @@ def test_encoder_augments_with_transposed_copies_in_allowed_keys():
     enc = AbcCharEncoder(AbcCharConfig(transpose=[-2, 2, 6], transpose_max_accidentals=4))
     pieces = [Piece.from_abc(t) for t in TUNES]  # keys D, G, Am, F
     out = enc.augment(pieces)
-    keys = sorted(p.text.split("K:")[1].split("\n")[0] for p in out[len(pieces):])
+    keys = sorted(p.text.split("K:")[1].split("\n")[0] for p in out[len(pieces) :])
     # -2: C F Gm Eb; +2: E A Bm G; +6 (fewest accidentals): Ab, and Db Ebm B refused (5 or 6)
     assert keys == ["A", "Ab", "Bm", "C", "E", "Eb", "F", "G", "Gm"]
     plain = AbcCharEncoder(AbcCharConfig(controls=False))  # without controls a tune comes back as it went in
@@ -87,7 +90,7 @@ def test_copies_to_corpus_keys_keep_the_key_frequencies():
     keys = ["G"] * 6 + ["D"] * 3 + ["A"] + ["Ador"] * 2 + ["Edor"]  # majors 6:3:1, dorians 2:1
     pieces = [Piece.from_abc(tune.format(i, k)) for i, k in enumerate(keys)]
     enc = AbcCharEncoder(AbcCharConfig(transpose_keys=8))
-    copies = enc.augment(pieces)[len(pieces):]
+    copies = enc.augment(pieces)[len(pieces) :]
     assert len(copies) == 8 * len(pieces)
     got = Counter(field(p.text, "K") for p in copies)
     assert set(got) == {"G", "D", "A", "Ador", "Edor"}  # only keys of the corpus, each in its own mode

@@ -66,8 +66,13 @@ def root(
     backend: str = typer.Option(
         None, "--backend", "-b", help="Keras backend: jax (default), torch or tensorflow.", envvar="MUSEGEN_BACKEND"
     ),
-    version: bool = typer.Option(False, "--version", help="Print musegen's version and exit.", is_eager=True,
-                                 callback=lambda value: _print_version() if value else None),
+    version: bool = typer.Option(
+        False,
+        "--version",
+        help="Print musegen's version and exit.",
+        is_eager=True,
+        callback=lambda value: _print_version() if value else None,
+    ),
 ):
     if backend is not None:
         from musegen.config import BACKENDS

@@ -14,39 +14,53 @@ from musegen.cli.base import app, chosen_backend, friendly
 @friendly
 def eval_(
     run_dir: Path = typer.Argument(..., help="A run directory written by gen train or gen run."),
-    data: str = typer.Option(None, "--data", help="Held-out tunes (.abc file or folder). [default: the run's held-out split]"),
+    data: str = typer.Option(
+        None, "--data", help="Held-out tunes (.abc file or folder). [default: the run's held-out split]"
+    ),
     samples: int = typer.Option(200, "--samples", min=1, help="How many tunes to sample and measure."),
     seed: int = typer.Option(None, "--seed", help="Sampling seed. [default: the run's seed]"),
     temperature: float = typer.Option(None, "--temperature", "-t", help="Sampling temperature. [default: the run's]"),
     top_p: float = typer.Option(None, "--top-p", help="Nucleus sampling. [default: the run's]"),
     max_len: int = typer.Option(None, "--max-len", help="Longest sample, in tokens. [default: the run's]"),
-    check_bars: bool = typer.Option(None, "--check-bars/--no-check-bars",
-                                    help="Draw again bars abc2midi finds the wrong length. [default: the run's, on]"),
+    check_bars: bool = typer.Option(
+        None,
+        "--check-bars/--no-check-bars",
+        help="Draw again bars abc2midi finds the wrong length. [default: the run's, on]",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of a table."),
-    sets: list[str] = typer.Option(None, "--set", "-s", metavar="KEY=VALUE",
-                                   help="Override one of the model's sampling settings: model.fast=false, "
-                                        "model.sampler=numpy (repeatable)."),
+    sets: list[str] = typer.Option(
+        None,
+        "--set",
+        "-s",
+        metavar="KEY=VALUE",
+        help="Override one of the model's sampling settings: model.fast=false, model.sampler=numpy (repeatable).",
+    ),
 ):
     """Held-out NLL, abc2midi validity, style statistics and novelty, each beside real held-out tunes."""
     from musegen.atomic import write_json
     from musegen.cli.base import console as make_console
+    from musegen.config import parse_sets
+    from musegen.errors import MusegenError
     from musegen.evaluation import EVALUATORS, evaluate_run, write_report
     from musegen.plugins import get_registry
     from musegen.rundir import locked, record
 
-    from musegen.config import parse_sets
-    from musegen.errors import MusegenError
-
     model = {}
     for key, value in parse_sets(sets or []).items():
         if not key.startswith("model."):
-            raise MusegenError(f"gen eval --set takes model.<setting>, not {key} (see --temperature, --top-p, --max-len)")
-        model[key[len("model."):]] = value
+            raise MusegenError(
+                f"gen eval --set takes model.<setting>, not {key} (see --temperature, --top-p, --max-len)"
+            )
+        model[key[len("model.") :]] = value
     console = make_console()
-    sample = {k: v for k, v in {"temperature": temperature, "top_p": top_p, "max_len": max_len,
-                                "check_bars": check_bars}.items() if v is not None}
-    result, pieces, train_p, valid_p = evaluate_run(run_dir, data, samples, seed, sample, log=lambda m: console.print(m),
-                                           backend=chosen_backend(), model=model)
+    sample = {
+        k: v
+        for k, v in {"temperature": temperature, "top_p": top_p, "max_len": max_len, "check_bars": check_bars}.items()
+        if v is not None
+    }
+    result, pieces, train_p, valid_p = evaluate_run(
+        run_dir, data, samples, seed, sample, log=lambda m: console.print(m), backend=chosen_backend(), model=model
+    )
     run_path = Path(result["run"])
     figures, plots = {}, []
     with locked(run_path):
@@ -79,8 +93,10 @@ def eval_(
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             table.add_row(key, str(value), str(result["reference"].get(key, "")))
     make_console(stderr=False).print(table)
-    console.print(f"wrote {run_path / 'eval.json'} and {run_path / 'eval.md'}"
-                  + (f"; open {page} to see and hear tunes beside real ones" if page else ""))
+    console.print(
+        f"wrote {run_path / 'eval.json'} and {run_path / 'eval.md'}"
+        + (f"; open {page} to see and hear tunes beside real ones" if page else "")
+    )
 
 
 BESIDE = 6  # sampled tunes shown beside as many held-out real ones on the report page
@@ -106,8 +122,13 @@ def _page(run_path: Path, pieces, real, plots: list[str], console) -> Path | Non
     for p in others:
         p.meta["side"] = "held-out real"
     names = [n for n in ("abc", "midi", "wav", "score", "page") if get_registry().has("renderer", n)]
-    options = {"page": {"title": f"gen eval: {run_path.name}", "report": str(run_path / "eval.json"),
-                        "figures": [f"../{name}" for name in plots]}}
+    options = {
+        "page": {
+            "title": f"gen eval: {run_path.name}",
+            "report": str(run_path / "eval.json"),
+            "figures": [f"../{name}" for name in plots],
+        }
+    }
     with console.status("writing the report page: sheet music and sound of tunes beside real ones"):
         results = render(shown + others, run_path / "eval", make_renderers(names, options))
     record(run_path, ["eval/"])

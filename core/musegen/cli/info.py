@@ -57,13 +57,24 @@ def components(
     for comp in reg.all():
         if kind and comp.kind != kind:
             continue
-        row = [comp.kind, comp.name + (f" ({', '.join(comp.aliases)})" if comp.aliases else ""), comp.plugin, comp.summary]
+        row = [
+            comp.kind,
+            comp.name + (f" ({', '.join(comp.aliases)})" if comp.aliases else ""),
+            comp.plugin,
+            comp.summary,
+        ]
         if options:
             fields = list(comp.config.model_fields.items())
             checker = getattr(comp.load(), "checker_config", None) if comp.kind == "encoder" else None
             if checker is not None:  # its checker's settings are sampling settings: sample.checker.<name>
                 fields += [(f"sample.checker.{n}", f) for n, f in checker.model_fields.items()]
-            row.append("\n".join(f"{n} = {f.get_default(call_default_factory=True)!r}" + (f"  # {f.description}" if f.description else "")
-                                 for n, f in fields) or "-")
+            row.append(
+                "\n".join(
+                    f"{n} = {f.get_default(call_default_factory=True)!r}"
+                    + (f"  # {f.description}" if f.description else "")
+                    for n, f in fields
+                )
+                or "-"
+            )
         table.add_row(*row)
     _print(table)

@@ -12,18 +12,37 @@ import typer
 from musegen.cli.base import app, chosen_backend, friendly
 from musegen.errors import MusegenError
 
-CORPUS = typer.Option(None, "--corpus", "-c", help="Corpus name (gen components) or a path to .abc or .mid files, or a folder of them. [default: oneills]")
+CORPUS = typer.Option(
+    None,
+    "--corpus",
+    "-c",
+    help="Corpus name (gen components) or a path to .abc or .mid files, or a folder of them. [default: oneills]",
+)
 ENCODER = typer.Option(None, "--encoder", "-e", help="Encoder name. [default: abc-char]")
 MODEL = typer.Option(None, "--model", "-m", help="Model name. [default: lstm]")
 PRESET = typer.Option("default", "--preset", "-p", help="Preset from registry.toml: default, quality, paper, tiny, ...")
 CONFIG = typer.Option(None, "--config", help="A TOML file of settings (same sections as a preset).")
 STEPS = typer.Option(None, "--steps", help="Training steps (the paper's iterations).")
 SEED = typer.Option(None, "--seed", help="Random seed for training and sampling. [default: 0]")
-SETS = typer.Option(None, "--set", "-s", metavar="KEY=VALUE", help="Override any setting: model.units=512, train.batch_size=16, sample.top_p=0.9 (repeatable).")
+SETS = typer.Option(
+    None,
+    "--set",
+    "-s",
+    metavar="KEY=VALUE",
+    help="Override any setting: model.units=512, train.batch_size=16, sample.top_p=0.9 (repeatable).",
+)
 VALID = typer.Option(None, "--valid", help="A file of held-out tunes for validation, instead of a split of the corpus.")
-DISTRIBUTE = typer.Option(None, "--distribute", help="data-parallel: split each batch over every GPU (jax backend). [default: none]")
-PRETRAIN = typer.Option(None, "--pretrain", help="Corpora to train on first, comma-separated (e.g. oneills,ryans); needs --pretrain-steps.")
-PRETRAIN_STEPS = typer.Option(None, "--pretrain-steps", help="Steps on the --pretrain corpora before the --steps on the corpus; 0 turns a preset's pre-training off.")
+DISTRIBUTE = typer.Option(
+    None, "--distribute", help="data-parallel: split each batch over every GPU (jax backend). [default: none]"
+)
+PRETRAIN = typer.Option(
+    None, "--pretrain", help="Corpora to train on first, comma-separated (e.g. oneills,ryans); needs --pretrain-steps."
+)
+PRETRAIN_STEPS = typer.Option(
+    None,
+    "--pretrain-steps",
+    help="Steps on the --pretrain corpora before the --steps on the corpus; 0 turns a preset's pre-training off.",
+)
 FORCE = typer.Option(False, "--force", help="Overwrite a run already in --out.")
 TUNES = typer.Option(None, "--tunes", "-n", help="How many tunes to write.")
 TEMP = typer.Option(None, "--temperature", "-t", help="Sampling temperature (lower: safer, higher: wilder).")
@@ -32,10 +51,14 @@ TOP_P = typer.Option(None, "--top-p", help="Nucleus sampling: the smallest set o
 PRIME = typer.Option(None, "--prime", help="Text every tune starts with; \\n is a new line, e.g. 'M:6/8\\nK:D'.")
 MAX_LEN = typer.Option(None, "--max-len", help="Longest tune, in tokens.")
 VALID_ONLY = typer.Option(None, "--valid-only", help="Re-sample tunes abc2midi rejects (rejection rate reported).")
-CHECK_BARS = typer.Option(None, "--check-bars/--no-check-bars",
-                          help="Draw again each bar abc2midi finds the wrong length (share reported). [default: on]")
-TYPE = typer.Option(None, "--type", help="Tune type: reel, jig, slip jig, hornpipe, polka, waltz, ... "
-                                         "[default: as the corpus has them]")
+CHECK_BARS = typer.Option(
+    None,
+    "--check-bars/--no-check-bars",
+    help="Draw again each bar abc2midi finds the wrong length (share reported). [default: on]",
+)
+TYPE = typer.Option(
+    None, "--type", help="Tune type: reel, jig, slip jig, hornpipe, polka, waltz, ... [default: as the corpus has them]"
+)
 METER = typer.Option(None, "--meter", help="Meter, e.g. 6/8. [default: as the corpus has them]")
 KEY = typer.Option(None, "--key", help="Key with its mode: D, Dmix, Ador, Em. [default: as the corpus has them]")
 PARTS = typer.Option(None, "--parts", help="Parts per tune, e.g. 2. [default: as the corpus has them]")
@@ -50,13 +73,37 @@ def _console():
     return console()
 
 
-def _config(preset, config, corpus, encoder, model, steps, seed, sets, valid=None, sample=None, render=None, soundfont=None,
-            pretrain=None, pretrain_steps=None, distribute=None):
+def _config(
+    preset,
+    config,
+    corpus,
+    encoder,
+    model,
+    steps,
+    seed,
+    sets,
+    valid=None,
+    sample=None,
+    render=None,
+    soundfont=None,
+    pretrain=None,
+    pretrain_steps=None,
+    distribute=None,
+):
     from musegen.config import parse_sets, resolve
 
-    flags = {"train.distribute": distribute, "corpus": corpus, "encoder": encoder, "model": model, "train.steps": steps, "seed": seed,
-             "valid": valid, "backend": chosen_backend(), "train.pretrain_steps": pretrain_steps,
-             "pretrain": [c.strip() for c in pretrain.split(",") if c.strip()] if pretrain else None}
+    flags = {
+        "train.distribute": distribute,
+        "corpus": corpus,
+        "encoder": encoder,
+        "model": model,
+        "train.steps": steps,
+        "seed": seed,
+        "valid": valid,
+        "backend": chosen_backend(),
+        "train.pretrain_steps": pretrain_steps,
+        "pretrain": [c.strip() for c in pretrain.split(",") if c.strip()] if pretrain else None,
+    }
     for key, value in (sample or {}).items():
         flags[f"sample.{key}"] = value
     if render:
@@ -100,9 +147,12 @@ def _train(cfg, out, force, console):
 def _trained(console, run, t0: float, verb: str = "trained") -> None:
     result = run.manifest().get("result", {})
     best = result.get("best_valid_loss")
-    console.print(f"{verb} {result.get('steps')} steps in {time.perf_counter() - t0:.0f} s"
-                  + (f"; best held-out loss {best:.3f} nats/token" if best is not None else "")
-                  + (" (stopped early)" if result.get("stopped_early") else "") + f"; run in {run.path}")
+    console.print(
+        f"{verb} {result.get('steps')} steps in {time.perf_counter() - t0:.0f} s"
+        + (f"; best held-out loss {best:.3f} nats/token" if best is not None else "")
+        + (" (stopped early)" if result.get("stopped_early") else "")
+        + f"; run in {run.path}"
+    )
 
 
 def _interrupted(out):
@@ -114,17 +164,27 @@ def _interrupted(out):
     interrupted("interrupted before the first checkpoint; nothing was kept")
 
 
-def _sample_opts(tunes, seed, temperature, top_k, top_p, prime, max_len, valid_only=None, check_bars=None,
-                 controls=(None,) * 5):
-    opts = {"tunes": tunes, "seed": seed, "temperature": temperature, "top_k": top_k, "top_p": top_p,
-            "prime": prime.replace("\\n", "\n") if prime is not None else None, "max_len": max_len,
-            "valid_only": valid_only, "check_bars": check_bars,
-            **dict(zip(("type", "meter", "key", "parts", "bars"), controls))}
+def _sample_opts(
+    tunes, seed, temperature, top_k, top_p, prime, max_len, valid_only=None, check_bars=None, controls=(None,) * 5
+):
+    opts = {
+        "tunes": tunes,
+        "seed": seed,
+        "temperature": temperature,
+        "top_k": top_k,
+        "top_p": top_p,
+        "prime": prime.replace("\\n", "\n") if prime is not None else None,
+        "max_len": max_len,
+        "valid_only": valid_only,
+        "check_bars": check_bars,
+        **dict(zip(("type", "meter", "key", "parts", "bars"), controls)),
+    }
     return {k: v for k, v in opts.items() if v is not None}
 
 
-def _generate_and_render(run_path, sample, renderers, render_opts, out, console, backend=None, model=None,
-                         created=None):
+def _generate_and_render(
+    run_path, sample, renderers, render_opts, out, console, backend=None, model=None, created=None
+):
     from musegen import pipeline
     from musegen.rundir import locked, remove_if_empty
 
@@ -149,15 +209,19 @@ def _sample_and_write(run_path, sample, built, out, console, backend, model):
     if pieces and pieces[0].meta.get("bar_check"):
         b = pieces[0].meta["bar_check"]
         name, units = b.get("name", "bar check"), b.get("units_are", "bars and headers")
-        console.print(f"{name}: {b['redraws']} redraws for {b['units']} {units}, {b['backtracks']} "
-                      f"times one {units.split()[0].rstrip('s')} further back, {b['kept_wrong']} kept wrong")
+        console.print(
+            f"{name}: {b['redraws']} redraws for {b['units']} {units}, {b['backtracks']} "
+            f"times one {units.split()[0].rstrip('s')} further back, {b['kept_wrong']} kept wrong"
+        )
     if pieces and pieces[0].meta.get("unchecked"):
         console.print(pieces[0].meta["unchecked"], style="yellow")
     _report_controls(console, pieces)
     if pieces and "valid_only" in pieces[0].meta:
         v = pieces[0].meta["valid_only"]
-        console.print(f"valid-only: drew {v['drawn']} tunes, rejected {v['rejected']} ({v['rejection_pct']}%), "
-                      f"kept {v['kept']}" + (f"; {v['short_by']} short after {v['rounds']} rounds" if "short_by" in v else ""))
+        console.print(
+            f"valid-only: drew {v['drawn']} tunes, rejected {v['rejected']} ({v['rejection_pct']}%), "
+            f"kept {v['kept']}" + (f"; {v['short_by']} short after {v['rounds']} rounds" if "short_by" in v else "")
+        )
     results = pipeline.render(pieces, out, built)
     for name, res in results.items():
         console.print(f"  {name}: {len(res.files)} files" + (f", {len(res.failed)} failed" if res.failed else ""))
@@ -166,13 +230,17 @@ def _sample_and_write(run_path, sample, built, out, console, backend, model):
     scores = pipeline.evaluate(pieces, ["validity"])
     if pieces and pieces[0].format == "midi":
         stats = pipeline.evaluate(pieces, ["midi-stats"])
-        console.print(f"{stats['repaired_pct']:.0f}% of pieces needed repairs when decoded; the median piece: "
-                      f"{stats['polyphony']:.1f} notes at once (at most {stats['max_polyphony']:.0f}), "
-                      f"{stats['in_key_pct']:.0f}% of notes in its key, {stats['held_past_4s_pct']:.1f}% held past 4 s")
+        console.print(
+            f"{stats['repaired_pct']:.0f}% of pieces needed repairs when decoded; the median piece: "
+            f"{stats['polyphony']:.1f} notes at once (at most {stats['max_polyphony']:.0f}), "
+            f"{stats['in_key_pct']:.0f}% of notes in its key, {stats['held_past_4s_pct']:.1f}% held past 4 s"
+        )
     if scores:
-        console.print(f"abc2midi: {scores['clean_pct']:.0f}% of tunes clean (no Error line), "
-                      f"{scores['bars_ok_pct']:.0f}% with every bar matching the meter, "
-                      f"{scores['complete_pct']:.0f}% complete")
+        console.print(
+            f"abc2midi: {scores['clean_pct']:.0f}% of tunes clean (no Error line), "
+            f"{scores['bars_ok_pct']:.0f}% with every bar matching the meter, "
+            f"{scores['complete_pct']:.0f}% complete"
+        )
     console.print(f"wrote {out}", style="bold green")
     return pieces, results
 
@@ -187,25 +255,58 @@ def _report_controls(console, pieces) -> None:
     what = kinds[0] if len(kinds) == 1 else f"{len(kinds)} kinds, as the corpus has them"
     console.print(f"asked for: {what}; {len(asked) - len(missed)} of {len(asked)} tunes are what was asked")
     for p in missed[:10]:
-        console.print(f"    {p.meta.get('index', '?')}. {p.title or '(untitled)'}: {'; '.join(p.meta['missed'])}",
-                      style="yellow")
+        console.print(
+            f"    {p.meta.get('index', '?')}. {p.title or '(untitled)'}: {'; '.join(p.meta['missed'])}", style="yellow"
+        )
 
 
 @app.command()
 @friendly
 def run(
-    corpus: str = CORPUS, encoder: str = ENCODER, model: str = MODEL, preset: str = PRESET, config: Path = CONFIG,
-    steps: int = STEPS, tunes: int = TUNES, seed: int = SEED, temperature: float = TEMP, valid: str = VALID,
-    valid_only: bool = VALID_ONLY, pretrain: str = PRETRAIN, pretrain_steps: int = PRETRAIN_STEPS,
+    corpus: str = CORPUS,
+    encoder: str = ENCODER,
+    model: str = MODEL,
+    preset: str = PRESET,
+    config: Path = CONFIG,
+    steps: int = STEPS,
+    tunes: int = TUNES,
+    seed: int = SEED,
+    temperature: float = TEMP,
+    valid: str = VALID,
+    valid_only: bool = VALID_ONLY,
+    pretrain: str = PRETRAIN,
+    pretrain_steps: int = PRETRAIN_STEPS,
     out: str = typer.Option(None, "--out", "-o", help="Run directory. [default: runs/<time>-<corpus>-<model>]"),
-    render: str = RENDER, soundfont: str = SOUNDFONT, force: bool = FORCE, sets: list[str] = SETS,
-    type_: str = TYPE, meter: str = METER, key_: str = KEY, parts: int = PARTS, bars: int = BARS,
+    render: str = RENDER,
+    soundfont: str = SOUNDFONT,
+    force: bool = FORCE,
+    sets: list[str] = SETS,
+    type_: str = TYPE,
+    meter: str = METER,
+    key_: str = KEY,
+    parts: int = PARTS,
+    bars: int = BARS,
 ):
     """Train on a corpus, then write new tunes as ABC, MIDI and WAV into OUT/samples."""
-    sample = _sample_opts(tunes, seed, temperature, None, None, None, None, valid_only,
-                          controls=(type_, meter, key_, parts, bars))
-    cfg = _config(preset, config, corpus, encoder, model, steps, seed, sets, valid, sample, render, soundfont,
-                  pretrain, pretrain_steps)
+    sample = _sample_opts(
+        tunes, seed, temperature, None, None, None, None, valid_only, controls=(type_, meter, key_, parts, bars)
+    )
+    cfg = _config(
+        preset,
+        config,
+        corpus,
+        encoder,
+        model,
+        steps,
+        seed,
+        sets,
+        valid,
+        sample,
+        render,
+        soundfont,
+        pretrain,
+        pretrain_steps,
+    )
     from musegen.rundir import record
 
     out = _out(out) or _default_out(cfg)
@@ -218,12 +319,23 @@ def run(
 @app.command()
 @friendly
 def train(
-    corpus: str = CORPUS, encoder: str = ENCODER, model: str = MODEL, preset: str = PRESET, config: Path = CONFIG,
-    steps: int = STEPS, seed: int = SEED, valid: str = VALID, pretrain: str = PRETRAIN, pretrain_steps: int = PRETRAIN_STEPS,
+    corpus: str = CORPUS,
+    encoder: str = ENCODER,
+    model: str = MODEL,
+    preset: str = PRESET,
+    config: Path = CONFIG,
+    steps: int = STEPS,
+    seed: int = SEED,
+    valid: str = VALID,
+    pretrain: str = PRETRAIN,
+    pretrain_steps: int = PRETRAIN_STEPS,
     distribute: str = DISTRIBUTE,
     out: str = typer.Option(None, "--out", "-o", help="Run directory. [default: runs/<time>-<corpus>-<model>]"),
-    resume: str = typer.Option(None, "--resume", help="Continue this run from its last checkpoint (with --steps: a new total)."),
-    force: bool = FORCE, sets: list[str] = SETS,
+    resume: str = typer.Option(
+        None, "--resume", help="Continue this run from its last checkpoint (with --steps: a new total)."
+    ),
+    force: bool = FORCE,
+    sets: list[str] = SETS,
 ):
     """Train a model and save it in a run directory (no tunes written)."""
     from musegen import pipeline
@@ -231,14 +343,27 @@ def train(
 
     console = _console()
     if resume is not None:
-        given = {"--corpus": corpus, "--encoder": encoder, "--model": model, "--config": config, "--seed": seed,
-                 "--valid": valid, "--out": out, "--pretrain": pretrain, "--pretrain-steps": pretrain_steps,
-                 "--distribute": distribute, "--set": sets, "--force": force or None,
-                 "--preset": None if preset == "default" else preset}
+        given = {
+            "--corpus": corpus,
+            "--encoder": encoder,
+            "--model": model,
+            "--config": config,
+            "--seed": seed,
+            "--valid": valid,
+            "--out": out,
+            "--pretrain": pretrain,
+            "--pretrain-steps": pretrain_steps,
+            "--distribute": distribute,
+            "--set": sets,
+            "--force": force or None,
+            "--preset": None if preset == "default" else preset,
+        }
         extra = [flag for flag, value in given.items() if value]
         if extra:
-            raise MusegenError(f"--resume continues {resume} with the settings saved in its run.json; only --steps "
-                               f"can change (remove {', '.join(extra)})")
+            raise MusegenError(
+                f"--resume continues {resume} with the settings saved in its run.json; only --steps "
+                f"can change (remove {', '.join(extra)})"
+            )
         resume = _out(resume, "--resume")
         t0 = time.perf_counter()
         try:
@@ -248,8 +373,20 @@ def train(
             _interrupted(resume)
         _trained(console, run_dir, t0, "resumed and trained to")
         return
-    cfg = _config(preset, config, corpus, encoder, model, steps, seed, sets, valid, pretrain=pretrain,
-                  pretrain_steps=pretrain_steps, distribute=distribute)
+    cfg = _config(
+        preset,
+        config,
+        corpus,
+        encoder,
+        model,
+        steps,
+        seed,
+        sets,
+        valid,
+        pretrain=pretrain,
+        pretrain_steps=pretrain_steps,
+        distribute=distribute,
+    )
     _train(cfg, _out(out) or _default_out(cfg), force, console)
 
 
@@ -257,18 +394,36 @@ def train(
 @friendly
 def generate(
     run_dir: Path = typer.Argument(..., help="A run directory written by gen train or gen run."),
-    tunes: int = TUNES, seed: int = SEED, temperature: float = TEMP, top_k: int = TOP_K, top_p: float = TOP_P,
-    prime: str = PRIME, max_len: int = MAX_LEN, valid_only: bool = VALID_ONLY, check_bars: bool = CHECK_BARS,
-    type_: str = TYPE, meter: str = METER, key_: str = KEY, parts: int = PARTS, bars: int = BARS,
-    out: str = typer.Option(None, "--out", "-o", help="Where to write tunes. [default: a new folder in "
-                            "RUN_DIR/generated]"),
+    tunes: int = TUNES,
+    seed: int = SEED,
+    temperature: float = TEMP,
+    top_k: int = TOP_K,
+    top_p: float = TOP_P,
+    prime: str = PRIME,
+    max_len: int = MAX_LEN,
+    valid_only: bool = VALID_ONLY,
+    check_bars: bool = CHECK_BARS,
+    type_: str = TYPE,
+    meter: str = METER,
+    key_: str = KEY,
+    parts: int = PARTS,
+    bars: int = BARS,
+    out: str = typer.Option(
+        None, "--out", "-o", help="Where to write tunes. [default: a new folder in RUN_DIR/generated]"
+    ),
     force: bool = typer.Option(False, "--force", help="Replace the tunes musegen wrote earlier in --out."),
-    render: str = RENDER, soundfont: str = SOUNDFONT,
-    sets: list[str] = typer.Option(None, "--set", "-s", metavar="KEY=VALUE",
-                                   help="Override a sampling or rendering setting: sample.checker.bar_retries=4, "
-                                        "model.sampler=numpy-int8, "
-                                        "render.instrument=flute (repeatable; the model's other settings are the "
-                                        "run's)."),
+    render: str = RENDER,
+    soundfont: str = SOUNDFONT,
+    sets: list[str] = typer.Option(
+        None,
+        "--set",
+        "-s",
+        metavar="KEY=VALUE",
+        help="Override a sampling or rendering setting: sample.checker.bar_retries=4, "
+        "model.sampler=numpy-int8, "
+        "render.instrument=flute (repeatable; the model's other settings are the "
+        "run's).",
+    ),
 ):
     """Sample new tunes from a trained run and write them."""
     from musegen.config import parse_sets
@@ -294,14 +449,37 @@ def generate(
             sample.setdefault("checker", {})[name.partition(".")[2]] = value
             continue
         if role not in ("sample", "model") or not name or "." in name:
-            raise MusegenError(f"gen generate --set takes sample.<setting>, sample.checker.<setting>, "
-                               f"model.<setting> or render.<setting>, got '{key}'")
+            raise MusegenError(
+                f"gen generate --set takes sample.<setting>, sample.checker.<setting>, "
+                f"model.<setting> or render.<setting>, got '{key}'"
+            )
         (sample if role == "sample" else model)[name] = value
-    sample.update(_sample_opts(tunes, seed, temperature, top_k, top_p, prime, max_len, valid_only, check_bars,
-                               (type_, meter, key_, parts, bars)))
+    sample.update(
+        _sample_opts(
+            tunes,
+            seed,
+            temperature,
+            top_k,
+            top_p,
+            prime,
+            max_len,
+            valid_only,
+            check_bars,
+            (type_, meter, key_, parts, bars),
+        )
+    )
     target = _out(out)
-    _generate_and_render(run_.path, sample, renderers, render_opts, _fresh_out(run_, target, force), _console(),
-                         chosen_backend(), model, created=target is None or not target.exists())
+    _generate_and_render(
+        run_.path,
+        sample,
+        renderers,
+        render_opts,
+        _fresh_out(run_, target, force),
+        _console(),
+        chosen_backend(),
+        model,
+        created=target is None or not target.exists(),
+    )
 
 
 def _fresh_out(run, out: Path | None, force: bool) -> Path:
@@ -312,12 +490,15 @@ def _fresh_out(run, out: Path | None, force: bool) -> Path:
         record(run.path, ["generated/"])
         return numbered_folder(run.path / "generated")
     if (out / "run.json").is_file():
-        raise MusegenError(f"{out} is a run: its tunes go in a folder of their own (leave out --out, or choose "
-                           "another folder)")
+        raise MusegenError(
+            f"{out} is a run: its tunes go in a folder of their own (leave out --out, or choose another folder)"
+        )
     earlier = recorded(out) if out.is_dir() else []
     if earlier and not force:
-        raise MusegenError(f"{out} already holds {len(earlier)} files musegen wrote: choose a new --out, or add "
-                           "--force to replace them")
+        raise MusegenError(
+            f"{out} already holds {len(earlier)} files musegen wrote: choose a new --out, or add "
+            "--force to replace them"
+        )
     if earlier:
         remove_recorded(out)
     return out

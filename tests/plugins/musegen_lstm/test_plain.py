@@ -17,8 +17,13 @@ pytestmark = pytest.mark.slow
 
 
 def gen(*args, backend: str):
-    proc = subprocess.run([sys.executable, "-m", "musegen", "--backend", backend, *args], capture_output=True,
-                          text=True, cwd=ROOT, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-m", "musegen", "--backend", backend, *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return proc
 
@@ -41,8 +46,18 @@ def test_the_plain_path_trains_and_samples_as_the_fast_one(tmp_path, backend):
 
     nll = {}
     for path in ("true", "false"):
-        out = gen("eval", str(tmp_path / "fast"), "--samples", "2", "--max-len", "100", "--json",
-                  "--set", f"model.fast={path}", backend=backend)
+        out = gen(
+            "eval",
+            str(tmp_path / "fast"),
+            "--samples",
+            "2",
+            "--max-len",
+            "100",
+            "--json",
+            "--set",
+            f"model.fast={path}",
+            backend=backend,
+        )
         nll[path] = json.loads(out.stdout)["nll_nats_per_char"]
     assert nll["true"] == pytest.approx(nll["false"], abs=2e-4)  # eval.json rounds to 4 places
 
@@ -50,8 +65,23 @@ def test_the_plain_path_trains_and_samples_as_the_fast_one(tmp_path, backend):
     for run in ("fast", "plain"):
         for path in ("true", "false"):
             out = tmp_path / f"{run}-{path}"
-            gen("generate", str(tmp_path / run), "-n", "2", "--seed", "5", "--max-len", "200",
-                "--set", f"model.fast={path}", "--render", "abc", "--out", str(out), backend=backend)
+            gen(
+                "generate",
+                str(tmp_path / run),
+                "-n",
+                "2",
+                "--seed",
+                "5",
+                "--max-len",
+                "200",
+                "--set",
+                f"model.fast={path}",
+                "--render",
+                "abc",
+                "--out",
+                str(out),
+                backend=backend,
+            )
             tunes[run, path] = (out / "tunes.abc").read_text()
     assert tunes["fast", "true"] == tunes["fast", "false"]  # one checkpoint, either sampler
     assert tunes["plain", "true"] == tunes["plain", "false"]

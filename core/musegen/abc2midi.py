@@ -117,11 +117,9 @@ def check(texts: list[str], timeout: float = 20.0) -> list[list[str]]:
     processes as it can. Texts that can share a file (:func:`_shareable`) go through one process, as
     one file on its standard input (:class:`Shared`), and each message goes back to the text its line
     number falls in. Where that cannot be done (a message without a line number, a crash) and for the
-    other texts, one process each. Starting a process is most of the cost: on a 2-core AMD EPYC, 3,000
-    starts of tunes sampled from the default preset's model (cut at bar lines), :func:`convert` 1.28 ms
-    a text, ``check`` one at a time 0.95, three at a time 0.36, eight at a time 0.17; each text's
-    messages the same as :func:`convert`'s, every one, but for a few columns (five at a time: abc2midi
-    counts a header field's column on from the text before)."""
+    other texts, one process each. Starting a process is most of the cost, so sharing one is several
+    times faster; each text's messages are :func:`convert`'s, but for a few columns (abc2midi counts a
+    header field's column on from the text before)."""
     out: list[list[str] | None] = [None] * len(texts)
     shared = [i for i, t in enumerate(texts) if _shareable(t)]
     if len(shared) > 1:
@@ -262,9 +260,7 @@ def _run(args: list[str], data: bytes | None, timeout: float, cwd: str | None = 
     """Run abc2midi with ``data`` on its standard input: its exit status (None: it ran out of time and
     was killed) and what it printed. Its input and output are unnamed files, not pipes (nothing to
     feed or drain while it runs), and its exit is waited for on a pidfd: ``subprocess.run(timeout=)``
-    polls for it, a first sleep of 1 ms, about as long as abc2midi runs (one check of a tune: 1.57-1.92
-    ms that way, 0.86-0.87 this way; ``gen generate -n 100`` with its bar checker spent 1.9 s of 8.2
-    asleep in that loop)."""
+    polls for it, and its first sleep is about as long as abc2midi runs."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as given:
         if data is not None:
             given.write(data)

@@ -2,7 +2,7 @@
 
 abc2midi reads a file of tunes one tune at a time: when the blank line after a tune comes, it judges
 that tune and prints its messages before it reads on. So one abc2midi reading a pipe answers call
-after call, without a process started for each (0.9-1.2 ms of a check's 1 ms or so here). Each call
+after call, without a process started for each (most of a check's cost). Each call
 writes its tunes laid out as :class:`musegen.abc2midi.Shared` lays them out for one process (a
 separator tune after each, which closes what the tune left open and whose last line draws a marked
 ``Error``), and reads messages until the last separator's mark; each message goes to the tune its
@@ -10,13 +10,9 @@ line number falls in, renumbered from that tune's first line. abc2midi writes to
 a line at a time (into a pipe its lines would wait in a buffer until it exits), and runs in a folder
 of its own (:func:`musegen.abc2midi.scratch`: it writes ``barloc.txt`` there for tunes with chords).
 
-Measured on a 2-core AMD EPYC, calls of 1 to 8 texts, against :func:`musegen.abc2midi.check` one text
-at a time: 5,911 tunes and starts of tunes (every bar of 200 tunes sampled from the default preset's
-model, and every fifth of irish-valid.abc's 40) 0.082-0.096 ms a text against 0.94; 9,061 of 300
-tunes sampled at temperature 1.5 (some of them stop abc2midi: see below) 0.21 ms against 0.96. Every
-text's messages the same, columns aside (abc2midi counts a header field's column on from the text
-before). Four passes of 5,490 of those texts through one abc2midi (458,500 lines): its memory 1.9 MB
-throughout.
+Every text's messages are those :func:`musegen.abc2midi.check` gives, columns aside (abc2midi counts
+a header field's column on from the text before), and one abc2midi's memory stays flat however many
+tunes it reads; its speed against a process a check is in benchmarks/RESULTS.md.
 
 Whatever goes wrong (a message without a line number or out of place, abc2midi gone: a note length of
 ``/3`` stops it, exit status 1; no mark within the time limit) ends that abc2midi and answers the call

@@ -164,7 +164,7 @@ class _Reader:
         self._unit: Fraction | None = None
         self.scale = 0.0  # a unit note's share of a bar
         self.compound = False  # 6/8, 9/8, 12/8: beats of three
-        self.part = 0.0  # bars so far in the current part (floats: Fractions made reading 10x slower)
+        self.part = 0.0  # bars so far in the current part (floats: Fractions made reading much slower)
         self.alternate = False  # inside a second (or later) ending: not counted
         self.repeat_open = False  # a |: is waiting for its :|
         self.tuplet: list = []  # notes left in a tuplet and the factor they take

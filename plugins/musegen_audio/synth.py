@@ -50,7 +50,7 @@ def render_wav(
     pcm = audio.T.astype("<i2")  # interleaved frames
     with_wav = keep_wav or compressed == "none"
     if with_wav:
-        with atomic_path(target, durable=False) as tmp:  # samples can be drawn again: no fsync (25 ms a tune)
+        with atomic_path(target, durable=False) as tmp:  # samples can be drawn again: no fsync
             with wave.open(str(tmp), "wb") as out:
                 out.setnchannels(pcm.shape[1])
                 out.setsampwidth(2)

@@ -7,8 +7,8 @@ class on (``lstm``, ``lstm_1``, ...), in the config's order. :func:`read` follow
 :func:`musegen_lstm.net.build` makes and checks every shape; a file it does not recognise gives None,
 and the caller loads it with Keras instead (which also says what is wrong with a broken one).
 
-Opening a run with Keras costs its import (1.5-4 s by backend on a 2-core CPU) and a model build;
-reading the weights here took 0.08 s for the paper's 64 MB checkpoint.
+Opening a run with Keras costs its import (seconds) and a model build; reading the weights here is a
+small fraction of that.
 """
 
 from __future__ import annotations

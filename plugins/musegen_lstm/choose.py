@@ -52,8 +52,7 @@ def sampler_for(name: str, checker=None) -> str:
 @functools.cache
 def accelerated() -> bool:
     """Whether JAX sees a GPU (or another accelerator): where ``auto`` samples with the compiled loop.
-    Asked once a process (JAX's devices are fixed from its first use): the setup and the question took
-    0.2 ms, 2-3% of a 300-character tune at 256 units on a CPU."""
+    Asked once a process (JAX's devices are fixed from its first use)."""
     from musegen import process
 
     process.setup()  # before JAX is imported: its CPU devices

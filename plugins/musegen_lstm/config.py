@@ -14,9 +14,9 @@ class LSTMConfig(BaseModel):
         pattern="^(float32|mixed_bfloat16|mixed_float16)$",
         description="compute precision (weights stay float32): on a GPU either mixed "
         "precision runs the torch backend's cuDNN LSTM in float16, as torch.autocast "
-        "does, its gradients scaled (3.6x float32; JAX's cuDNN LSTM stays float32; "
+        "does, its gradients scaled (JAX's cuDNN LSTM stays float32; "
         "mixed_float16 trains with a dynamic loss scale); on a CPU with bfloat16 "
-        "instructions mixed_bfloat16 runs the LSTM in bfloat16 (about 2x float32), "
+        "instructions mixed_bfloat16 runs the LSTM in bfloat16, "
         "elsewhere on CPUs the LSTM computes in float32",
     )
     fast: bool = Field(
@@ -30,7 +30,7 @@ class LSTMConfig(BaseModel):
         "auto",
         pattern="^(auto|numpy|numpy-int8|jax)$",
         description="sampling loop: numpy (CPU), jax (compiled, on a GPU if there is one), auto; "
-        "numpy-int8: numpy with int8 LSTM weights (needs PyTorch): from 512 units "
-        "up 1.6-3.8x faster on a CPU; the paper model's held-out loss +0.08%",
+        "numpy-int8: numpy with int8 LSTM weights (needs PyTorch), faster on a CPU "
+        "from 512 units up, at the cost of rounding",
         json_schema_extra={"sampling": True},
     )  # gen generate --set model.sampler=... may change it

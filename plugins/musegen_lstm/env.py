@@ -22,13 +22,13 @@ def setup() -> None:
     # line its import prints before its logging reads this (TensorFlow 2.21): see quiet_import.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     # The compiled sampler runs on JAX whatever the backend: on a GPU, JAX must not take 75% of its memory
-    # up front (its default) beside PyTorch or TensorFlow. Every GPU number in RESULTS.md ran this way.
+    # up front (its default) beside PyTorch or TensorFlow.
     os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
     # Nor TensorFlow nearly all of it (its default) at its first GPU op, which would leave JAX's sampler
     # none after training on the tensorflow backend (not yet run on a GPU). TensorFlow reads it then.
     os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
     _cpu_devices()
-    if os.environ["KERAS_BACKEND"] != "tensorflow":  # its steps ran no faster (RESULTS.md, session 12)
+    if os.environ["KERAS_BACKEND"] != "tensorflow":  # TensorFlow's steps ran no faster with it
         _keep_freed_memory()
 
 
@@ -49,15 +49,12 @@ def _keep_freed_memory() -> bool:
     it back to the kernel (:data:`KEEP`: no ``mmap``, no trimming, and a thread's heap kept when it
     empties). Returns whether it was set.
 
-    Each training step XLA allocates its temporary buffers afresh (on JAX's CPU at 256 units, 40 MB a
-    device) and frees them after. glibc served blocks that large with ``mmap`` (or a new heap for the
-    thread) and gave them back on ``free``, so every step wrote to 20,000 fresh pages: 30-37 ms of
-    system time for a 73 ms forward and backward pass of the LSTM. Kept, the pages are reused: about 100
-    faults, and 52-55 ms (training steps 73-77 -> 60-63 ms; on the torch backend 82,900 -> 103,700
-    characters/s in ``benchmarks/throughput.py --quick``). A thread's heap holds at most 64 MB, so
-    larger blocks (168 MB a device at 1024 units) are still mapped afresh each step; one arena for all
-    threads would keep them too, but made the int8 sampler's threads wait on each other (one tune
-    33,839 -> 18,456 characters/s at 256 units): not done. The process keeps its peak memory until it
+    Each training step XLA allocates its temporary buffers afresh (tens of MB a device) and frees them
+    after. glibc served blocks that large with ``mmap`` (or a new heap for the thread) and gave them
+    back on ``free``, so every step wrote to thousands of fresh pages, a large share of the step's time.
+    Kept, the pages are reused. A thread's heap holds at most 64 MB, so larger blocks are still mapped
+    afresh each step; one arena for all threads would keep them too, but made the int8 sampler's
+    threads wait on each other: not done. The process keeps its peak memory until it
     exits. PyTorch's and NumPy's large blocks are kept the same way.
 
     Only with glibc; not where the environment sets glibc's malloc itself (``GLIBC_TUNABLES``,

@@ -1,30 +1,21 @@
 """int8 kernels for the NumPy sampler (``--set model.sampler=numpy-int8``): a quarter of the memory a step reads.
 
 One tune's step on a CPU is a ``(1, K) x (K, N)`` product that reads the whole kernel: at the paper's
-1024 units the recurrent kernel (with the output layer's fused beside it) is 16.7 MB of float32 and
-the product alone takes about 290 us, whatever the arithmetic. Stored as int8 with one float32 scale
-per output column it is 4.2 MB, which the two cores' L2 caches nearly hold. Two of PyTorch's CPU
-kernels multiply by it (2-core Sapphire Rapids, 1024 x 4179, microseconds a product):
-
-========================  =====  =====  =====  =====  ======
-rows (tunes)                  1      5      8     16      64
-========================  =====  =====  =====  =====  ======
-float32 (NumPy's BLAS)      287    894    765    949   2,226
-``dynamic``                  93    193    163    348     599
-``weight-only``             144    455    511    947   3,751
-========================  =====  =====  =====  =====  ======
+1024 units the recurrent kernel (with the output layer's fused beside it) is 16.7 MB of float32, and
+reading it is the step's cost, whatever the arithmetic. Stored as int8 with one float32 scale per
+output column it is a quarter of that, which a CPU's caches may nearly hold. Two of PyTorch's CPU
+kernels multiply by it (their speeds against float32: benchmarks/RESULTS.md, "int8 sampling"):
 
 - ``dynamic`` (preferred): ``torch.ops.quantized.linear_dynamic``, FBGEMM's int8 GEMM; each call
   quantizes its input to 7-bit integers (one scale for the call, ``reduce_range``: no overflow on
   CPUs without VNNI either). From :data:`ONEDNN_ROWS` rows the same op over weights packed for
-  oneDNN instead, where this PyTorch has that engine (same rounding; 64 rows 599 -> 403 us, 128
-  rows 1,081 -> 506, measured in one run; FBGEMM is faster below 16).
+  oneDNN instead, where this PyTorch has that engine (same rounding, faster there; FBGEMM is
+  faster below 16).
 - ``weight-only`` (where ``dynamic`` does not run): ``torch._weight_int8pack_mm`` with the input in
   bfloat16; above :data:`KERNEL_ROWS` rows, float32 BLAS over the dequantized weights instead.
 
-The price is rounding: on the paper preset's trained model the held-out loss moved from 1.70646 to
-1.70783 nats a character with ``dynamic`` (+0.08%) and to 1.70801 with ``weight-only`` (+0.09%); on
-the default preset's, 1.24883 to 1.24887. Needs PyTorch (any backend): imported when such a kernel is
+The price is rounding: the held-out loss of a trained model moves by about a tenth of a percent. Needs PyTorch
+(any backend): imported when such a kernel is
 made, never otherwise.
 """
 

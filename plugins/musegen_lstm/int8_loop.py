@@ -1,13 +1,10 @@
 """One tune's int8 sampling loop, compiled by TorchScript: ``model.sampler=numpy-int8``'s one-tune path.
 
-With int8 weights a step of one tune is a product of about 80 us (the 4.2 MB kernel against the two
-cores' 2 MiB of L2 each) and a dozen small calls for the gates and the draw. From Python each of those
-calls costs several times what it costs in a loop of its own: the product has just pushed the
-interpreter's and NumPy's state out of the caches (``benchmarks/RESULTS.md``, session 10). TorchScript
-runs the same steps without Python. At 1024 units, 2,000-character tunes through ``LSTMModel.sample``,
-alternating in one process: 10,162-10,592 characters/s against 7,382-8,394 for the Python loop; no
-faster where the kernel fits the caches (512 units: 30,595-30,842 against 29,202-30,116 at best;
-256: 34,010-35,051 against 35,362-35,617).
+With int8 weights a step of one tune is one short product and a dozen small calls for the gates and
+the draw. From Python each of those calls costs several times what it costs in a loop of its own: the
+product has just pushed the interpreter's and NumPy's state out of the caches. TorchScript runs the
+same steps without Python: faster where the kernel does not fit the caches (1024 units), no faster
+where it does.
 
 The operations of :meth:`musegen_lstm.sampling.FastStep.step`, in its order, on its weights and its
 buffers, and the draws of :func:`musegen_lstm.sampling._sample_one_gumbel` (Gumbel-max, the noise in

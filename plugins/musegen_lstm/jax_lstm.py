@@ -9,32 +9,29 @@ array inside a loop costs more than the product), sigmoids are computed through 
 ``exp`` is slow on CPUs), the forward loop saves only what the backward one cannot recompute cheaply
 (the cell state before each step; ``tanh`` of the one after is recomputed in the backward loop), the
 backward loop carries only the state gradients, and the recurrent kernel's gradient is one product
-over all steps, read without concatenating or transposing the saved states (XLA made a 10 ms copy of
-that). Results match Keras's own LSTM (gate order i, f, c, o) to float32 rounding.
+over all steps, read without concatenating or transposing the saved states (XLA would copy them). Results match
+Keras's own LSTM (gate order i, f, c, o) to float32 rounding.
 
 **Two layouts.** Up to 512 units the loops hold a batch as ``(B, U)`` and multiply ``h @ kernel``
 (:data:`ROWS`). Above, they hold it as ``(U, B)`` and multiply ``kernelᵀ @ h`` (:data:`COLUMNS`): XLA's
-CPU product with the large matrix on the left ran at 273-326 GFLOP/s on this project's 2-core CPU
-against 130 with it on the right, at 1024 units; at 256 units the products ran alike (179-191 against
-168-201) and whole training steps 10-11% slower in columns. Arrays outside the loops are ``(T, B, U)``;
+CPU product runs about twice as fast with the large matrix on the left at 1024 units, and no faster
+at 256, where whole training steps were slower in columns. Arrays outside the loops are ``(T, B, U)``;
 in float32 the columns' loops give each step's h and gate-input gradients as rows, transposed inside
 the loop (:data:`COLUMNS_FLOAT32`), so that nothing after the loops copies ``(T, U, B)`` arrays.
 
 **Rows split over the CPU's cores.** XLA runs a small product like ``(32, 256) × (256, 256)`` on one
-core, so a recurrence used one of this machine's cores. The rows of a batch are independent
+core, so a recurrence used one of the machine's cores. The rows of a batch are independent
 sequences: with several JAX CPU devices (:mod:`musegen_lstm.lstm` makes one per core), each device
 runs the recurrence for its share of the rows (``shard_map``), forward and backward, and the weight
 gradients are summed — the same numbers as one device, to float32 rounding. See :func:`cpu_mesh`.
 Not in columns: there XLA runs each product on every core itself, and each device would stream the
-whole kernel each step (LSTM 1024, float32, a training step whole against split, on a 2-core AMD EPYC:
-1,079-1,107 ms against 1,188-1,208; alike on the Sapphire Rapids of session 7 of RESULTS.md).
+whole kernel each step, which measured slower.
 
 **bfloat16.** Under ``mixed_bfloat16``, on a CPU with bfloat16 instructions
 (:func:`musegen_lstm.layer.cpu_dtype`), every product of the recurrence (the input projection, each
 step's ``h @ kernel`` forward and backward, the kernel's gradient) reads bfloat16 and sums in float32;
 gates, cell states and the gate inputs' gradients stay float32. Inside the loop XLA's CPU products
-ran 2.2x float32's speed in bfloat16 (``(1024, 1024) x (1024, 16)``, four a step, one core, this
-project's Sapphire Rapids).
+run about twice float32's speed in bfloat16.
 """
 
 from __future__ import annotations
@@ -102,10 +99,9 @@ COLUMNS = _Layout(
 )
 # In float32 the columns' loops give rows (each step's transpose costs nothing measurable): the kernels'
 # gradients then read (T·B, U) arrays as they lie, and the layer's outputs and the gate inputs' gradients
-# need no copy. LSTM 1024, batch 32, sequence 200, from a table, forward and backward on one device:
-# 689-700 ms against 758-770. In bfloat16 held: XLA's CPU has no fast bfloat16 product in that form.
+# need no copy, which measured faster. In bfloat16 held: XLA's CPU has no fast bfloat16 product in that form.
 COLUMNS_FLOAT32 = COLUMNS._replace(outer=lambda h, d: ROWS.outer(d, h), rows_given=True)
-COLUMNS_ABOVE = 512  # units: XLA's products with a (U, U) kernel on the left run 2.1-2.5x faster at 1024
+COLUMNS_ABOVE = 512  # units: XLA's products with a (U, U) kernel on the left run about twice as fast at 1024
 
 
 def _layout(u: int, dtype) -> _Layout:

@@ -2,7 +2,7 @@
 
 - torch: PyTorch's own LSTM kernel (the one ``torch.nn.LSTM`` runs): cuDNN on a GPU, in float32, or
   in float16 under either mixed precision (:func:`gpu_dtype`), its gradients crossing float16 scaled
-  (:func:`_float16_gradients`); the native CPU kernel, 4-8x faster than Keras's per-step Python
+  (:func:`_float16_gradients`); the native CPU kernel, several times faster than Keras's per-step
   loop, in float32, or in bfloat16 under ``mixed_bfloat16`` where the CPU has bfloat16 instructions
   (:func:`cpu_dtype`);
 - jax on a GPU: cuDNN through ``jax.experimental.rnn`` (what Keras itself calls there), in float32
@@ -131,12 +131,11 @@ def _float16_gradients():
     """Two identities whose gradients scale by a power of two across a float16 LSTM, as a loss scale does.
 
     The gradients reaching the LSTM's outputs carry the loss's mean over every character: in the paper
-    model (batch 32, sequence 400; ``benchmarks/float16_gradients.py``, from initialization to
-    overfitting) the largest is 7e-6-1.3e-4 and the median 9e-8-3e-6, below float16's normal range
-    (6.1e-5), and up to 38% of them round to zero: the whole gradient 5.0-5.7e-3 off in float16
-    (bfloat16: 1.7e-3). ``scale`` (on the outputs) multiplies the incoming gradients, in the layer's
-    type, by ``2^k`` that brings the largest to within (GRADIENT_TOP / 2, GRADIENT_TOP]: 2.1e-4 off,
-    float16's rounding. ``unscale`` (on the inputs and weights) divides theirs by it on the way out.
+    model most are below float16's normal range (6.1e-5), and many round to zero
+    (``benchmarks/float16_gradients.py`` measures it). ``scale`` (on the outputs) multiplies the incoming
+    gradients, in the layer's type, by ``2^k`` that brings the largest to within (GRADIENT_TOP / 2,
+    GRADIENT_TOP]: what is left is float16's rounding. ``unscale`` (on the inputs and weights) divides theirs by
+    it on the way out.
     ``k`` is worked out on the device: nothing waits. The weights' gradients, sums over every
     character, stay far from float16's largest (65504): measured at most 4,000 times the largest
     incoming gradient (the bias, at initialization), so at most 500 here."""
@@ -167,8 +166,7 @@ def gpu_dtype(compute_dtype: str) -> str:
     ``compute_dtype``: float16 under either mixed precision, which is what ``torch.autocast`` runs
     cuDNN's LSTM in even when asked for bfloat16. cuDNN's float16 LSTM has persistent kernels (the
     whole recurrence in one launch); its bfloat16 LSTM launches products each time step and is
-    host-bound: LSTM 1024, batch 32, sequence 400, forward and backward on an H200: float16 4.6 ms,
-    bfloat16 14.3, float32 17.9 (``benchmarks/cudnn_lstm_types.py``). Float16's range is safe here:
+    host-bound, slower even than float32 (``benchmarks/cudnn_lstm_types.py``). Float16's range is safe here:
     an LSTM's ``h`` stays within (-1, 1) and ``|c|`` grows by at most 1 a time step."""
     return "float16" if compute_dtype in ("bfloat16", "float16") else compute_dtype
 
@@ -177,10 +175,8 @@ def cpu_dtype(compute_dtype: str, backend: str) -> str:
     """The type a CPU recurrence multiplies in for a layer computing in ``compute_dtype``, on the
     ``backend`` (torch: PyTorch's LSTM kernel, jax and tensorflow: the products of
     :mod:`musegen_lstm.jax_lstm` and :mod:`musegen_lstm.tf_lstm`):
-    bfloat16 only where this CPU has bfloat16 instructions (AVX512-BF16 or AMX; PyTorch's oneDNN
-    kernel at 1024 units, forward and backward: 2.2x float32's speed on this project's 2-core Sapphire
-    Rapids); float16, or bfloat16 emulated, ran slower than float32 (5,868 characters/s against 7,626
-    in PyTorch's kernel): float32."""
+    bfloat16 only where this CPU has bfloat16 instructions (AVX512-BF16 or AMX, where it runs about
+    twice float32's speed); float16, or bfloat16 emulated, ran slower than float32: float32."""
     if compute_dtype == "bfloat16" and (_torch_has_bfloat16() if backend == "torch" else _cpu_has_bfloat16()):
         return "bfloat16"
     return "float32"

@@ -139,7 +139,7 @@ class LSTMModel:
 
     def prepared(self, int8: bool = False) -> Prepared:
         """The NumPy sampler's weights, laid out (and with ``int8`` quantized) once and kept until the
-        model's weights change (at 1024 units that work took 10-100 ms a call, 20-50 more with int8).
+        model's weights change (at large sizes that work costs more than a short tune).
         TensorFlow's variables count no changes: there the weights are kept while the variables hold the
         same values (:func:`_same_value`)."""
         net = self.build()
@@ -210,9 +210,8 @@ def _same_value(now, before) -> bool:
     """Whether two reads of a TensorFlow variable (:func:`_read_now`) hold the same value. A tensor never
     changes, so while ``before`` is held a write to the variable goes to a new buffer (copy on write):
     reads that share a buffer hold the same value, without looking at it. Else (a write since, a GPU
-    copy, a variable in sparse updates' copy-on-read mode) the values are compared. The model's six
-    variables, after 0.3 s idle (when TensorFlow's first call costs about 1 ms): 0.7-1.0 ms at 256 units
-    and 0.9 ms at 1024, against 3.3-5.1 and 14.5-14.9 ms to copy them to NumPy and compare them."""
+    copy, a variable in sparse updates' copy-on-read mode) the values are compared: copying them to
+    NumPy to compare costs several times as much."""
     try:
         a, b = now._numpy(), before._numpy()
         if a.__array_interface__["data"][0] == b.__array_interface__["data"][0] and a.shape == b.shape:

@@ -88,9 +88,8 @@ def _is_chain(model, layers) -> bool:
 
 
 BF16_INPUTS = 32
-"""torch, bfloat16: the one-hot inputs are padded to a multiple of this many (zero rows of the table;
-LSTM 1024, batch 32, sequence 200, forward and backward, 2-core Sapphire Rapids: 83 inputs 11,078
-characters/s, 96 19,071, 128 18,588, 256 16,705; float32 alike at all four, 6,811-7,628)."""
+"""torch, bfloat16: the one-hot inputs are padded to a multiple of this many (zero rows of the table):
+oneDNN's bfloat16 LSTM runs far faster on padded widths; float32 runs alike."""
 
 
 def _torch(embedding, lstm, tokens):
@@ -102,7 +101,7 @@ def _torch(embedding, lstm, tokens):
     cell = lstm.cell
     recurrent = cell.recurrent_kernel.value
     table = embedding.embeddings.value.float() @ cell.kernel.value.float()  # in float32 whatever the precision
-    if dtype == torch.bfloat16:  # oneDNN's bfloat16 LSTM: 11,078 characters/s with 83 inputs, 19,071 with 96
+    if dtype == torch.bfloat16:  # oneDNN's bfloat16 LSTM: see BF16_INPUTS
         table = torch.nn.functional.pad(table, (0, 0, 0, -table.shape[0] % BF16_INPUTS))
     onehot = torch.nn.functional.one_hot(tokens.long(), table.shape[0])
     zeros = table.new_zeros(tokens.shape[0], recurrent.shape[0])

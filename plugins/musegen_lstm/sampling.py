@@ -3,10 +3,7 @@
 Weights are read once from the trained Keras model (gate order i, f, c, o, as Keras stores them).
 Each new token costs one step of the recurrence; the prefix is never run again. All tunes of a call
 advance together as one batch, which sheds the tunes that have ended once they are half of it
-(:meth:`FastStep.rows`): a batch runs as long as its longest tune, and most tunes are much shorter
-(``gen generate -n 100`` on the default preset's model, 256 units, a 2-core AMD EPYC: 233 characters
-at the median, 1,505 at most; without bar checking 1.3-1.4 -> 0.6 s, alternating, and with it 7.8-8.6
--> 4.6-4.9 s, one after the other; the same tunes).
+(:meth:`FastStep.rows`): a batch runs as long as its longest tune, and most tunes are much shorter.
 
 :class:`FastStep` is what the sampling loop runs. It folds as much as possible into the weights once,
 so that a step is a few NumPy calls on preallocated arrays (on a CPU, per-call overhead, not
@@ -70,8 +67,8 @@ class NumpyLSTM:
 
 
 def _reordered(a: np.ndarray, u: int) -> np.ndarray:
-    """Gate columns i, f, c, o of ``a`` as i, f, o, c, the sigmoid gates' halved (block copies: at
-    1024 units 7 ms against 76 for fancy indexing, paid by every sampling call)."""
+    """Gate columns i, f, c, o of ``a`` as i, f, o, c, the sigmoid gates' halved (block copies: fancy
+    indexing is ten times slower, and every sampling call pays it)."""
     out = np.empty(a.shape, np.float32)
     out[..., : 2 * u] = a[..., : 2 * u]
     out[..., 2 * u : 3 * u] = a[..., 3 * u :]
@@ -218,8 +215,7 @@ class FastStep:
     def _fused_advance(self):
         """:attr:`advance` of one layer fused with the output layer: ``h @ R`` was made by the last step's
         product, and this step's product makes the next one's and the raw logits. The same NumPy calls
-        as :meth:`_advance_layers`, with the buffers bound once (one 300-character tune at 256 units,
-        alternating in one process on a 2-core AMD EPYC: 7.56-7.65 -> 7.16-7.20 ms at best)."""
+        as :meth:`_advance_layers`, with the buffers bound once."""
         h, c, z, tmp, (table, _, _) = self.h[0], self.c[0], self.z[0], self.tmp[0], self.weights[0]
         sig, i, f, o, g = self.views[0]
         recurrent, product = self.recurrent, self.products[0]
@@ -277,8 +273,7 @@ GUMBEL_ROWS = 256
 
 def gumbel_noise(rng: np.random.Generator, rows: int, vocab: int) -> np.ndarray:
     """Gumbel(0, 1) noise as float32, ``-log(-log(u))`` of float64 uniforms in four in-place calls:
-    ``rng.gumbel`` computes the same one value at a time (a block of 256 x 83, best of 7 x 200 on a
-    2-core AMD EPYC: 341 -> 91 us; 0.7 ms of a 7.6 ms one-tune of 300 characters was its two blocks).
+    ``rng.gumbel`` computes the same one value at a time, several times slower.
     A uniform of 0 (one chance in 2**53) would give -inf: that token not drawn that step."""
     u = rng.random((rows, vocab))
     with np.errstate(divide="ignore"):
@@ -294,8 +289,7 @@ def _sample_one_gumbel(fast: FastStep, rng, max_len: int, end_id: int) -> list[i
     independent Gumbel(0, 1) noise for each token of the vocabulary, is a draw from
     ``softmax(logits)``, exactly. Two NumPy calls a token instead of the inverse CDF's six: right
     after a product that streams the weights through the caches, each call costs several times what
-    it costs in a loop of its own. At 1024 units, 300 characters, 8 calls each way alternating in one
-    process: int8 weights 3,981 -> 4,372 characters/s (median), float32 2,300 -> 2,450. With int8
+    it costs in a loop of its own. With int8
     weights the loop runs compiled where it can (:mod:`musegen_lstm.int8_loop`), on the same noise; else
     with a fused output layer :func:`_fused_block` runs it. The first token is drawn from the logits of
     ``fast``'s last step (the prime's)."""
@@ -316,9 +310,7 @@ def _sample_one_gumbel(fast: FastStep, rng, max_len: int, end_id: int) -> list[i
 def _fused_block(fast: FastStep):
     """:func:`_sample_one_gumbel`'s Python loop for a block of noise where the output layer is fused, with
     no arithmetic on the logits a token: ``argmax(raw / T + b / T + g) = argmax(raw + (b + T·g))``, and
-    ``b + T·g`` is made for the block at once. Two NumPy calls fewer a token (at 256 units, one
-    300-character tune through ``LSTMModel.sample`` after a 0.3 s pause, best of 15, three processes
-    each way: 8.73-8.86 -> 8.24-8.34 ms on a 2-core AMD EPYC). Reads the raw logits ``fast``'s last step
+    ``b + T·g`` is made for the block at once: two NumPy calls fewer a token. Reads the raw logits ``fast``'s last step
     left (the prime's, or the block before's), and leaves ``fast.logits`` as they were before the draws."""
     raw, noisy = fast.raw_logits[0], np.empty_like(fast.logits[0])
 

@@ -2,9 +2,8 @@
 
 ``gen eval`` scores the held-out tunes of a run it opened without Keras (``musegen_lstm.trained``):
 the same numbers as the Keras model's ``nll``, computed by :class:`musegen_lstm.sampling.FastStep`,
-the recurrence the sampler runs, so that the command never imports Keras. ``gen eval --samples 100``
-of the default preset's run (256 units, 72 held-out tunes) on a 2-core AMD EPYC: 12.8-13.5 s with the
-Keras model loaded to score them, 9.4-9.5 s this way (0.15 s of it scoring), the same NLL.
+the recurrence the sampler runs, so that the command never imports Keras (whose import costs more
+than the scoring).
 """
 
 from __future__ import annotations

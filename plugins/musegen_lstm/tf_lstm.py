@@ -12,20 +12,17 @@ kernels' gradients are one product over all steps. Results match Keras's LSTM (g
 to float32 rounding.
 
 **Layouts.** Up to :data:`COLUMNS_ABOVE` units the loops hold a batch as ``(B, U)`` and multiply
-``h @ kernel``; above, as ``(U, B)`` and ``kernelᵀ @ h``. LSTM 1024, batch 32, sequence 200, from a
-table, forward and backward on this project's 2-core Sapphire Rapids: 660-670 ms in columns, 1,079-1,105
-in rows, 1,527-1,560 for Keras's graph.
+``h @ kernel``; above, as ``(U, B)`` and ``kernelᵀ @ h``, faster at large sizes, as in jax_lstm.
 
 **Rows split.** Up to :data:`COLUMNS_ABOVE` units a small product runs on one core, so a batch's rows
 are split into one share per core (at least :data:`MIN_ROWS` each): each share's loops are their own
 XLA calls, which TensorFlow's inter-op threads run at the same time; the kernels' gradients are
-summed. LSTM 256, as above: 60 ms split in two, 78-79 whole, 174-178 for Keras's graph. In columns the
-products are wide enough for both cores (1,087-1,135 ms split against 1,079-1,105 whole): no split.
+summed. In columns the products are wide enough for every core: no split.
 
 **bfloat16.** Under ``mixed_bfloat16``, on a CPU with bfloat16 instructions
 (:func:`musegen_lstm.layer.cpu_dtype`), each step's recurrent products, forward and backward, read
-bfloat16 and sum into float32 (``BatchMatMulV3`` with a float32 result: 2.2x float32's speed inside
-XLA's loop); everything else stays float32, as in :mod:`musegen_lstm.jax_lstm`. Under the other mixed
+bfloat16 and sum into float32 (``BatchMatMulV3`` with a float32 result); everything else stays float32, as in
+:mod:`musegen_lstm.jax_lstm`. Under the other mixed
 precisions, or without the instructions, the loops compute in float32.
 
 Only where TensorFlow sees no GPU (there Keras runs cuDNN): :mod:`musegen_lstm.layer` and
@@ -49,8 +46,7 @@ def _sigmoid(x):
 def _mm(state, held, columns: bool):
     """``state @ held`` (in columns ``held @ state``), float32; with bfloat16 kernels the state is read
     in bfloat16 and the products summed into float32 (XLA's CPU product into bfloat16 is slower than
-    float32's: four (16, 1024) x (1024, 1024) a step, 1,289-1,338 us against 1,190-1,233; into
-    float32, 545-556)."""
+    float32's; into float32 it is about twice as fast)."""
     if held.dtype != tf.bfloat16:
         return tf.matmul(held, state) if columns else tf.matmul(state, held)
     state = tf.cast(state, tf.bfloat16)
@@ -246,7 +242,7 @@ def lstm_from_table(tokens, table, recurrent_kernel, dtype: str = "float32"):
     h0 = tf.zeros(tf.stack([tf.shape(tokens)[0], units]), table.dtype)
     h0.set_shape([tokens.shape[0], units])
     # Transposed as float32 (ids below 2**24 are exact): TensorFlow's oneDNN transpose of int32 logs an
-    # error line ("oneDNN supports DT_INT32 only on platforms with AVX-512") on an AMD EPYC, and runs.
+    # error line ("oneDNN supports DT_INT32 only on platforms with AVX-512") on CPUs without it, and runs.
     tok = tf.cast(tf.transpose(tf.cast(tokens, tf.float32)), tokens.dtype)
     hs, _ = _recurrence(_gates(table), tok, _gates(recurrent_kernel), h0, h0, dtype)
     return tf.transpose(hs, [1, 0, 2])

@@ -54,6 +54,14 @@ def corpus_file(tmp_path) -> Path:
     return path
 
 
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> str:
+    """The four hand-made tunes as a corpus file, shared by a module's tests."""
+    path = tmp_path_factory.mktemp("corpus") / "tunes.abc"
+    path.write_text("\n".join(TUNES), encoding="utf-8")
+    return str(path)
+
+
 @pytest.fixture
 def shared_data() -> Path:
     if not (SHARED_DATA / "irish-train.abc").is_file():

@@ -1,4 +1,4 @@
-"""Every row of the README's bad-input table: one line on stderr, exit code 2, no traceback."""
+"""Every row of the bad-input table in docs/errors.md: one line on stderr, exit code 2, no traceback."""
 
 import json
 import os

@@ -7,12 +7,13 @@ import pytest
 
 pytest.importorskip("torch")
 
+from test_lstm import random_net  # noqa: E402
+
 from musegen import MusegenError  # noqa: E402
 from musegen_lstm import int8  # noqa: E402
 from musegen_lstm.config import LSTMConfig  # noqa: E402
 from musegen_lstm.int8 import KERNEL_ROWS, ONEDNN_ROWS, ROUTES, Int8Kernel, best_route, onednn_ok  # noqa: E402
 from musegen_lstm.sampling import FastStep, NumpyLSTM, Prepared, gumbel_noise  # noqa: E402
-from tests.plugins.test_lstm import random_net  # noqa: E402
 
 
 def kernel(rng, k=64, n=96):

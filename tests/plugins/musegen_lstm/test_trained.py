@@ -6,6 +6,7 @@ import zipfile
 
 import numpy as np
 import pytest
+from test_lstm import pattern_data
 from typer.testing import CliRunner
 
 from musegen import MusegenError, NullProgress, RunDir, TrainConfig
@@ -15,7 +16,6 @@ from musegen_lstm.config import LSTMConfig
 from musegen_lstm.lstm import LSTMModel
 from musegen_lstm.trained import LSTM, Trained
 from tests.conftest import TUNES, run_python
-from tests.plugins.test_lstm import pattern_data
 
 
 def arrays(net):

@@ -3,12 +3,12 @@
     python benchmarks/cudnn_lstm_types.py [--units 1024] [--batch 32] [--seq 400]
 
 Times one forward and backward pass of a single LSTM layer (the paper's shapes by default) through
-musegen's torch backend's own call (``musegen_lstm.layer.torch_lstm``: weights cast to the type, and
+musegen's torch backend's own call (``musegen_lstm.fast.layer.torch_lstm``: weights cast to the type, and
 in float16 its gradients scaled) in float32, float16 and bfloat16, and ``torch.nn.LSTM`` under
 ``torch.autocast`` in bfloat16 and float16, all in one run; prints milliseconds a pass, characters/s,
 the ratio to float32, the type autocast's outputs come back in, and the kernels each one launched
 (cuDNN's persistent LSTM kernels run the whole recurrence in one launch; its standard algorithm
-launches products each time step). musegen_lstm.layer.gpu_dtype chose float16 for either mixed
+launches products each time step). musegen_lstm.fast.layer.gpu_dtype chose float16 for either mixed
 precision from what scratch scripts of the same calls printed on an H200 (``RESULTS.md``, session 9).
 """
 
@@ -33,8 +33,8 @@ def main() -> None:
     import torch
     from torch.profiler import ProfilerActivity, profile
 
-    os.environ.setdefault("KERAS_BACKEND", "torch")  # musegen_lstm.layer imports Keras
-    from musegen_lstm.layer import torch_lstm
+    os.environ.setdefault("KERAS_BACKEND", "torch")  # musegen_lstm.fast.layer imports Keras
+    from musegen_lstm.fast.layer import torch_lstm
 
     if not torch.cuda.is_available():
         print("error: no CUDA GPU here: this benchmark times cuDNN", file=sys.stderr)

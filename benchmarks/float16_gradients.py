@@ -8,7 +8,7 @@ float32 on the torch backend; printed: the loss, the largest gradient reaching t
 (``dy``), its median, the share below float16's normal range (6.1e-5) and the share that rounds to
 zero (below 2^-25), the largest gradient of each LSTM weight, and how far the whole ``dy`` moves
 (relative, in norm) rounded to float16 as it is, scaled by 2^k first
-(``musegen_lstm.layer.gradient_scale``, as the layer does), and rounded to bfloat16.
+(``musegen_lstm.fast.layer.gradient_scale``, as the layer does), and rounded to bfloat16.
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ def main() -> None:
     import torch
     from gradient_runs import cases, windows
 
-    from musegen_lstm.layer import gradient_scale
-    from musegen_lstm.net import build
+    from musegen_lstm.fast.layer import gradient_scale
+    from musegen_lstm.fast.net import build
 
     header = (
         f"{'run':40s} {'loss':>6s} {'max|dy|':>8s} {'median':>8s} {'<normal':>7s} {'->0':>6s}  "

@@ -32,7 +32,7 @@ A process that samples one way does not pay that."""
 def speed(units: int, rounds: int, length: int = 300) -> dict:
     from musegen import SampleConfig
     from musegen_lstm.config import LSTMConfig
-    from musegen_lstm.lstm import LSTMModel
+    from musegen_lstm.fast.lstm import LSTMModel
 
     models = {s: LSTMModel(LSTMConfig(units=units, sampler=s), 83) for s in ("numpy", "numpy-int8")}
     for m in models.values():
@@ -58,7 +58,7 @@ def speed(units: int, rounds: int, length: int = 300) -> dict:
 def held_out_loss(run: str) -> dict:
     from musegen.evaluation import held_out
     from musegen.pipeline import load_run
-    from musegen_lstm.sampling import FastStep, Prepared
+    from musegen_lstm.fast.sampling import FastStep, Prepared
 
     _, cfg, encoder, model = load_run(run, os.environ["KERAS_BACKEND"])  # weights load on any backend
     sequences = [encoder.encode(p) for p in held_out(cfg, None)[1]]
@@ -86,7 +86,7 @@ def main() -> int:
     args = ap.parse_args()
     os.environ.setdefault("KERAS_BACKEND", "jax")
     os.environ["CUDA_VISIBLE_DEVICES"] = ""
-    from musegen_lstm.int8 import best_route
+    from musegen_lstm.fast.int8 import best_route
 
     result = {"route": best_route(), "cpu": f"{os.cpu_count()} cores", "speed": {}}
     print(f"int8 route: {result['route']}; characters/s of 300-character tunes, best of {args.rounds} rounds")

@@ -7,7 +7,7 @@ For each trained run (and with ``--init`` for its model freshly initialized), on
 held-out tunes (its batch size and sequence length, or ``--batch`` and ``--seq``) goes forward and backward
 three times on the
 same weights: the model in float32, and in ``mixed_float16`` with the loss multiplied by 1 and by the
-scale training starts with (``musegen_lstm.loss_scale.LossScale``, 2^15), the gradients divided by it
+scale training starts with (``musegen_lstm.fast.loss_scale.LossScale``, 2^15), the gradients divided by it
 after. Printed for each LSTM weight: how far its gradient is from float32's (relative, in norm),
 unscaled / scaled, and the share of its entries that came out zero where float32's are not; last,
 one JSON line.
@@ -58,8 +58,8 @@ def main() -> None:
     import numpy as np
     from gradient_runs import cases, windows
 
-    from musegen_lstm.loss_scale import LossScale
-    from musegen_lstm.net import build
+    from musegen_lstm.fast.loss_scale import LossScale
+    from musegen_lstm.fast.net import build
 
     top = LossScale(keras.optimizers.Adam()).initial_scale
     results = []

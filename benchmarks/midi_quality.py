@@ -32,6 +32,7 @@ TARGETS = {  # issue targets for the chorales; the monophonic share is O'Neill's
 }
 EXTRA = [
     "ended_pct",
+    "ended_at_length_pct",
     "pitch_range",
     "notes_per_beat",
     "nll_nats_per_event",

@@ -2,7 +2,7 @@
 
     python benchmarks/profile_step.py [--device gpu] [--units 1024] [--precision mixed_bfloat16]
 
-Runs the steps ``gen train`` runs (``musegen_lstm.steps``) under ``torch.profiler`` and prints the ops
+Runs the steps ``gen train`` runs (``musegen_lstm.fast.steps``) under ``torch.profiler`` and prints the ops
 that take the most host (CPU) time, then the most device time: when the host time per step exceeds
 the device time, Python and Keras, not the GPU, set the pace.
 """
@@ -34,8 +34,8 @@ def main() -> int:
 
     from musegen import TrainConfig
     from musegen_lstm.config import LSTMConfig
-    from musegen_lstm.lstm import LSTMModel
-    from musegen_lstm.steps import steps
+    from musegen_lstm.fast.lstm import LSTMModel
+    from musegen_lstm.fast.steps import steps
 
     model = LSTMModel(LSTMConfig(units=args.units, precision=args.precision), 83)
     model.build()

@@ -7,7 +7,7 @@ On a GPU an XLA loop copies its condition to the host after every iteration, so 
 iteration pays that round trip each character; several steps per iteration amortize it. Times
 1 and 64 tunes of ``--length`` characters (they never end early) for each unroll, best of
 ``--rounds``, with random weights of the paper's shapes; prints characters/s and, last, one JSON
-line. ``musegen_lstm.jax_sampling.UNROLL`` holds the choice.
+line. ``musegen_lstm.fast.jax_sampling.UNROLL`` holds the choice.
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ def main() -> int:
     os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
     import jax
 
-    from musegen_lstm.jax_sampling import sample
-    from musegen_lstm.sampling import NumpyLSTM
+    from musegen_lstm.fast.jax_sampling import sample
+    from musegen_lstm.fast.sampling import NumpyLSTM
 
     vocab, emb, u = 83, 256, args.units
     rng = np.random.default_rng(0)

@@ -49,7 +49,7 @@ class Musegen:
         os.environ["KERAS_BACKEND"] = args.backend
         from musegen import TrainConfig
         from musegen_lstm.config import LSTMConfig
-        from musegen_lstm.lstm import LSTMModel
+        from musegen_lstm.fast.lstm import LSTMModel
 
         config = LSTMConfig(embedding_dim=args.embedding, units=args.units, precision=args.precision)
         self.model = LSTMModel(config, args.vocab)
@@ -68,7 +68,7 @@ class Musegen:
         return path if seen is None else f"{path} ({seen})"
 
     def train(self, data):
-        from musegen_lstm.steps import steps
+        from musegen_lstm.fast.steps import steps
 
         if self.steps is None:
             self.steps = steps(self.model.net, seed=0)
@@ -375,7 +375,7 @@ def main() -> int:
     if args.device == "cpu" and not args.skip_int8:  # the NumPy sampler with int8 weights, same PyTorch loop
         ours.model.config = ours.model.config.model_copy(update={"sampler": "numpy-int8"})
         ours.sample(1, args.sample_len)  # quantizes the weights, once for the model
-        from musegen_lstm.int8 import best_route
+        from musegen_lstm.fast.int8 import best_route
 
         int8_route = best_route()
         for n in (1, 64):

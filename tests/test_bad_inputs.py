@@ -11,6 +11,8 @@ from typer.testing import CliRunner
 
 from musegen.cli import app
 
+pytestmark = pytest.mark.slow  # trains models or runs gen in processes
+
 runner = CliRunner()
 TINY = ["--preset", "tiny", "--steps", "2"]
 

@@ -18,6 +18,8 @@ from musegen import Piece
 from musegen.pipeline import render
 from tests.conftest import ROOT, TUNES, train_tiny
 
+pytestmark = pytest.mark.slow  # trains models or runs gen in processes
+
 ARTIFACTS = ROOT / "test-artifacts"
 BROWSERS = ("chromium", "chromium-browser", "chromium-headless-shell", "google-chrome")
 SERVER_LOG: list = []  # gen serve's output file, once the server fixture has started it

@@ -11,6 +11,8 @@ from typer.testing import CliRunner
 
 from musegen.cli import app
 
+pytestmark = pytest.mark.slow  # trains models or runs gen in processes
+
 runner = CliRunner()
 TINY = ["--preset", "tiny", "--steps", "6"]
 
@@ -70,7 +72,7 @@ def test_generate_is_reproducible_with_a_seed(trained, tmp_path):
 def test_generate_set_changes_sampling_settings_for_that_call(trained, tmp_path, monkeypatch):
     """--set sample.* is the option's flag by another name; --set model.sampler chooses the sampler for
     this call; the run's own run.json stays as saved."""
-    from musegen_lstm import sampling
+    from musegen_lstm.fast import sampling
 
     made = []
     monkeypatch.setattr(

@@ -1,8 +1,11 @@
 """The same seed, settings and backend give byte-identical output on a CPU."""
 
+import pytest
 from typer.testing import CliRunner
 
 from musegen.cli import app
+
+pytestmark = pytest.mark.slow  # trains models or runs gen in processes
 
 runner = CliRunner()
 

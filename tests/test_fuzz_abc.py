@@ -1,5 +1,6 @@
 """Random and mutated ABC through corpus loading, abc2midi and every renderer: nothing escapes."""
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -35,6 +36,7 @@ def mutated_tune(draw):
     return text
 
 
+@pytest.mark.slow  # hundreds of tunes through abc2midi and every renderer
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(mutated_tune())
 def test_mutated_tunes_through_abc2midi_and_renderers(tmp_path, text):
@@ -59,6 +61,7 @@ def test_abc_char_decodes_any_token_stream(ids):
     assert piece.format == "abc" and piece.text.endswith("\n")
 
 
+@pytest.mark.slow  # hundreds of tunes through abc2midi and every renderer
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.binary(max_size=400), st.booleans())
 def test_random_bytes_as_midi_files_are_skipped_and_counted(tmp_path, data, with_header):

@@ -9,11 +9,14 @@ import shutil
 import subprocess
 import sys
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import ROOT
 from tests.hostile import corpus, midi_bytes
+
+pytestmark = pytest.mark.slow  # trains models or runs gen in processes
 
 # Each input goes through gen's own code path in one driver process, which exits 1 on any exception
 # that is not musegen's one-line error (and dies of a signal where native code crashes).

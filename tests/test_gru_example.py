@@ -15,6 +15,8 @@ import pytest
 
 from tests.conftest import ROOT
 
+pytestmark = pytest.mark.slow  # trains models or runs gen in processes
+
 TRAIN = [
     "--model",
     "gru",

@@ -12,6 +12,8 @@ import pytest
 
 from tests.hostile import Case, check_refused, corpus, crashing_midi, gen, midi_bytes
 
+pytestmark = pytest.mark.slow  # trains models or runs gen in processes
+
 TINY = ["--preset", "tiny", "--steps", "2"]
 
 

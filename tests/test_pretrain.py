@@ -8,6 +8,8 @@ from typer.testing import CliRunner
 from musegen.cli import app
 from tests.conftest import TUNES
 
+pytestmark = pytest.mark.slow  # trains models or runs gen in processes
+
 runner = CliRunner()
 
 OTHER = """X:1

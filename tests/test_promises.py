@@ -18,6 +18,8 @@ from musegen.cli import app
 from tests.conftest import ROOT, TUNES
 from tests.hostile import corpus, environment, gen
 
+pytestmark = pytest.mark.slow  # trains models or runs gen in processes
+
 runner = CliRunner()
 TINY = ["--preset", "tiny", "--steps", "2"]
 
@@ -46,7 +48,7 @@ def test_force_replaces_only_what_musegen_wrote(tmp_path):
 
 
 def test_a_run_that_fails_before_its_first_checkpoint_leaves_nothing(tmp_path, monkeypatch):
-    from musegen_lstm.lstm import LSTMModel
+    from musegen_lstm.fast.lstm import LSTMModel
 
     def broken(self, *args):
         raise musegen.MusegenError("the model gave up")

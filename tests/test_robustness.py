@@ -15,6 +15,8 @@ import musegen
 from musegen.cli import app
 from tests.conftest import ROOT
 
+pytestmark = pytest.mark.slow  # trains models or runs gen in processes
+
 
 def weights(run_dir, tag="last"):
     from musegen.pipeline import load_run

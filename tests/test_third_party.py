@@ -10,6 +10,8 @@ from musegen.abctext import field
 from musegen.cli import app
 from musegen.plugins import Manager
 
+pytestmark = pytest.mark.slow  # trains models or runs gen in processes
+
 runner = CliRunner()
 
 

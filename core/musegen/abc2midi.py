@@ -26,8 +26,8 @@ from pathlib import Path
 
 from musegen.errors import MusegenError
 
-_MSG = re.compile(r"^(Error|Warning)\b.*$", re.MULTILINE)
-_LINE = re.compile(r"^(?:Error|Warning) in line-char (\d+)-")  # where abc2midi says a message is
+MESSAGE = re.compile(r"^(Error|Warning)\b.*$", re.MULTILINE)
+WHERE = re.compile(r"^(?:Error|Warning) in line-char (\d+)-")  # where abc2midi says a message is
 BAR_WARNING = "time units while the time signature"  # in the warning about a bar of the wrong length
 
 
@@ -102,7 +102,7 @@ def convert(text: str, timeout: float = 20.0) -> Conversion:
         src, dst = Path(tmp, "tune.abc"), Path(tmp, "tune.mid")
         src.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8", errors="replace")
         code, printed = _run([executable(), str(src), "-o", str(dst)], None, timeout, cwd=tmp)
-        messages = _messages(code, printed, timeout)
+        messages = messages_of(code, printed, timeout)
         if code is None:
             return Conversion(None, messages)
         midi = dst.read_bytes() if dst.is_file() and dst.stat().st_size > 0 else None
@@ -114,14 +114,14 @@ def convert(text: str, timeout: float = 20.0) -> Conversion:
 def check(texts: list[str], timeout: float = 20.0) -> list[list[str]]:
     """abc2midi's ``Error`` and ``Warning`` lines for each of ``texts`` (tunes, or the starts of tunes),
     from its checking mode (``-c``: the messages of :func:`convert`, no MIDI written), in as few
-    processes as it can. Texts that can share a file (:func:`_shareable`) go through one process, as
+    processes as it can. Texts that can share a file (:func:`shareable`) go through one process, as
     one file on its standard input (:class:`Shared`), and each message goes back to the text its line
     number falls in. Where that cannot be done (a message without a line number, a crash) and for the
     other texts, one process each. Starting a process is most of the cost, so sharing one is several
     times faster; each text's messages are :func:`convert`'s, but for a few columns (abc2midi counts a
     header field's column on from the text before)."""
     out: list[list[str] | None] = [None] * len(texts)
-    shared = [i for i, t in enumerate(texts) if _shareable(t)]
+    shared = [i for i, t in enumerate(texts) if shareable(t)]
     if len(shared) > 1:
         together = _check_together([texts[i] for i in shared], timeout)
         if together is not None:
@@ -129,12 +129,12 @@ def check(texts: list[str], timeout: float = 20.0) -> list[list[str]]:
                 out[i] = messages
     for i, text in enumerate(texts):
         if out[i] is None:
-            code, printed = _checking(text if text.endswith("\n") else text + "\n", timeout)
-            out[i] = _messages(code, printed, timeout)
+            code, printed = run_checking(text if text.endswith("\n") else text + "\n", timeout)
+            out[i] = messages_of(code, printed, timeout)
     return out
 
 
-def _shareable(text: str) -> bool:
+def shareable(text: str) -> bool:
     """Whether ``text`` reads the same in a file of other tunes: it starts with its ``X:`` line, has no
     other, and has no blank line (one ends a tune; what follows would be read as the file's header,
     which the tunes after it would inherit)."""
@@ -144,8 +144,8 @@ def _shareable(text: str) -> bool:
 
 def _check_together(texts: list[str], timeout: float) -> list[list[str]] | None:
     shared = Shared(texts)
-    code, printed = _checking(shared.data, timeout)
-    if code != 0 or not all(shared.place(m) for m in _messages(code, printed, timeout)):
+    code, printed = run_checking(shared.data, timeout)
+    if code != 0 or not all(shared.place(m) for m in messages_of(code, printed, timeout)):
         return None
     return shared.out
 
@@ -178,7 +178,7 @@ class Shared:
     def place(self, message: str) -> bool:
         """Gives ``message`` to the text its line falls in, renumbered from that text's first line (as the
         text alone gives it); a separator's messages are dropped. False where it has no place."""
-        where = _LINE.match(message)
+        where = WHERE.match(message)
         if where is None:
             return False
         line = int(where.group(1))
@@ -193,11 +193,11 @@ class Shared:
 
 
 def _renumbered(message: str, where: re.Match, first: int) -> str:
-    """``message`` (``where``: its match of ``_LINE``) with its line number counted from line ``first``."""
+    """``message`` (``where``: its match of ``WHERE``) with its line number counted from line ``first``."""
     return f"{message[: where.start(1)]}{int(where.group(1)) - first + 1}{message[where.end(1) :]}"
 
 
-def _checking(abc: str, timeout: float) -> tuple[int | None, str]:
+def run_checking(abc: str, timeout: float) -> tuple[int | None, str]:
     """``abc2midi -c`` over ``abc``: its exit status (None: it ran out of time) and what it printed."""
     data = abc.encode("utf-8", "replace")
     if os.path.exists("/dev/stdin"):  # no file to write
@@ -299,8 +299,8 @@ def _wait(proc: subprocess.Popen, timeout: float) -> int | None:
     return None
 
 
-def _messages(code: int | None, printed: str, timeout: float) -> list[str]:
-    messages = [m.group(0).strip() for m in _MSG.finditer(printed)]
+def messages_of(code: int | None, printed: str, timeout: float) -> list[str]:
+    messages = [m.group(0).strip() for m in MESSAGE.finditer(printed)]
     if code is None:
         messages.append(f"Error: abc2midi took longer than {timeout:g} s")
     elif code < 0:

@@ -17,7 +17,7 @@ tunes it reads; its speed against a process a check is in benchmarks/RESULTS.md.
 Whatever goes wrong (a message without a line number or out of place, abc2midi gone: a note length of
 ``/3`` stops it, exit status 1; no mark within the time limit) ends that abc2midi and answers the call
 through :func:`musegen.abc2midi.check`; the next call starts another, and after three failures in a
-row the stream is given up. Texts that cannot share a file (:func:`musegen.abc2midi._shareable`), and
+row the stream is given up. Texts that cannot share a file (:func:`musegen.abc2midi.shareable`), and
 platforms without pseudo-terminals or ``/dev/stdin``, go through ``check`` too.
 """
 
@@ -30,7 +30,7 @@ import subprocess
 import time
 import weakref
 
-from musegen.abc2midi import _LINE, _MSG, Shared, _checking, _messages, _shareable, check, executable, scratch
+from musegen.abc2midi import MESSAGE, WHERE, Shared, check, executable, messages_of, run_checking, scratch, shareable
 
 FAILURES = 3  # failures in a row before the stream is given up
 
@@ -52,7 +52,7 @@ class CheckStream:
     def check(self, texts: list[str]) -> list[list[str]]:
         """abc2midi's ``Error`` and ``Warning`` lines for each text, as :func:`musegen.abc2midi.check`."""
         out: list[list[str] | None] = [None] * len(texts)
-        shared = [i for i, text in enumerate(texts) if _shareable(text)]
+        shared = [i for i, text in enumerate(texts) if shareable(text)]
         if shared and not self.given_up:
             streamed = self._streamed([texts[i] for i in shared])
             if streamed is not None:
@@ -119,7 +119,7 @@ class CheckStream:
         into = self._proc.stdin.fileno()
         while True:
             for message in self._messages():
-                where = _LINE.match(message)
+                where = WHERE.match(message)
                 if where is not None and int(where.group(1)) < shared.starts[0]:
                     continue  # an earlier call's last separator, judged after its mark
                 if not shared.place(message):
@@ -147,7 +147,9 @@ class CheckStream:
     def _messages(self) -> list[str]:
         """The whole lines read so far that are messages (a pseudo-terminal ends lines with \\r\\n)."""
         *lines, self._buffer = self._buffer.split(b"\n")
-        return [m.group(0).strip() for line in lines if (m := _MSG.match(line.decode("utf-8", "replace").rstrip("\r")))]
+        return [
+            m.group(0).strip() for line in lines if (m := MESSAGE.match(line.decode("utf-8", "replace").rstrip("\r")))
+        ]
 
 
 class _Lost(Exception):
@@ -175,5 +177,5 @@ def _can_stream() -> bool:
     except OSError:
         return False
     shared = Shared(["X:1\nT:t\nM:2/4\nL:1/8\nK:C\nCDEF|\n"])
-    code, printed = _checking(shared.data, 20.0)
-    return code == 0 and all(shared.place(m) for m in _messages(code, printed, 20.0)) and shared.ended
+    code, printed = run_checking(shared.data, 20.0)
+    return code == 0 and all(shared.place(m) for m in messages_of(code, printed, 20.0)) and shared.ended

@@ -67,12 +67,6 @@ class TrainConfig(_Strict):
         description="which training pieces get the encoder's augmented copies (e.g. transposed): "
         "all, or only the pretrain corpora (the corpus keeps its own keys)",
     )
-    distribute: str = Field(
-        "none",
-        pattern="^(none|data-parallel)$",
-        description="data-parallel: each batch split over every accelerator (or XLA host "
-        "device) through keras.distribution; jax backend only",
-    )
     seed: int = Field(0, ge=0, le=SEED_MAX, description="set from the run's seed")
 
     @property
@@ -271,8 +265,4 @@ def resolve(
         raise MusegenError(validation_message(exc)) from None
     if cfg.backend not in BACKENDS:
         raise MusegenError(f"unknown backend '{cfg.backend}'. Known backends: {', '.join(BACKENDS)}")
-    if cfg.train.distribute != "none" and cfg.backend != "jax":
-        raise MusegenError(
-            f"--distribute {cfg.train.distribute} needs the jax backend (keras.distribution), not {cfg.backend}"
-        )
     return cfg

@@ -104,6 +104,8 @@ def evaluate_run(
         generated[f"{unit}_redrawn_pct"] = round(100.0 * checked["redraws"] / max(1, checked["units"]), 1)
         generated[f"{unit}_backtracks"] = checked["backtracks"]
         generated[f"{unit}_kept_wrong"] = checked["kept_wrong"]
+        if "ended_at_length" in checked:  # ended by the checker at the corpus's length, not by the model
+            generated["ended_at_length_pct"] = round(100.0 * checked["ended_at_length"] / max(1, len(pieces)), 1)
     asked = [p for p in pieces if "asked" in p.meta]
     if asked:  # tunes asked for by their controls (those left out drawn as the corpus has them)
         generated["asked_match_pct"] = round(100.0 * sum(not p.meta["missed"] for p in asked) / len(asked), 1)

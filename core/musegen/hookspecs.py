@@ -58,7 +58,8 @@ def register_encoders(register):
     ``decode(ids) -> Piece``, ``state() -> dict`` (JSON, saved in ``run.json``) and
     ``load_state(state)``. Optional: ``augment(pieces) -> pieces`` (training copies, e.g. transposed;
     the pipeline fits the vocabulary after it) and ``checker(sample_options) -> musegen.Checker | None``
-    (units to check while sampling, e.g. ABC bars judged by abc2midi), and for encoders whose tunes can be
+    (units to check while sampling, e.g. ABC bars judged by abc2midi), ``valid(piece) -> bool`` (whether
+    a decoded piece plays: ``--valid-only`` draws the others again), and for encoders whose tunes can be
     asked for: ``primes(sample_options)`` (one prime a tune, from its controls) and ``choices()`` (each
     control's values in the corpus, for ``gen serve``'s menus).
 

@@ -27,6 +27,10 @@ class Corpus(Protocol):
 
 
 class Encoder(Protocol):
+    """Turns pieces into token ids and back (see ``hookspecs.register_encoders``). Optional, each used where
+    present: ``augment(pieces)``, ``checker(options)``, ``checker_config``, ``valid(piece)``, ``primes(options)``,
+    ``choices()``, ``learn_controls(pieces)``."""
+
     format: Format
     vocab_size: int
     end_id: int

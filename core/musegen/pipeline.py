@@ -143,7 +143,10 @@ def check(cfg: RunConfig) -> None:
     if bool(cfg.pretrain) != bool(cfg.train.pretrain_steps):
         raise MusegenError("pre-training needs both pretrain corpora (pretrain = [...]) and train.pretrain_steps > 0")
     for role in ("encoder", "model"):
-        reg.get(role, getattr(cfg, role)).make_config(cfg.options.get(role))
+        options = reg.get(role, getattr(cfg, role)).make_config(cfg.options.get(role))
+    model_class = reg.get("model", cfg.model).load()
+    if hasattr(model_class, "check"):  # what a model cannot do with these settings (a backend, say)
+        model_class.check(options, cfg)
     make_renderers(cfg.renderers, cfg.render)  # a missing SoundFont fails now, not after training
     for name in cfg.render:
         if name != "*":
@@ -493,7 +496,7 @@ def sample_run(loaded: tuple, sample: SampleConfig | dict | None = None) -> list
 
     pieces = draw(options)
     if options.valid_only:
-        pieces, stats = _resample_invalid(pieces, options, draw)
+        pieces, stats = _resample_invalid(pieces, options, draw, encoder)
         for p in pieces:
             p.meta["valid_only"] = stats
     for i, piece in enumerate(pieces):
@@ -560,27 +563,24 @@ def _takes_checker(model) -> bool:
     return "checker" in inspect.signature(model.sample).parameters
 
 
-def is_valid(piece: Piece) -> bool:
-    """ABC: abc2midi converts it with no Error line, and it is what was asked (its controls). MIDI:
-    decoding needed no repairs. Both: it ended."""
+def is_valid(piece: Piece, encoder=None) -> bool:
+    """It ended, it is what was asked (its controls), and its encoder finds it playable where the encoder
+    can tell (``encoder.valid``: abc2midi's verdict for ABC, no repairs for MIDI)."""
     if not piece.meta.get("complete", True) or piece.meta.get("missed"):
         return False
-    if piece.format == "abc":
-        from musegen.abc2midi import convert
-
-        return convert(piece.text).clean
-    return not any(piece.meta.get("repairs", {}).values())
+    valid = getattr(encoder, "valid", None)
+    return valid is None or bool(valid(piece))
 
 
-def _resample_invalid(pieces: list[Piece], options: SampleConfig, draw) -> tuple[list[Piece], dict]:
+def _resample_invalid(pieces: list[Piece], options: SampleConfig, draw, encoder) -> tuple[list[Piece], dict]:
     """Keep valid pieces, re-sample the rest (new seeds) for up to ``max_rounds`` rounds."""
-    kept = [p for p in pieces if is_valid(p)]
+    kept = [p for p in pieces if is_valid(p, encoder)]
     drawn, rounds = len(pieces), 1
     while len(kept) < options.tunes and rounds < options.max_rounds:
         missing = options.tunes - len(kept)
         more = draw(options.model_copy(update={"tunes": missing, "seed": (options.seed or 0) + 1000 * rounds}))
         drawn += len(more)
-        kept += [p for p in more if is_valid(p)]
+        kept += [p for p in more if is_valid(p, encoder)]
         rounds += 1
     stats = {
         "drawn": drawn,

@@ -201,6 +201,12 @@ class AbcCharEncoder:
         of times a call (faster than :meth:`decode`'s, which takes any id)."""
         return "".join(map(self._text_of.__getitem__, ids))
 
+    def valid(self, piece: Piece) -> bool:
+        """abc2midi converts it with no Error line: what ``--valid-only`` keeps."""
+        from musegen.abc2midi import convert
+
+        return convert(piece.text).clean
+
     def decode(self, ids: list[int]) -> Piece:
         text = "".join(self.chars[i - 1] for i in ids if 0 < i <= len(self.chars))
         if not text.endswith("\n"):

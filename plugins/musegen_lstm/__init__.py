@@ -1,6 +1,6 @@
 """The seed paper's model: Embedding → LSTM → Dense over the vocabulary, in Keras 3 on any backend.
 
-Keras is imported only when the model is built, or loaded for more than sampling (:mod:`musegen_lstm.trained`),
+Keras is imported only when the model is built, or loaded for more than sampling (:mod:`musegen_lstm.choose`),
 never when this plugin is registered.
 """
 
@@ -12,7 +12,7 @@ from musegen_lstm.config import LSTMConfig
 def register_models(register):
     register(
         "lstm",
-        "musegen_lstm.trained:LSTM",
+        "musegen_lstm.choose:LSTM",
         config=LSTMConfig,
         summary="Keras 3 Embedding → LSTM → Dense (JAX, TensorFlow or PyTorch backend)",
     )

@@ -1,63 +1,58 @@
-"""Where the lstm model chooses its path: the plain Keras model or the fast one, and which sampler runs.
+"""The one place that chooses the lstm model's path: the plain Keras model or the fast one.
 
-``model.fast`` (true by default) picks the model (:mod:`musegen_lstm.plain` or :mod:`musegen_lstm.lstm`);
-``model.sampler`` picks the fast model's sampling loop.
+``model.fast`` (true by default) picks it, for training, sampling and scoring alike; within the fast path
+``model.sampler`` picks the sampling loop (:mod:`musegen_lstm.fast.draw`). Registering the plugin and
+opening a run to sample from never import Keras: the fast path reads a run's best weights without it.
 """
 
 from __future__ import annotations
 
-import functools
-
 from musegen import MusegenError
+from musegen_lstm.config import CHECKPOINTS
 
 
-def draw_tunes(model, prime: list[int], options, end_id: int, checker=None) -> list[list[int]]:
-    """How both ``lstm`` models sample (``LSTMModel``, :class:`Trained`): the compiled JAX loop over
-    ``model.weights()`` where :func:`sampler_for` says jax and there is no ``checker``, else the NumPy
-    sampler over ``model.prepared(int8=...)`` (a checker's refused units are drawn again there)."""
-    args = (
-        prime,
-        options.tunes,
-        options.max_len,
-        end_id,
-        options.temperature,
-        options.top_k,
-        options.top_p,
-        options.seed,
-    )
-    sampler = sampler_for(model.config.sampler, checker)
-    if checker is None and sampler == "jax":
-        from musegen_lstm.jax_sampling import sample as jax_sample
+class LSTM:
+    """The ``lstm`` model component. Calling it builds the fast or the plain model (``model.fast``): it is a
+    factory (``__new__``) rather than the model itself, so that choosing never imports Keras."""
 
-        return jax_sample(model.weights(), *args)
-    from musegen_lstm.sampling import sample
+    can_resume = True  # the last checkpoint holds the optimizer state, the step and the data position
+    can_pretrain = True  # musegen.training.fit runs the pretrain steps first
 
-    return sample(model.prepared(int8=sampler == "numpy-int8"), *args, checker=checker)
+    def __new__(cls, config, vocab_size: int):
+        if not config.fast:
+            from musegen_lstm.plain import PlainLSTM
 
+            return PlainLSTM(config, vocab_size)
+        from musegen_lstm.fast.lstm import LSTMModel
 
-def prime_per_tune(model) -> bool:
-    """Whether ``model.sample`` takes a prime for each tune: the NumPy sampler does, the compiled JAX loop
-    does not (the pipeline then samples each different prime's tunes on their own)."""
-    return sampler_for(model.config.sampler) != "jax"
+        return LSTMModel(config, vocab_size)
 
+    @staticmethod
+    def check(config, run_config) -> None:
+        """Settings this model cannot train with, said before anything is written."""
+        if config.distribute != "none" and (run_config.backend != "jax" or not config.fast):
+            raise MusegenError(
+                f"--distribute {config.distribute} needs the jax backend and the fast path (keras.distribution), "
+                f"not {run_config.backend}" + ("" if config.fast else " with model.fast=false")
+            )
 
-def sampler_for(name: str, checker=None) -> str:
-    """``model.sampler`` as it runs: ``auto`` is numpy on a CPU and with a ``checker`` (JAX not asked
-    then), the compiled jax loop on an accelerator; numpy-int8 only when named."""
-    if name != "auto":
-        return name
-    return "numpy" if checker is not None or not accelerated() else "jax"
+    @staticmethod
+    def load(config, vocab_size: int, run, tag: str = "best"):
+        """The run's ``tag`` checkpoint: a :class:`Trained` for the best one where its file reads without
+        Keras, else (the last one, to train on; a file Keras must read, or explain) the Keras model; with
+        ``model.fast=false`` always the plain Keras model."""
+        if not config.fast:
+            from musegen_lstm.plain import PlainLSTM
 
+            return PlainLSTM.load(config, vocab_size, run, tag)
+        path = run.file(CHECKPOINTS[tag])
+        if tag == "best" and path.is_file():
+            from musegen_lstm.fast.checkpoint import read
+            from musegen_lstm.fast.trained import Trained
 
-@functools.cache
-def accelerated() -> bool:
-    """Whether JAX sees a GPU (or another accelerator): where ``auto`` samples with the compiled loop.
-    Asked once a process (JAX's devices are fixed from its first use)."""
-    from musegen import process
+            net = read(path, vocab_size)
+            if net is not None:
+                return Trained(config, vocab_size, run, tag, net)
+        from musegen_lstm.fast.lstm import LSTMModel
 
-    process.setup()  # before JAX is imported: its CPU devices
-    try:
-        import jax
-    except ImportError as exc:
-        raise MusegenError(f"model.sampler=auto needs JAX ({exc}); or --set model.sampler=numpy") from None
-    return any(d.platform != "cpu" for d in jax.devices())
+        return LSTMModel.load(config, vocab_size, run, tag)

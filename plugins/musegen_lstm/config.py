@@ -1,5 +1,8 @@
 from pydantic import BaseModel, ConfigDict, Field
 
+CHECKPOINTS = {"best": "model.keras", "last": "last.keras"}
+"""A run's checkpoint files, either path's: the best by held-out loss, and the last (with the optimizer's state)."""
+
 
 class LSTMConfig(BaseModel):
     """Architecture; defaults are the seed paper's Table 1 (Embedding 256 → LSTM 1024 → Dense)."""
@@ -18,6 +21,12 @@ class LSTMConfig(BaseModel):
         "mixed_float16 trains with a dynamic loss scale); on a CPU with bfloat16 "
         "instructions mixed_bfloat16 runs the LSTM in bfloat16, "
         "elsewhere on CPUs the LSTM computes in float32",
+    )
+    distribute: str = Field(
+        "none",
+        pattern="^(none|data-parallel)$",
+        description="data-parallel: each batch split over every accelerator (or XLA host "
+        "device) through keras.distribution; jax backend, fast path",
     )
     fast: bool = Field(
         True,

@@ -86,7 +86,7 @@ def glibc():
 
 def _cpu_devices() -> None:
     """One JAX CPU device per core this process may use, unless the number was chosen already: on a CPU
-    the jax backend's recurrence splits each batch's rows across them (:func:`musegen_lstm.jax_lstm.cpu_mesh`;
+    the jax backend's recurrence splits each batch's rows across them (:func:`musegen_lstm.fast.jax_lstm.cpu_mesh`;
     XLA runs each small product on one core). Set ``JAX_NUM_CPU_DEVICES=1`` to keep one."""
     if (
         os.environ["KERAS_BACKEND"] != "jax"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from musegen import MusegenError
 from musegen_keras import KerasModel
-from musegen_lstm.checkpoint import CHECKPOINTS
+from musegen_lstm.config import CHECKPOINTS
 
 
 class PlainLSTM(KerasModel):

@@ -206,6 +206,10 @@ class MidiEventsEncoder:
             out.extend(vocab[f"NoteOff_{p}"] for p in left)
         return out, fixes
 
+    def valid(self, piece: Piece) -> bool:
+        """Decoding needed no repair: what ``--valid-only`` keeps."""
+        return not any(piece.meta.get("repairs", {}).values())
+
     def decode(self, ids: list[int]) -> Piece:
         if self.tokenization == "MIDILike":
             clean, fixes = self.repair(ids)

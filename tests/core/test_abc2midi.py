@@ -100,7 +100,7 @@ def test_a_program_past_its_time_is_killed_and_said_so():
     start = time.monotonic()
     code, printed = abc2midi._run(["sleep", "30.25"], None, 0.3)
     assert code is None and time.monotonic() - start < 5
-    assert abc2midi._messages(code, printed, 0.3) == ["Error: abc2midi took longer than 0.3 s"]
+    assert abc2midi.messages_of(code, printed, 0.3) == ["Error: abc2midi took longer than 0.3 s"]
     # none left behind (an odd length: no other process's sleep matches, a shell's "sleep 30" did once)
     assert subprocess.run(["pgrep", "-f", "^sleep 30.25$"], capture_output=True).returncode != 0
 

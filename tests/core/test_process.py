@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from conftest import run_python
+
+pytestmark = pytest.mark.slow  # trains models or runs gen in processes
 
 # Environment variables the default plugins' setup_process sets when the user has not (and Keras's import
 # does not: it sets TF_FORCE_GPU_ALLOW_GROWTH itself)

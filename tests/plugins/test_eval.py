@@ -132,7 +132,7 @@ def test_novelty_copies_and_longest_run():
 
 def test_lstm_nll_of_a_uniform_model_is_log_vocab():
     from musegen_lstm.config import LSTMConfig
-    from musegen_lstm.lstm import LSTMModel
+    from musegen_lstm.fast.lstm import LSTMModel
 
     m = LSTMModel(LSTMConfig(embedding_dim=4, units=8), 7)
     net = m.build()

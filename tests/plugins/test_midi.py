@@ -85,6 +85,7 @@ def test_time_limit_stops_a_piece():
 ENCODERS = {scheme: MidiEventsEncoder(MidiEventsConfig(tokenization=scheme)) for scheme in SCHEMES}
 
 
+@pytest.mark.slow
 @settings(max_examples=1000, deadline=None)
 @given(st.sampled_from(SCHEMES), st.lists(st.integers(min_value=-5, max_value=ENC.vocab_size + 5), max_size=300))
 def test_fuzz_any_token_stream_decodes(scheme, ids):
@@ -116,6 +117,7 @@ def test_midi_folder_skips_corrupt_files(tmp_path):
     assert len(loaded.skipped) == 2 and all("unreadable MIDI" in why for _, why in loaded.skipped)
 
 
+@pytest.mark.slow
 def test_bach_chorales_convert_once_and_cache(tmp_path):
     loaded = BachChorales(ChoraleConfig(limit=2, cache_dir=str(tmp_path))).load()
     assert len(loaded.pieces) == 2
@@ -192,6 +194,35 @@ def test_limits_are_learned_from_the_corpus():
     assert learn([score_of([(0, 1, 60), (1, 1, 62)])])["voices"] == 1  # a folk tune: one voice
 
 
+def test_a_piece_ends_at_the_bar_line_past_the_corpus_length():
+    """Learned: the 95th percentile of the corpus's lengths in bars. In REMI the bar line that would start
+    one bar more tells the sampler to draw the end next; the bar lines before it do not."""
+    from musegen import Limits
+    from musegen_midi.check import NoteChecker, learn
+
+    two_bars = score_of([(b, 1, 60 + b) for b in range(8)])
+    assert learn([two_bars])["bars"] == 2
+    enc = ENCODERS["REMI"]
+    checker = NoteChecker(enc, learn([two_bars]))
+    longer = score_of([(b, 1, 60 + b % 8) for b in range(12)])  # three bars
+    ids = enc.encode(Piece.from_midi(longer.dumps_midi()))[:-1]
+    state, ended_at = checker.initial, []
+    for i, token in enumerate(ids):
+        if checker.boundary(token):
+            ok, state, *limits = checker.check([(ids[: i + 1], state)])[0]
+            assert ok
+            if limits:
+                assert limits[0] == Limits(next=frozenset({enc.end_id}))
+                ended_at.append(enc.id_to_token[token])
+    assert ended_at == ["Bar_None"]  # once: the third bar's line
+    tsd = NoteChecker(ENCODERS["TSD"], learn([two_bars]))  # no bar lines to end at: no length limit
+    assert not any(
+        tsd.boundary(t)
+        for t in ENCODERS["TSD"].encode(Piece.from_midi(longer.dumps_midi()))
+        if t not in tsd.duration_ids
+    )
+
+
 @pytest.mark.parametrize("scheme", ["TSD", "REMI"])
 def test_the_checker_refuses_a_fifth_voice_and_a_note_out_of_its_voices_range(scheme):
     from musegen_midi.check import NoteChecker, learn
@@ -200,7 +231,7 @@ def test_the_checker_refuses_a_fifth_voice_and_a_note_out_of_its_voices_range(sc
     chorale = score_of([(0, 1, 48), (0, 1, 55), (0, 1, 64), (0, 1, 72), (1, 1, 50), (1, 1, 57), (1, 1, 65), (1, 1, 74)])
     checker = NoteChecker(enc, learn([chorale]))
     ids = enc.encode(Piece.from_midi(chorale.dumps_midi()))[:-1]
-    ends = [i + 1 for i, t in enumerate(ids) if checker.boundary(t)]
+    ends = [i + 1 for i, t in enumerate(ids) if t in checker.duration_ids]  # each note's end
     assert len(ends) == 8
     states, answers = [checker.initial], []
     for end in ends:  # the corpus's own notes, one by one: all accepted
@@ -218,6 +249,7 @@ def test_the_checker_refuses_a_fifth_voice_and_a_note_out_of_its_voices_range(sc
     assert not checker.check([(high, checker.initial)])[0][0]  # 90: above anything in the corpus
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("scheme", ["TSD", "REMI"])
 def test_every_chorale_and_every_oneills_tune_round_trip(scheme):
     """Notes, onsets and durations on the grid, for each piece of both corpora (chorales cached once)."""

@@ -44,6 +44,7 @@ def test_each_tune_is_engraved_with_its_notes(tmp_path):
     assert svgs[0].read_text().startswith("<svg") and "viewBox" in svgs[0].read_text()[:200]
 
 
+@pytest.mark.slow
 def test_a_tune_that_crashes_verovio_is_engraved_through_musicxml(tmp_path):
     with engraver() as w:
         crash = w.run({"target": str(tmp_path / "a.svg"), "format": "abc"}, NO_KEY.encode())

@@ -9,6 +9,8 @@ from starlette.testclient import TestClient
 from musegen_web.serve import MAX_BODY, build, find_runs
 from tests.conftest import train_tiny
 
+pytestmark = pytest.mark.slow  # trains models or runs gen in processes
+
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):

@@ -93,7 +93,6 @@ def _config(
     from musegen.config import parse_sets, resolve
 
     flags = {
-        "train.distribute": distribute,
         "corpus": corpus,
         "encoder": encoder,
         "model": model,
@@ -111,6 +110,8 @@ def _config(
     if soundfont:
         flags["render.wav.soundfont"] = soundfont
     sets = parse_sets(sets or [])
+    if distribute is not None:  # the model's setting (lstm), named by a flag of its own
+        sets.setdefault("model.distribute", distribute)
     named = {**flags, **sets}
     if named.get("train.pretrain_steps") == 0 and named.get("pretrain") is None:
         flags["pretrain"] = []  # 0 pre-training steps, no corpora named: a preset's pre-training is off
@@ -213,6 +214,9 @@ def _sample_and_write(run_path, sample, built, out, console, backend, model):
             f"{name}: {b['redraws']} redraws for {b['units']} {units}, {b['backtracks']} "
             f"times one {units.split()[0].rstrip('s')} further back, {b['kept_wrong']} kept wrong"
         )
+        if b.get("ended_at_length"):
+            ended = b["ended_at_length"]
+            console.print(f"{name}: {ended} of {len(pieces)} pieces ended at the corpus's longest length")
     if pieces and pieces[0].meta.get("unchecked"):
         console.print(pieces[0].meta["unchecked"], style="yellow")
     _report_controls(console, pieces)

@@ -7,6 +7,8 @@ import pytest
 
 from conftest import run_python
 
+pytestmark = pytest.mark.slow  # trains models or runs gen in processes
+
 BACKENDS = ["jax", "torch", "tensorflow"]
 
 
@@ -120,13 +122,14 @@ def test_resumed_run_with_dropout_equals_uninterrupted_on_each_backend(corpus, b
 DATA_PARALLEL = """
 import numpy as np, musegen, keras
 from musegen.pipeline import load_run
-cfg = lambda d: musegen.resolve("tiny", flags={{"corpus": {corpus!r}, "train.steps": 5, "train.distribute": d}})
+flags = {{"corpus": {corpus!r}, "train.steps": 5}}
+cfg = lambda d: musegen.resolve("tiny", flags=flags, sets={{"model.distribute": d}})
 musegen.train(cfg("none"), {out!r} + "/one")
 musegen.train(cfg("data-parallel"), {out!r} + "/two")
 layer = keras.layers.Dense(2)  # built under the distribution the run set: replicated on every device
 layer.build((1, 3))
 w = lambda p: [np.asarray(x) for x in load_run(p, tag="last")[3].net.get_weights()]
-from musegen_lstm.steps import steps
+from musegen_lstm.fast.steps import steps
 batch = steps(load_run({out!r} + "/two", tag="last")[3].net, 0).place(np.zeros((4, 7), "int32"))
 print(len(layer.kernel.value.sharding.device_set), batch.sharding.shard_shape(batch.shape)[0],
       max(float(np.max(np.abs(a - b))) for a, b in zip(w({out!r} + "/one"), w({out!r} + "/two"))))
@@ -144,7 +147,8 @@ def test_data_parallel_training_on_two_host_devices_equals_one_device(corpus, tm
 
 DATA_PARALLEL_ONE = """
 import warnings, musegen, keras
-cfg = musegen.resolve("tiny", flags={{"corpus": {corpus!r}, "train.steps": 3, "train.distribute": "data-parallel"}})
+flags = {{"corpus": {corpus!r}, "train.steps": 3}}
+cfg = musegen.resolve("tiny", flags=flags, sets={{"model.distribute": "data-parallel"}})
 with warnings.catch_warnings(record=True) as seen:
     warnings.simplefilter("always")
     musegen.train(cfg, {out!r})
@@ -159,8 +163,13 @@ def test_data_parallel_on_one_device_trains_as_usual(corpus, tmp_path):
     assert proc.stdout.split() == ["0", "True"]  # no distribution set, so no Keras warning about one
 
 
-def test_data_parallel_needs_jax(corpus):
+def test_data_parallel_needs_jax_and_the_fast_path(corpus, tmp_path):
+    """The lstm model refuses, before anything is written: keras.distribution is set up by its fast path."""
     import musegen
 
-    with pytest.raises(musegen.MusegenError, match="needs the jax backend"):
-        musegen.resolve("tiny", flags={"corpus": corpus, "backend": "torch", "train.distribute": "data-parallel"})
+    for backend, fast in (("torch", True), ("jax", False)):
+        flags = {"corpus": corpus, "backend": backend}
+        cfg = musegen.resolve("tiny", flags=flags, sets={"model.distribute": "data-parallel", "model.fast": fast})
+        with pytest.raises(musegen.MusegenError, match="needs the jax backend and the fast path"):
+            musegen.train(cfg, tmp_path / "run")
+        assert not (tmp_path / "run").exists()

@@ -7,6 +7,8 @@ import pytest
 from conftest import run_python
 from musegen_lstm.env import glibc
 
+pytestmark = pytest.mark.slow  # trains models or runs gen in processes
+
 # A worker thread (as XLA's device threads are) mallocs, fills and frees a 40 MB block ten times, as
 # XLA does a training step's temporary buffers at 256 units; prints the page faults of the last nine.
 REUSE = """
@@ -141,7 +143,7 @@ def test_importing_the_lstm_plugin_on_tensorflow_prints_nothing():
     pytest.importorskip("tensorflow")
     code = (
         "import os; os.environ.pop('TF_CPP_MIN_LOG_LEVEL', None); from musegen import process; process.setup(); "
-        "import musegen_lstm.lstm"
+        "import musegen_lstm.fast.lstm"
     )
     proc = run_python(code, env={"KERAS_BACKEND": "tensorflow"})
     assert proc.returncode == 0 and proc.stderr == "", proc.stderr[-3000:]

@@ -10,10 +10,10 @@ pytest.importorskip("torch")
 from test_lstm import random_net  # noqa: E402
 
 from musegen import MusegenError  # noqa: E402
-from musegen_lstm import int8  # noqa: E402
 from musegen_lstm.config import LSTMConfig  # noqa: E402
-from musegen_lstm.int8 import KERNEL_ROWS, ONEDNN_ROWS, ROUTES, Int8Kernel, best_route, onednn_ok  # noqa: E402
-from musegen_lstm.sampling import FastStep, NumpyLSTM, Prepared, gumbel_noise  # noqa: E402
+from musegen_lstm.fast import int8  # noqa: E402
+from musegen_lstm.fast.int8 import KERNEL_ROWS, ONEDNN_ROWS, ROUTES, Int8Kernel, best_route, onednn_ok  # noqa: E402
+from musegen_lstm.fast.sampling import FastStep, NumpyLSTM, Prepared, gumbel_noise  # noqa: E402
 
 
 def kernel(rng, k=64, n=96):
@@ -105,7 +105,7 @@ def test_int8_steps_follow_the_float32_recurrence_closely(units, route, monkeypa
 
 
 def test_sampling_with_int8_weights_is_seeded_and_draws_like_float32():
-    from musegen_lstm.sampling import sample
+    from musegen_lstm.fast.sampling import sample
 
     rng = np.random.default_rng(3)
     net = NumpyLSTM(
@@ -167,8 +167,8 @@ def test_only_one_int8_tune_through_one_fused_layer_runs_compiled(monkeypatch):
 def test_one_int8_tune_draws_the_same_compiled_or_not(monkeypatch):
     """The same seed gives the same tune whether TorchScript compiles the loop or not (noise drawn in
     the same blocks; over 300 characters, past a block's end), and the tune is as long as asked."""
-    from musegen_lstm import int8_loop
-    from musegen_lstm.sampling import sample
+    from musegen_lstm.fast import int8_loop
+    from musegen_lstm.fast.sampling import sample
 
     monkeypatch.setattr(int8, "best_route", lambda: "dynamic")
     prep = Prepared(random_net(np.random.default_rng(7), [16]), int8=True)

@@ -1,4 +1,4 @@
-"""musegen_lstm.jax_lstm: the JAX CPU recurrence split over devices equals one device."""
+"""musegen_lstm.fast.jax_lstm: the JAX CPU recurrence split over devices equals one device."""
 
 import os
 import subprocess
@@ -10,10 +10,12 @@ from test_layer import KERNEL_LEFT
 
 from conftest import run_python
 
+pytestmark = pytest.mark.slow  # trains models or runs gen in processes
+
 SPLIT = """
 import os, jax, jax.numpy as jnp, numpy as np
-import musegen_lstm.lstm  # one JAX CPU device per core unless JAX_NUM_CPU_DEVICES is set
-from musegen_lstm import jax_lstm as J
+import musegen_lstm.fast.lstm  # one JAX CPU device per core unless JAX_NUM_CPU_DEVICES is set
+from musegen_lstm.fast import jax_lstm as J
 B = {rows}
 k = jax.random.split(jax.random.PRNGKey(0), 8)
 table, rk = jax.random.normal(k[0], (20, 64)) * 0.3, jax.random.normal(k[1], (16, 64)) * 0.3

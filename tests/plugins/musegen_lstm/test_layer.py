@@ -1,12 +1,14 @@
-"""musegen_lstm.layer: the fused LSTM against Keras's own, forward and backward, in each precision."""
+"""musegen_lstm.fast.layer: the fused LSTM against Keras's own, forward and backward, in each precision."""
 
 import pytest
 
 from conftest import run_python
 
+pytestmark = pytest.mark.slow  # trains models or runs gen in processes
+
 FUSED = """
 import numpy as np, keras
-from musegen_lstm.layer import LSTM
+from musegen_lstm.fast.layer import LSTM
 rng = np.random.default_rng(0)
 x = rng.normal(size=(3, 9, 5)).astype("float32")
 target = rng.normal(size=(3, 9, 6)).astype("float32")
@@ -41,8 +43,12 @@ print(ours.path.replace(" ", "_"), out, grad)
 
 
 SCAN_PATHS = {"jax": "musegen-jax-scan", "tensorflow": "musegen-tf-xla-loops"}  # the CPU loops' paths
-KERNEL_LEFT = "import musegen_lstm.jax_lstm as J\nJ.COLUMNS_ABOVE = 0  # the layout of units > 512, at small sizes\n"
-TF_KERNEL_LEFT = "import musegen_lstm.tf_lstm as T\nT.COLUMNS_ABOVE = 0  # the layout of units > 512, at small sizes\n"
+KERNEL_LEFT = (
+    "import musegen_lstm.fast.jax_lstm as J\nJ.COLUMNS_ABOVE = 0  # the layout of units > 512, at small sizes\n"
+)
+TF_KERNEL_LEFT = (
+    "import musegen_lstm.fast.tf_lstm as T\nT.COLUMNS_ABOVE = 0  # the layout of units > 512, at small sizes\n"
+)
 LEFT = {"jax-columns": KERNEL_LEFT, "tensorflow-columns": TF_KERNEL_LEFT}
 
 
@@ -67,7 +73,7 @@ def test_fused_cpu_lstm_equals_keras_lstm_forward_and_backward(backend, path):
 
 MIXED = """
 import numpy as np, keras
-import musegen_lstm.layer as L
+import musegen_lstm.fast.layer as L
 if {no_bf16}:
     L._cpu_has_bfloat16 = L._torch_has_bfloat16 = lambda: False  # a CPU without bfloat16 instructions
 rng = np.random.default_rng(0)
@@ -123,7 +129,7 @@ def test_fused_cpu_lstm_in_a_mixed_precision(backend, policy, no_bf16):
     the instructions (PyTorch's kernel; JAX's scan and TensorFlow's loops in bfloat16 products), float32
     otherwise (float16 always). Results are float32 Keras's to the precision's rounding, in the layer's
     compute type."""
-    from musegen_lstm.layer import cpu_dtype
+    from musegen_lstm.fast.layer import cpu_dtype
 
     script = MIXED.format(policy=policy, no_bf16=no_bf16, small=1.0)
     proc = run_python(script, env={"KERAS_BACKEND": backend, "CUDA_VISIBLE_DEVICES": ""})
@@ -144,7 +150,7 @@ def test_fused_cpu_lstm_in_a_mixed_precision(backend, policy, no_bf16):
 
 ON_GPU = """
 import torch
-import musegen_lstm.layer as L
+import musegen_lstm.fast.layer as L
 class OnGpu:  # all _torch asks of a CUDA tensor (is_cuda); the tensor itself goes on to the kernel, on this CPU
     is_cuda = True
     def __init__(self, t):
@@ -173,7 +179,7 @@ def test_cudnn_lstm_computes_in_float16_under_a_mixed_precision(policy, ran, sma
     ``small``: a loss a million times smaller (gradients of 1e-6, float16's subnormals, where the
     paper model's are): the gradients cross float16 scaled, and come out as precise as with 1."""
     script = MIXED.format(policy=policy, no_bf16=False, small=small)
-    script = script.replace("import musegen_lstm.layer as L", ON_GPU, 1)
+    script = script.replace("import musegen_lstm.fast.layer as L", ON_GPU, 1)
     proc = run_python(script, env={"KERAS_BACKEND": "torch", "CUDA_VISIBLE_DEVICES": ""})
     assert proc.returncode == 0, proc.stderr[-3000:]
     path, dtype, out, grad = proc.stdout.split()

@@ -1,9 +1,11 @@
-"""musegen_lstm.loss_scale: mixed_float16's dynamic loss scale, and float16 gradients kept precise."""
+"""musegen_lstm.fast.loss_scale: mixed_float16's dynamic loss scale, and float16 gradients kept precise."""
 
 import pytest
 from test_steps import STEPS_SETUP
 
 from conftest import run_python
+
+pytestmark = pytest.mark.slow  # trains models or runs gen in processes
 
 LOSS_SCALE = (
     STEPS_SETUP
@@ -52,7 +54,7 @@ def test_mixed_float16_trains_with_a_dynamic_loss_scale(backend):
 GRADIENTS = """
 import sys, numpy as np, keras
 from musegen_lstm.config import LSTMConfig
-from musegen_lstm.net import build
+from musegen_lstm.fast.net import build
 sys.path.insert(0, "benchmarks")
 from loss_scale import gradients  # what benchmarks/loss_scale.py measures with
 rng = np.random.default_rng(0)
@@ -62,7 +64,7 @@ nets = {p: build(LSTMConfig(embedding_dim=16, units=32, precision=p), 40) for p 
 nets["mixed_float16"].set_weights(nets["float32"].get_weights())
 exact = gradients(nets["float32"], x, y, 1.0)
 lstm = [k for k, v in enumerate(nets["float32"].trainable_variables) if "lstm" in v.path]
-from musegen_lstm.loss_scale import LossScale
+from musegen_lstm.fast.loss_scale import LossScale
 for scale in (1.0, LossScale(keras.optimizers.Adam()).initial_scale):  # the scale training starts with
     g = gradients(nets["mixed_float16"], x, y, scale)
     print(max(np.linalg.norm(g[k] - exact[k]) / np.linalg.norm(exact[k]) for k in lstm))

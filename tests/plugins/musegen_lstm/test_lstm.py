@@ -4,8 +4,10 @@ import pytest
 
 from musegen import NullProgress, RunDir, SampleConfig, TrainConfig, TrainData
 from musegen_lstm.config import LSTMConfig
-from musegen_lstm.lstm import LSTMModel
-from musegen_lstm.sampling import FastStep, NumpyLSTM, draw, filter_logits
+from musegen_lstm.fast.lstm import LSTMModel
+from musegen_lstm.fast.sampling import FastStep, NumpyLSTM, draw, filter_logits
+
+pytestmark = pytest.mark.slow  # trains models or runs gen in processes
 
 
 def test_paper_parameter_count():
@@ -94,7 +96,7 @@ def test_draw_follows_the_filtered_distribution(top_k, top_p, rows):
 def test_one_unfiltered_tune_draws_each_token_with_its_softmax_probability(units):
     """One tune without top-k or top-p (the Gumbel-max path): with an output layer that ignores the
     state, every token is an independent draw from softmax(bias / temperature)."""
-    from musegen_lstm.sampling import GUMBEL_ROWS, sample
+    from musegen_lstm.fast.sampling import GUMBEL_ROWS, sample
 
     rng = np.random.default_rng(5)
     net = random_net(rng, units, vocab=5)
@@ -110,7 +112,7 @@ def test_one_unfiltered_tune_draws_each_token_with_its_softmax_probability(units
 
 def test_gumbel_noise_is_standard_gumbel():
     """The one-tune path's noise: float32 Gumbel(0, 1), CDF exp(-exp(-x)), seeded, each row new."""
-    from musegen_lstm.sampling import gumbel_noise
+    from musegen_lstm.fast.sampling import gumbel_noise
 
     g = gumbel_noise(np.random.default_rng(2), 4000, 83)
     assert g.shape == (4000, 83) and g.dtype == np.float32 and np.isfinite(g).all()
@@ -127,7 +129,7 @@ def test_one_unfiltered_tune_draws_as_argmax_of_tempered_logits_plus_the_seeds_n
     folded into the noise) draws argmax(logits / T + g) step by step, g the seed's Gumbel noise, as a
     plain loop over FastStep.step does: from the first token (for many seeds) and across a block of
     noise."""
-    from musegen_lstm.sampling import GUMBEL_ROWS, gumbel_noise, sample
+    from musegen_lstm.fast.sampling import GUMBEL_ROWS, gumbel_noise, sample
 
     net = random_net(np.random.default_rng(7), units)
 
@@ -189,8 +191,8 @@ def test_training_learns_checkpoints_and_sampling_stops_at_end(tmp_path):
 
 
 def test_jax_sampler_draws_from_the_same_distribution():
-    from musegen_lstm.jax_sampling import sample as jax_sample
-    from musegen_lstm.sampling import sample as np_sample
+    from musegen_lstm.fast.jax_sampling import sample as jax_sample
+    from musegen_lstm.fast.sampling import sample as np_sample
 
     net = tiny(vocab=5).numpy_lstm()
     a = [t for s in np_sample(net, [1], 400, 1, end_id=-1, seed=0) for t in s]
@@ -202,7 +204,7 @@ def test_jax_sampler_draws_from_the_same_distribution():
 @pytest.mark.parametrize("layers", [1, 2])
 def test_jax_sampler_tunes_do_not_depend_on_its_unrolling(layers):
     """Several LSTM steps per loop iteration (as on a GPU) draw the same tunes, cut at the same ends."""
-    from musegen_lstm.jax_sampling import sample as jax_sample
+    from musegen_lstm.fast.jax_sampling import sample as jax_sample
 
     net = tiny(vocab=4, layers=layers).numpy_lstm()  # 4 symbols: tunes end (token 0) at many lengths
     runs = [jax_sample(net, [1, 2], 16, 23, end_id=0, temperature=1.5, top_p=0.95, seed=4, unroll=u) for u in (1, 3, 8)]
@@ -315,7 +317,7 @@ def toy_net(seed=1):
 
 @pytest.mark.parametrize("int8", [False, True])
 def test_checked_sampling_draws_refused_units_again(int8):
-    from musegen_lstm.sampling import Prepared, sample
+    from musegen_lstm.fast.sampling import Prepared, sample
 
     if int8:
         pytest.importorskip("torch")
@@ -334,7 +336,7 @@ def test_checked_sampling_draws_refused_units_again(int8):
 def test_a_unit_that_cannot_come_right_goes_back_one_more_unit():
     """Units must alternate even and odd counts of 1s: a unit that follows a wrong one cannot pass
     alone, so the sampler must draw the unit before it again."""
-    from musegen_lstm.sampling import sample
+    from musegen_lstm.fast.sampling import sample
 
     class Alternating(EvenUnits):
         initial = 1  # the parity the next unit must not have
@@ -355,7 +357,7 @@ def test_a_unit_that_cannot_come_right_goes_back_one_more_unit():
 
 
 def test_header_is_drawn_at_its_own_temperature():
-    from musegen_lstm.sampling import sample
+    from musegen_lstm.fast.sampling import sample
 
     class FirstTokenIsHeader(EvenUnits):
         header_temperature = 50.0  # nearly uniform
@@ -387,7 +389,7 @@ def test_header_is_drawn_at_its_own_temperature():
 def test_a_batch_sheds_its_ended_tunes_and_the_others_draw_on_as_before(monkeypatch, checked, layers):
     """Ended tunes leave the batch (``FastStep.rows``): the tunes left draw the same tokens as in a
     batch that keeps stepping every row to the end."""
-    from musegen_lstm import sampling
+    from musegen_lstm.fast import sampling
 
     net = toy_net(5)
     net.dense_b = np.array([0.0, 1.0, 1.0, -2.0], np.float32)  # the end likelier: tunes of 1 to 120 tokens
@@ -423,7 +425,7 @@ def test_a_batch_sheds_its_ended_tunes_and_the_others_draw_on_as_before(monkeypa
 def test_each_row_fed_its_own_prime_is_where_that_prime_alone_leaves_it(units):
     """Tunes asked for different things start from different primes in one batch (feed_primes); each row
     must then step on as a batch of that one prime would."""
-    from musegen_lstm.sampling import feed_primes
+    from musegen_lstm.fast.sampling import feed_primes
 
     net = random_net(np.random.default_rng(5), units)
     primes = [[3, 1, 4, 1, 5], [2], [], [9, 2, 6, 5, 3, 5, 8]]
@@ -440,7 +442,7 @@ def test_each_row_fed_its_own_prime_is_where_that_prime_alone_leaves_it(units):
 
 
 def test_a_checker_sees_each_tune_after_its_own_prime():
-    from musegen_lstm.sampling import sample
+    from musegen_lstm.fast.sampling import sample
 
     class Seen:
         retries, give_up, initial, header_temperature, stats = 2, 10, 0, None, {}

@@ -1,8 +1,10 @@
-"""musegen_lstm.lstm: the weights the samplers read, in place and kept until they change, on each backend."""
+"""musegen_lstm.fast.lstm: the weights the samplers read, in place and kept until they change, on each backend."""
 
 import pytest
 
 from conftest import run_python
+
+pytestmark = pytest.mark.slow  # trains models or runs gen in processes
 
 BACKENDS = ["jax", "torch", "tensorflow"]
 
@@ -11,8 +13,8 @@ IN_PLACE = """
 import numpy as np, keras
 from musegen import SampleConfig
 from musegen_lstm.config import LSTMConfig
-from musegen_lstm.jax_sampling import sample
-from musegen_lstm.lstm import LSTMModel
+from musegen_lstm.fast.jax_sampling import sample
+from musegen_lstm.fast.lstm import LSTMModel
 keras.utils.set_random_seed(5)
 m = LSTMModel(LSTMConfig(embedding_dim=6, units=16, layers=2, sampler="jax"), 9)
 m.build()
@@ -37,9 +39,9 @@ PREPARED = """
 import numpy as np, keras
 from musegen import TrainConfig
 from musegen_lstm.config import LSTMConfig
-from musegen_lstm.lstm import LSTMModel
-from musegen_lstm.sampling import Prepared
-from musegen_lstm.steps import steps
+from musegen_lstm.fast.lstm import LSTMModel
+from musegen_lstm.fast.sampling import Prepared
+from musegen_lstm.fast.steps import steps
 keras.utils.set_random_seed(5)
 m = LSTMModel(LSTMConfig(embedding_dim=6, units=16), 9)
 m.build()
@@ -80,7 +82,7 @@ def test_the_samplers_prepared_weights_are_kept_until_the_weights_change(backend
 TF_WRITES = """
 import numpy as np, tensorflow as tf
 from musegen_lstm.config import LSTMConfig
-from musegen_lstm.lstm import LSTMModel
+from musegen_lstm.fast.lstm import LSTMModel
 m = LSTMModel(LSTMConfig(embedding_dim=6, units=16), 9)
 m.build()
 emb = m.net.get_layer("embedding").embeddings

@@ -1,13 +1,15 @@
-"""musegen_lstm.net: the embedding folded into the first LSTM equals Keras's graph, forward and backward."""
+"""musegen_lstm.fast.net: the embedding folded into the first LSTM equals Keras's graph, forward and backward."""
 
 import pytest
 from test_layer import LEFT, SCAN_PATHS
 
 from conftest import run_python
 
+pytestmark = pytest.mark.slow  # trains models or runs gen in processes
+
 FOLDED = """
 import numpy as np, keras
-import musegen_lstm.net as N
+import musegen_lstm.fast.net as N
 from musegen_lstm.config import LSTMConfig
 rng = np.random.default_rng(0)
 keras.utils.set_random_seed(0)  # the same initial weights every run: bfloat16's error depends on them
@@ -77,7 +79,7 @@ def test_embedding_folded_into_the_lstm_equals_keras_graph_forward_and_backward(
 def test_embedding_folded_in_mixed_bfloat16(backend):
     """The fold runs under mixed_bfloat16 too (bfloat16 where the CPU has it; torch: the one-hot rows
     padded), with the outputs and gradients of Keras's graph to bfloat16's rounding."""
-    from musegen_lstm.layer import cpu_dtype
+    from musegen_lstm.fast.layer import cpu_dtype
 
     ran, calls, out, _, path, grad = _folded(backend, 17, 40, "mixed_bfloat16")
     assert ran == "True" and int(calls) > 0
@@ -92,7 +94,7 @@ def test_embedding_folded_in_mixed_bfloat16(backend):
 
 DENSE_EMBEDDING = """
 import numpy as np, keras
-from musegen_lstm.net import build
+from musegen_lstm.fast.net import build
 from musegen_lstm.config import LSTMConfig
 net = build(LSTMConfig(embedding_dim=8, units=16), 5)
 net.compile(optimizer=keras.optimizers.Adam(1e-3), loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))

@@ -1,15 +1,17 @@
-"""musegen_lstm.steps: training steps that do not wait, against Keras's train_on_batch, on each backend."""
+"""musegen_lstm.fast.steps: training steps that do not wait, against Keras's train_on_batch, on each backend."""
 
 import pytest
 
 from conftest import run_python
 
+pytestmark = pytest.mark.slow  # trains models or runs gen in processes
+
 STEPS_SETUP = """
 import numpy as np, keras
 from musegen import TrainConfig
 from musegen_lstm.config import LSTMConfig
-from musegen_lstm.lstm import LSTMModel
-from musegen_lstm.steps import KerasSteps, steps
+from musegen_lstm.fast.lstm import LSTMModel
+from musegen_lstm.fast.steps import KerasSteps, steps
 def model(precision="float32"):
     keras.utils.set_random_seed(3)
     m = LSTMModel(LSTMConfig(embedding_dim=6, units=8, dropout=0.3, precision=precision), 11)

@@ -1,13 +1,15 @@
-"""musegen_lstm.tf_lstm: the TensorFlow CPU recurrence split in shares equals one share."""
+"""musegen_lstm.fast.tf_lstm: the TensorFlow CPU recurrence split in shares equals one share."""
 
 import pytest
 from test_layer import TF_KERNEL_LEFT
 
 from conftest import run_python
 
+pytestmark = pytest.mark.slow  # trains models or runs gen in processes
+
 TF_SPLIT = """
 import numpy as np, tensorflow as tf
-from musegen_lstm import tf_lstm as T
+from musegen_lstm.fast import tf_lstm as T
 T._cores = lambda: {cores}  # this many cores, whatever the machine has
 rng = np.random.default_rng(0)
 c = lambda *shape: tf.constant(rng.normal(size=shape).astype("float32") * 0.3)

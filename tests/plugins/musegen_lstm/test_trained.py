@@ -11,11 +11,14 @@ from typer.testing import CliRunner
 
 from musegen import MusegenError, NullProgress, RunDir, TrainConfig
 from musegen.cli import app
-from musegen_lstm.checkpoint import read
+from musegen_lstm.choose import LSTM
 from musegen_lstm.config import LSTMConfig
-from musegen_lstm.lstm import LSTMModel
-from musegen_lstm.trained import LSTM, Trained
+from musegen_lstm.fast.checkpoint import read
+from musegen_lstm.fast.lstm import LSTMModel
+from musegen_lstm.fast.trained import Trained
 from tests.conftest import TUNES, run_python
+
+pytestmark = pytest.mark.slow  # trains models or runs gen in processes
 
 
 def arrays(net):
@@ -119,7 +122,7 @@ def test_gen_eval_of_an_abc_run_imports_neither_keras_nor_torch(abc_run):
 @pytest.mark.parametrize("layers", [1, 2])
 def test_scoring_without_keras_gives_the_keras_models_nll(tmp_path, layers):
     """Sequences of many lengths, more than a batch of them: rows leave the batch as they are scored."""
-    from musegen_lstm import scoring
+    from musegen_lstm.fast import scoring
 
     run, m = fitted(tmp_path, layers=layers)
     loaded = LSTM.load(m.config, 6, run)

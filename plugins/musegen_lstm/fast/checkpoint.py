@@ -4,7 +4,7 @@ A ``.keras`` file is a zip of ``config.json`` (the layers, in order) and ``model
 Keras keeps each layer's variables under ``layers/<name>/vars/<i>`` (an LSTM's under
 ``layers/<name>/cell/vars``), ``<name>`` being its class in snake case, numbered from the second of a
 class on (``lstm``, ``lstm_1``, ...), in the config's order. :func:`read` follows that for the model
-:func:`musegen_lstm.net.build` makes and checks every shape; a file it does not recognise gives None,
+:func:`musegen_lstm.fast.net.build` makes and checks every shape; a file it does not recognise gives None,
 and the caller loads it with Keras instead (which also says what is wrong with a broken one).
 
 Opening a run with Keras costs its import (seconds) and a model build; reading the weights here is a
@@ -20,18 +20,15 @@ from pathlib import Path
 
 import numpy as np
 
-from musegen_lstm.sampling import NumpyLSTM
-
-CHECKPOINTS = {"best": "model.keras", "last": "last.keras"}
-"""A run's checkpoint files: the best by held-out loss, and the last (with the optimizer's state)."""
+from musegen_lstm.fast.sampling import NumpyLSTM
 
 LAYERS = {"InputLayer": "input_layer", "Embedding": "embedding", "LSTM": "lstm", "Dropout": "dropout", "Dense": "dense"}
-"""The classes :func:`musegen_lstm.net.build` uses, and the name Keras gives each one's weights."""
+"""The classes :func:`musegen_lstm.fast.net.build` uses, and the name Keras gives each one's weights."""
 
 
 def read(path: Path, vocab_size: int | None = None) -> NumpyLSTM | None:
     """The sampler's weights in the checkpoint at ``path``, or None where it is not a model that
-    :func:`musegen_lstm.net.build` made (as far as the file shows) or cannot be read here.
+    :func:`musegen_lstm.fast.net.build` made (as far as the file shows) or cannot be read here.
     ``vocab_size``: checked against the output layer (a mismatch gives None too)."""
     try:
         with zipfile.ZipFile(path) as z:

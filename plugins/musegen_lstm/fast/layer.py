@@ -7,15 +7,15 @@
   (:func:`cpu_dtype`);
 - jax on a GPU: cuDNN through ``jax.experimental.rnn`` (what Keras itself calls there), in float32
   whatever the precision (it has no bfloat16); if that cannot run, the scan below in float32;
-- jax on a CPU: :mod:`musegen_lstm.jax_lstm`, a scan with a hand-written backward pass, in float32,
+- jax on a CPU: :mod:`musegen_lstm.fast.jax_lstm`, a scan with a hand-written backward pass, in float32,
   its products in bfloat16 under ``mixed_bfloat16`` where the CPU has bfloat16 instructions;
-- tensorflow on a CPU: :mod:`musegen_lstm.tf_lstm`, XLA-compiled loops with a hand-written backward
+- tensorflow on a CPU: :mod:`musegen_lstm.fast.tf_lstm`, XLA-compiled loops with a hand-written backward
   pass, in float32, their recurrent products in bfloat16 under ``mixed_bfloat16`` where the CPU has
   bfloat16 instructions (on a GPU Keras runs cuDNN itself);
 - anything else (a mask, dropout inside the cell): Keras's own path.
 
 ``layer.path`` names the recurrence the last call ran (on jax: the one it traced; when the embedding
-is folded into this layer, :mod:`musegen_lstm.net` records its path here too). The weights, their
+is folded into this layer, :mod:`musegen_lstm.fast.net` records its path here too). The weights, their
 layout and the results are those of ``keras.layers.LSTM``: checkpoints move between backends and
 devices, and the NumPy sampler reads them unchanged.
 """
@@ -81,7 +81,7 @@ def torch_lstm(layer, path: str, x, h0, c0, input_kernel, recurrent, bias, dtype
     """PyTorch's LSTM kernel over batch-first ``x`` from ``(h0, c0)`` ``(B, U)``, with Keras's weights
     (``x @ input_kernel + h @ recurrent + bias``), computing in ``dtype``; records ``path`` (with the
     type, unless it and the layer's are float32) on ``layer``. Returns (outputs, h, c) in the layer's
-    compute type. :func:`_torch` and :mod:`musegen_lstm.net`'s fold both run it."""
+    compute type. :func:`_torch` and :mod:`musegen_lstm.fast.net`'s fold both run it."""
     import torch
 
     compute = getattr(torch, layer.compute_dtype)
@@ -174,7 +174,7 @@ def gpu_dtype(compute_dtype: str) -> str:
 def cpu_dtype(compute_dtype: str, backend: str) -> str:
     """The type a CPU recurrence multiplies in for a layer computing in ``compute_dtype``, on the
     ``backend`` (torch: PyTorch's LSTM kernel, jax and tensorflow: the products of
-    :mod:`musegen_lstm.jax_lstm` and :mod:`musegen_lstm.tf_lstm`):
+    :mod:`musegen_lstm.fast.jax_lstm` and :mod:`musegen_lstm.fast.tf_lstm`):
     bfloat16 only where this CPU has bfloat16 instructions (AVX512-BF16 or AMX, where it runs about
     twice float32's speed); float16, or bfloat16 emulated, ran slower than float32: float32."""
     if compute_dtype == "bfloat16" and (_torch_has_bfloat16() if backend == "torch" else _cpu_has_bfloat16()):
@@ -214,7 +214,7 @@ def _jax(layer, sequences, initial_state):
             layer._ran("cudnn" if compute == "float32" else "cudnn, float32")
             outputs, h, c = (a.astype(compute) for a in out)
             return h, (outputs if layer.return_sequences else h[:, None]), [h, c]
-    from musegen_lstm.jax_lstm import lstm
+    from musegen_lstm.fast.jax_lstm import lstm
 
     dtype = scan_dtype(layer, sequences.shape[0])
     outputs, h, c = (a.astype(compute) for a in lstm(*wide, dtype=dtype))
@@ -223,19 +223,19 @@ def _jax(layer, sequences, initial_state):
 
 def scan_dtype(layer, batch) -> str:
     """The type of the CPU loops' recurrent products for ``layer`` over ``batch`` rows
-    (:mod:`musegen_lstm.jax_lstm`'s scan on jax, :mod:`musegen_lstm.tf_lstm`'s loops on tensorflow):
+    (:mod:`musegen_lstm.fast.jax_lstm`'s scan on jax, :mod:`musegen_lstm.fast.tf_lstm`'s loops on tensorflow):
     bfloat16 on a CPU that has it under ``mixed_bfloat16``, else float32. Records the loops' path on
     ``layer`` (with ", float32" where the layer computes in another type). The layer's fused call and
-    :mod:`musegen_lstm.net`'s fold both run the loops."""
+    :mod:`musegen_lstm.fast.net`'s fold both run the loops."""
     backend = keras.backend.backend()
     if backend == "jax":
         import jax
 
-        from musegen_lstm.jax_lstm import path
+        from musegen_lstm.fast.jax_lstm import path
 
         on_cpu = jax.default_backend() == "cpu"
     else:
-        from musegen_lstm.tf_lstm import path
+        from musegen_lstm.fast.tf_lstm import path
 
         on_cpu = True  # tf_lstm runs only where TensorFlow sees no GPU
     dtype = cpu_dtype(layer.compute_dtype, backend) if on_cpu else "float32"
@@ -274,10 +274,10 @@ def _jax_cudnn(sequences, kernel, recurrent, bias, h0, c0):
 
 
 def _tensorflow(layer, sequences, initial_state):
-    """:mod:`musegen_lstm.tf_lstm` where TensorFlow sees no GPU; None (Keras's path: cuDNN) on a GPU."""
+    """:mod:`musegen_lstm.fast.tf_lstm` where TensorFlow sees no GPU; None (Keras's path: cuDNN) on a GPU."""
     if tf_gpu():
         return None
-    from musegen_lstm.tf_lstm import lstm
+    from musegen_lstm.fast.tf_lstm import lstm
 
     cell = layer.cell
     dtype = scan_dtype(layer, sequences.shape[0])

@@ -104,7 +104,7 @@ def sample(
     seed=None,
     unroll: int | None = None,
 ) -> list[list[int]]:
-    """Same contract as :func:`musegen_lstm.sampling.sample`, compiled. ``net`` has a ``NumpyLSTM``'s
+    """Same contract as :func:`musegen_lstm.fast.sampling.sample`, compiled. ``net`` has a ``NumpyLSTM``'s
     attributes (``embedding``, ``layers`` of ``(W, R, b)``, ``dense_w``, ``dense_b``) as NumPy arrays,
     JAX arrays or PyTorch tensors (read in place through DLPack: on a GPU the weights are not copied
     through the host). ``unroll``: LSTM steps per loop iteration (default: :data:`UNROLL` for the

@@ -11,7 +11,7 @@ it (one step later, while the next one runs), and the weights stay where they ar
   without blocking, and none of the blocking copies of Python numbers Keras's torch code makes;
 - tensorflow: ``train_on_batch``.
 
-Under ``mixed_float16`` the model's optimizer is a loss scale (:mod:`musegen_lstm.loss_scale`): each
+Under ``mixed_float16`` the model's optimizer is a loss scale (:mod:`musegen_lstm.fast.loss_scale`): each
 step multiplies the loss by it before the gradients, as ``train_on_batch`` does; the torch step
 also skips an overflowing step and updates the scale on the device, without reading anything back.
 
@@ -131,7 +131,7 @@ class TorchSteps(KerasSteps):
             torch._foreach_div(torch._foreach_mul(m, alpha), torch._foreach_add(torch._foreach_sqrt(v2), opt.epsilon)),
             alpha=-1,
         )
-        opt.iterations.value.add_(1)  # a skipped step counts too (musegen_lstm.loss_scale.LossScale)
+        opt.iterations.value.add_(1)  # a skipped step counts too (musegen_lstm.fast.loss_scale.LossScale)
         self.iterations = t
 
     def _adam_of(self):

@@ -2,9 +2,9 @@
 
 On a CPU Keras's TensorFlow LSTM is its generic loop in graph mode (Keras turns XLA off on machines
 without a GPU): ``x @ kernel`` inside every time step, a dozen small ops a step, and TensorFlow
-differentiating the loop. Here, as in :mod:`musegen_lstm.jax_lstm` (read it first: the same steps,
+differentiating the loop. Here, as in :mod:`musegen_lstm.fast.jax_lstm` (read it first: the same steps,
 layouts and saved arrays), the input projection is done outside the loop — one product over the whole
-sequence (:func:`lstm`) or rows of a table (:func:`lstm_from_table`, see :mod:`musegen_lstm.net`) — and
+sequence (:func:`lstm`) or rows of a table (:func:`lstm_from_table`, see :mod:`musegen_lstm.fast.net`) — and
 the forward loop and the backward loop are each one ``tf.function(jit_compile=True)``: XLA fuses each
 step's elementwise work, which graph mode runs op by op. Each gate is its own product, sigmoids are
 computed through ``tanh``, the backward loop carries only the state gradients, and the recurrent
@@ -20,13 +20,13 @@ XLA calls, which TensorFlow's inter-op threads run at the same time; the kernels
 summed. In columns the products are wide enough for every core: no split.
 
 **bfloat16.** Under ``mixed_bfloat16``, on a CPU with bfloat16 instructions
-(:func:`musegen_lstm.layer.cpu_dtype`), each step's recurrent products, forward and backward, read
+(:func:`musegen_lstm.fast.layer.cpu_dtype`), each step's recurrent products, forward and backward, read
 bfloat16 and sum into float32 (``BatchMatMulV3`` with a float32 result); everything else stays float32, as in
-:mod:`musegen_lstm.jax_lstm`. Under the other mixed
+:mod:`musegen_lstm.fast.jax_lstm`. Under the other mixed
 precisions, or without the instructions, the loops compute in float32.
 
-Only where TensorFlow sees no GPU (there Keras runs cuDNN): :mod:`musegen_lstm.layer` and
-:mod:`musegen_lstm.net` decide.
+Only where TensorFlow sees no GPU (there Keras runs cuDNN): :mod:`musegen_lstm.fast.layer` and
+:mod:`musegen_lstm.fast.net` decide.
 """
 
 from __future__ import annotations
@@ -152,7 +152,7 @@ def shares(batch, units: int) -> int:
 
 
 def path(batch, units: int, dtype: str = "float32") -> str:
-    """The name :attr:`musegen_lstm.layer.LSTM.path` records for this recurrence, its recurrent
+    """The name :attr:`musegen_lstm.fast.layer.LSTM.path` records for this recurrence, its recurrent
     products in ``dtype``."""
     n = shares(batch, units)
     return (

@@ -3,7 +3,7 @@
 Keras's generic loop computes ``x @ kernel`` inside every time step and lets JAX differentiate the
 loop. Here, as in cuDNN, the input projection is done outside the loop: one product over the whole
 sequence (:func:`lstm`) or, for the first layer, rows of a table looked up per step
-(:func:`lstm_from_table`, see :mod:`musegen_lstm.net`). What XLA's CPU backend is slow at shapes the
+(:func:`lstm_from_table`, see :mod:`musegen_lstm.fast.net`). What XLA's CPU backend is slow at shapes the
 rest: each gate is its own ``(U, U)`` product and its own ``(T, B, U)`` array (slicing a ``4U``-wide
 array inside a loop costs more than the product), sigmoids are computed through ``tanh`` (XLA's
 ``exp`` is slow on CPUs), the forward loop saves only what the backward one cannot recompute cheaply
@@ -21,14 +21,14 @@ the loop (:data:`COLUMNS_FLOAT32`), so that nothing after the loops copies ``(T,
 
 **Rows split over the CPU's cores.** XLA runs a small product like ``(32, 256) × (256, 256)`` on one
 core, so a recurrence used one of the machine's cores. The rows of a batch are independent
-sequences: with several JAX CPU devices (:mod:`musegen_lstm.lstm` makes one per core), each device
+sequences: with several JAX CPU devices (:mod:`musegen_lstm.fast.lstm` makes one per core), each device
 runs the recurrence for its share of the rows (``shard_map``), forward and backward, and the weight
 gradients are summed — the same numbers as one device, to float32 rounding. See :func:`cpu_mesh`.
 Not in columns: there XLA runs each product on every core itself, and each device would stream the
 whole kernel each step, which measured slower.
 
 **bfloat16.** Under ``mixed_bfloat16``, on a CPU with bfloat16 instructions
-(:func:`musegen_lstm.layer.cpu_dtype`), every product of the recurrence (the input projection, each
+(:func:`musegen_lstm.fast.layer.cpu_dtype`), every product of the recurrence (the input projection, each
 step's ``h @ kernel`` forward and backward, the kernel's gradient) reads bfloat16 and sums in float32;
 gates, cell states and the gate inputs' gradients stay float32. Inside the loop XLA's CPU products
 run about twice float32's speed in bfloat16.
@@ -264,7 +264,7 @@ def cpu_mesh(batch: int, units: int):
 
 
 def path(batch: int, units: int, dtype: str = "float32") -> str:
-    """The name :attr:`musegen_lstm.layer.LSTM.path` records for this recurrence over ``batch`` rows,
+    """The name :attr:`musegen_lstm.fast.layer.LSTM.path` records for this recurrence over ``batch`` rows,
     its recurrent products in ``dtype``."""
     mesh = cpu_mesh(batch, units)
     return (

@@ -8,13 +8,13 @@ and two of that size backward, a step looks rows up in a table made by a ``vocab
 units`` product — 83 rows against 6,400 for the paper's batch. Same weights, same results to float32
 rounding, same checkpoints; the NumPy sampler reads the layers as before.
 
-- jax on a CPU: :func:`musegen_lstm.jax_lstm.lstm_from_table`, rows looked up step by step (in
-  the precision :mod:`musegen_lstm.layer` would run: :func:`musegen_lstm.layer.cpu_dtype`);
+- jax on a CPU: :func:`musegen_lstm.fast.jax_lstm.lstm_from_table`, rows looked up step by step (in
+  the precision :mod:`musegen_lstm.fast.layer` would run: :func:`musegen_lstm.fast.layer.cpu_dtype`);
 - torch on a CPU, when the vocabulary is smaller than the embedding: PyTorch's native LSTM kernel
   over one-hot inputs, the table as its input weights (in bfloat16 under ``mixed_bfloat16`` where
   the CPU has bfloat16 instructions, else in float32);
-- tensorflow on a CPU: :func:`musegen_lstm.tf_lstm.lstm_from_table`, rows looked up step by step (in
-  the precision :mod:`musegen_lstm.layer` would run);
+- tensorflow on a CPU: :func:`musegen_lstm.fast.tf_lstm.lstm_from_table`, rows looked up step by step (in
+  the precision :mod:`musegen_lstm.fast.layer` would run);
 - anything else (a GPU, dropout inside the LSTM, a mask): Keras's graph.
 """
 
@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import keras
 
-from musegen_lstm.layer import LSTM
+from musegen_lstm.fast.layer import LSTM
 
 
 def build(config, vocab_size: int) -> keras.Model:
@@ -95,7 +95,7 @@ oneDNN's bfloat16 LSTM runs far faster on padded widths; float32 runs alike."""
 def _torch(embedding, lstm, tokens):
     import torch
 
-    from musegen_lstm.layer import cpu_dtype, torch_lstm
+    from musegen_lstm.fast.layer import cpu_dtype, torch_lstm
 
     dtype = getattr(torch, cpu_dtype(lstm.compute_dtype, "torch"))
     cell = lstm.cell
@@ -112,21 +112,21 @@ def _torch(embedding, lstm, tokens):
 def _torch_folds(embedding, lstm) -> bool:
     """PyTorch's kernel multiplies its inputs in any case: one-hot rows are cheaper than embeddings
     only when the vocabulary is smaller than the embedding (the paper's 83 < 256, not 83 > 64).
-    On a GPU the layer runs cuDNN (:mod:`musegen_lstm.layer`)."""
+    On a GPU the layer runs cuDNN (:mod:`musegen_lstm.fast.layer`)."""
     embeddings = embedding.embeddings.value
     return not embeddings.is_cuda and embeddings.shape[0] < embeddings.shape[1]
 
 
 def _jax_folds(embedding, lstm) -> bool:
-    """On a CPU; on a GPU the layer runs cuDNN (:mod:`musegen_lstm.layer`)."""
+    """On a CPU; on a GPU the layer runs cuDNN (:mod:`musegen_lstm.fast.layer`)."""
     import jax
 
     return jax.default_backend() == "cpu"
 
 
 def _jax(embedding, lstm, tokens):
-    from musegen_lstm.jax_lstm import lstm_from_table
-    from musegen_lstm.layer import scan_dtype
+    from musegen_lstm.fast.jax_lstm import lstm_from_table
+    from musegen_lstm.fast.layer import scan_dtype
 
     cell = lstm.cell
     kernel, recurrent, bias = (v.value.astype("float32") for v in (cell.kernel, cell.recurrent_kernel, cell.bias))
@@ -136,8 +136,8 @@ def _jax(embedding, lstm, tokens):
 
 
 def _tensorflow(embedding, lstm, tokens):
-    from musegen_lstm.layer import scan_dtype
-    from musegen_lstm.tf_lstm import lstm_from_table
+    from musegen_lstm.fast.layer import scan_dtype
+    from musegen_lstm.fast.tf_lstm import lstm_from_table
 
     cell = lstm.cell
     kernel, bias = (keras.ops.cast(v.value, "float32") for v in (cell.kernel, cell.bias))
@@ -148,8 +148,8 @@ def _tensorflow(embedding, lstm, tokens):
 
 
 def _tensorflow_folds(embedding, lstm) -> bool:
-    """On a CPU; on a GPU Keras's LSTM runs cuDNN (:mod:`musegen_lstm.layer`)."""
-    from musegen_lstm.layer import tf_gpu
+    """On a CPU; on a GPU Keras's LSTM runs cuDNN (:mod:`musegen_lstm.fast.layer`)."""
+    from musegen_lstm.fast.layer import tf_gpu
 
     return not tf_gpu()
 

@@ -8,7 +8,7 @@ lifts them into range; the optimizer divides the gradients by it again before it
 whose gradients overflow (inf or nan) changes no weight and halves the scale; after
 ``dynamic_growth_steps`` (2000) clean steps in a row the scale doubles. That is Keras's
 ``LossScaleOptimizer``, which ``Model.fit`` adds by itself under ``mixed_float16``; musegen's own
-training steps (:mod:`musegen_lstm.steps`) scale their loss the same way.
+training steps (:mod:`musegen_lstm.fast.steps`) scale their loss the same way.
 
 One change from Keras: a skipped step still counts in ``iterations``. musegen reads the step a run
 resumes from, and its learning-rate schedule's position, from ``iterations``, and a run's batches

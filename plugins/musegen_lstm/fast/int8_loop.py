@@ -6,8 +6,8 @@ product has just pushed the interpreter's and NumPy's state out of the caches. T
 same steps without Python: faster where the kernel does not fit the caches (1024 units), no faster
 where it does.
 
-The operations of :meth:`musegen_lstm.sampling.FastStep.step`, in its order, on its weights and its
-buffers, and the draws of :func:`musegen_lstm.sampling._sample_one_gumbel` (Gumbel-max, the noise in
+The operations of :meth:`musegen_lstm.fast.sampling.FastStep.step`, in its order, on its weights and its
+buffers, and the draws of :func:`musegen_lstm.fast.sampling._sample_one_gumbel` (Gumbel-max, the noise in
 blocks of ``GUMBEL_ROWS`` from the same generator). PyTorch's tanh is not NumPy's to the last bit, so
 a seed's tune is the same either way until a near tie falls the other way (at 1024 units with sharp
 weights, from the 146th character of one 1,500-character tune; never in 1,500 at 64 units). Where TorchScript
@@ -75,7 +75,7 @@ def _compiled():
 
 
 def one_tune(fast, packed):
-    """For a :class:`musegen_lstm.sampling.FastStep` of one tune with one fused LSTM layer whose kernel is
+    """For a :class:`musegen_lstm.fast.sampling.FastStep` of one tune with one fused LSTM layer whose kernel is
     ``packed`` (weights packed for ``linear_dynamic``): a function ``(noise, end_id) -> tokens`` that
     draws with the rows of ``noise`` (float32 Gumbel noise, ``(rows, vocabulary)``) as
     :func:`_steps` does, advancing ``fast``'s own state; None where the loop cannot be compiled."""

@@ -16,12 +16,12 @@ import numpy as np
 import musegen_keras
 from musegen import MusegenError, TrainResult, interrupts, training
 from musegen.atomic import atomic_path
-from musegen_lstm.checkpoint import CHECKPOINTS
-from musegen_lstm.choose import draw_tunes, prime_per_tune, sampler_for
-from musegen_lstm.loss_scale import LossScale
-from musegen_lstm.net import build
-from musegen_lstm.sampling import NumpyLSTM, Prepared
-from musegen_lstm.steps import steps
+from musegen_lstm.config import CHECKPOINTS
+from musegen_lstm.fast.draw import draw_tunes, prime_per_tune, sampler_for
+from musegen_lstm.fast.loss_scale import LossScale
+from musegen_lstm.fast.net import build
+from musegen_lstm.fast.sampling import NumpyLSTM, Prepared
+from musegen_lstm.fast.steps import steps
 
 
 class LSTMModel:
@@ -75,7 +75,7 @@ class LSTMModel:
     def fit(self, data, train, run, progress) -> TrainResult:
         musegen_keras.seed(train.seed)
         resumed = self.net is not None
-        if train.distribute == "data-parallel":
+        if self.config.distribute == "data-parallel":
             self._distribute(train, run, progress, resumed)
         with interrupts.deferred():  # JAX starting: native code that a signal must not cut short
             self.build()
@@ -159,13 +159,13 @@ class LSTMModel:
 
     @property
     def prime_per_tune(self) -> bool:
-        """Whether ``sample`` takes a prime for each tune (:func:`musegen_lstm.choose.prime_per_tune`)."""
+        """Whether ``sample`` takes a prime for each tune (:func:`musegen_lstm.fast.draw.prime_per_tune`)."""
         return prime_per_tune(self)
 
     def sample(self, prime: list[int], options, end_id: int, checker=None) -> list[list[int]]:
         """Carry (h, c) token by token, never re-running the prefix; all tunes advance as one batch.
         With a ``checker`` (bars, say), refused units are drawn again: that needs the NumPy sampler
-        (:func:`musegen_lstm.choose.draw_tunes`)."""
+        (:func:`musegen_lstm.fast.draw.draw_tunes`)."""
         return draw_tunes(self, prime, options, end_id, checker)
 
     def sampler(self) -> str:

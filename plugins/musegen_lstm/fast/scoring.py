@@ -1,7 +1,7 @@
 """Scoring held-out tunes without Keras: the negative log-likelihood through the NumPy recurrence.
 
-``gen eval`` scores the held-out tunes of a run it opened without Keras (``musegen_lstm.trained``):
-the same numbers as the Keras model's ``nll``, computed by :class:`musegen_lstm.sampling.FastStep`,
+``gen eval`` scores the held-out tunes of a run it opened without Keras (``musegen_lstm.fast.trained``):
+the same numbers as the Keras model's ``nll``, computed by :class:`musegen_lstm.fast.sampling.FastStep`,
 the recurrence the sampler runs, so that the command never imports Keras (whose import costs more
 than the scoring).
 """
@@ -12,7 +12,7 @@ import numpy as np
 
 from musegen.sampling import _shed
 from musegen.training import token_nll
-from musegen_lstm.sampling import FastStep
+from musegen_lstm.fast.sampling import FastStep
 
 BATCH = 64
 """Tunes scored together: one row each, in order of length, so that a batch ends together."""
@@ -21,7 +21,7 @@ BATCH = 64
 def nll(prepared, sequences: list[list[int]], end_id: int) -> tuple[float, int]:
     """Total negative log-likelihood (nats) of ``sequences`` and their token count, each scored from a
     fresh state after ``end_id`` (as tunes are sampled), by the weights of ``prepared`` (a
-    :class:`musegen_lstm.sampling.Prepared`)."""
+    :class:`musegen_lstm.fast.sampling.Prepared`)."""
     total, count = 0.0, 0
     order = sorted(range(len(sequences)), key=lambda i: len(sequences[i]))
     for b in range(0, len(order), BATCH):

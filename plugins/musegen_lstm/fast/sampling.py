@@ -17,7 +17,7 @@ arithmetic, is what a step of a small LSTM costs):
   layer fused into the recurrent product, below, it scales the logits: one multiply a step).
 
 That layout is a :class:`Prepared`, made once per model and kept between calls; with ``int8`` its
-LSTM products read int8 weights (:mod:`musegen_lstm.int8`, ``model.sampler=numpy-int8``).
+LSTM products read int8 weights (:mod:`musegen_lstm.fast.int8`, ``model.sampler=numpy-int8``).
 """
 
 from __future__ import annotations
@@ -80,7 +80,7 @@ def _reordered(a: np.ndarray, u: int) -> np.ndarray:
 class Prepared:
     """A :class:`NumpyLSTM`'s weights laid out for :class:`FastStep` (above), made once per model and
     reused by every sampling call until the weights change (``LSTMModel`` keeps it). ``int8``: every
-    product of the recurrence through :class:`musegen_lstm.int8.Int8Kernel`.
+    product of the recurrence through :class:`musegen_lstm.fast.int8.Int8Kernel`.
 
     With one LSTM layer the output layer's kernel is fused into the recurrent one: ``h @ [R | D]`` gives
     this step's logits and the next step's recurrent part in one product (at 1024 units on a CPU,
@@ -101,7 +101,7 @@ class Prepared:
             else:  # one product of [x, h] by the stacked kernels (_reordered gives contiguous float32)
                 table, kernel = None, np.concatenate([w, r])
             if int8:
-                from musegen_lstm.int8 import Int8Kernel
+                from musegen_lstm.fast.int8 import Int8Kernel
 
                 kernel = Int8Kernel(kernel)
             self.weights.append((table, kernel, b))
@@ -166,12 +166,12 @@ class FastStep:
         return new
 
     def compiled_loop(self):
-        """One tune's draws and steps compiled (:func:`musegen_lstm.int8_loop.one_tune`) where this is one
+        """One tune's draws and steps compiled (:func:`musegen_lstm.fast.int8_loop.one_tune`) where this is one
         tune through one fused LSTM layer with int8 weights on the ``dynamic`` route; else None."""
         kernel = self.weights[0][1]
         if self.n != 1 or not self.fused or getattr(kernel, "route", None) != "dynamic":
             return None
-        from musegen_lstm.int8_loop import one_tune
+        from musegen_lstm.fast.int8_loop import one_tune
 
         return one_tune(self, kernel.packed)
 
@@ -290,7 +290,7 @@ def _sample_one_gumbel(fast: FastStep, rng, max_len: int, end_id: int) -> list[i
     ``softmax(logits)``, exactly. Two NumPy calls a token instead of the inverse CDF's six: right
     after a product that streams the weights through the caches, each call costs several times what
     it costs in a loop of its own. With int8
-    weights the loop runs compiled where it can (:mod:`musegen_lstm.int8_loop`), on the same noise; else
+    weights the loop runs compiled where it can (:mod:`musegen_lstm.fast.int8_loop`), on the same noise; else
     with a fused output layer :func:`_fused_block` runs it. The first token is drawn from the logits of
     ``fast``'s last step (the prime's)."""
     noisy = np.empty_like(fast.logits[0])

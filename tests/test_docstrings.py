@@ -15,7 +15,7 @@ LAB_NOTES = re.compile(
     r"\b(session|entry|round) \d+\b"  # a lab log's numbered entries
     r"|EPYC|Sapphire Rapids|Xeon|Ryzen|\bH100\b|\bH200\b|\bA100\b|\d-core\b"  # machines
     r"|\d[\d,.]* ?(ms|us|µs|ns)\b|(?<!past )\b\d[\d,.]* s\b"  # timings
-    r"|characters/s|GFLOP/s|\d(\.\d+)?x (faster|slower|float)",  # speeds
+    r"|characters/s|GFLOP/s|\d(\.\d+)?x (faster|slower|float)|microseconds|milliseconds",  # speeds
 )
 SOURCES = sorted(p for root in ("core", "plugins") for p in (ROOT / root).rglob("*.py"))
 

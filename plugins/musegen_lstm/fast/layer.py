@@ -92,11 +92,12 @@ def torch_lstm(layer, path: str, x, h0, c0, input_kernel, recurrent, bias, dtype
         x, h0, c0, input_kernel, recurrent, bias = unscale.apply(box, x, h0, c0, input_kernel, recurrent, bias)
     params = [input_kernel.T.to(dtype).contiguous(), recurrent.T.to(dtype).contiguous(), bias.to(dtype)]
     params.append(torch.zeros_like(params[-1]))
-    # torch._VF.lstm is what torch.nn.LSTM calls: (input, (h0, c0), weights, has_biases, num_layers,
-    # dropout, train, bidirectional, batch_first); gate order i, f, g, o is Keras's i, f, c, o.
+    # No public PyTorch API runs its LSTM kernel on weights passed in. torch._VF.lstm is what torch.nn.LSTM
+    # calls: (input, (h0, c0), weights, has_biases, num_layers, dropout, train, bidirectional, batch_first);
+    # gate order i, f, g, o is Keras's i, f, c, o.
     # On a GPU it runs cuDNN whenever cuDNN accepts the inputs.
     with warnings.catch_warnings():
-        # cuDNN wants the four weights in one buffer and copies them into one (20 MB: microseconds); say nothing
+        # cuDNN wants the four weights in one buffer and copies them into one (a fast copy); say nothing
         warnings.filterwarnings("ignore", "RNN module weights are not part of single contiguous chunk")
         outputs, h, c = torch._VF.lstm(
             x.to(dtype),

@@ -27,6 +27,7 @@ class LossScale(keras.optimizers.LossScaleOptimizer):
     docstring). Same arguments: the optimizer it wraps, ``initial_scale`` (2^15),
     ``dynamic_growth_steps`` (2000)."""
 
+    # Keras has no public hook for a skipped step: these two methods are LossScaleOptimizer's own (Keras 3.15).
     def _stateless_handle_non_finite_grads(self, optimizer_variables, trainable_variables):
         trainable_variables, optimizer_variables = super()._stateless_handle_non_finite_grads(
             optimizer_variables, trainable_variables

@@ -81,7 +81,7 @@ class Net(keras.Model):
 
 def _is_chain(model, layers) -> bool:
     """Each layer reads the output of the one before it, and the model's output is the last one's."""
-    for before, layer in zip(layers, layers[1:]):
+    for before, layer in zip(layers, layers[1:]):  # no public API tells how often a layer is called: its nodes
         if len(layer._inbound_nodes) != 1 or layer._inbound_nodes[0].parent_nodes != before._inbound_nodes:
             return False
     return len(model.outputs) == 1 and model.outputs[0] is layers[-1].output

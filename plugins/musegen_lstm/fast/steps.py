@@ -179,7 +179,8 @@ def _plain_adam(opt) -> bool:
 
 
 def _keras_adam():
-    from keras.src.backend.torch.optimizers.torch_adam import Adam  # what keras.optimizers.Adam builds on torch
+    # not exported by Keras: the class keras.optimizers.Adam builds on torch, to recognise it
+    from keras.src.backend.torch.optimizers.torch_adam import Adam
 
     return Adam
 

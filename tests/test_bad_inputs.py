@@ -124,7 +124,7 @@ def case_generate_set_of_a_trained_setting(tmp, run):
         str(run),
         "--set",
         "model.units=64",
-    ], "model.units is fixed by the trained run; only model.sampler can change when sampling"
+    ], "model.units is fixed by the trained run; only model.fast, model.sampler can change when sampling"
 
 
 def case_generate_set_outside_sampling(tmp, run):

@@ -106,7 +106,10 @@ def test_jax_training_split_over_two_cpu_devices_equals_one_device(corpus, tmp_p
 
 
 def test_jax_backend_makes_one_cpu_device_per_core():
-    unset = 'import os; os.environ.pop("JAX_NUM_CPU_DEVICES", None); os.environ.pop("XLA_FLAGS", None)\n'
+    unset = (
+        'import os; os.environ.pop("JAX_NUM_CPU_DEVICES", None); os.environ.pop("XLA_FLAGS", None)\n'
+        "from musegen import process; process.setup()  # what gen and musegen.train do first\n"
+    )
     proc = run_python(
         unset + SPLIT.format(rows=16, dtype="float32"), env={"KERAS_BACKEND": "jax", "CUDA_VISIBLE_DEVICES": ""}
     )

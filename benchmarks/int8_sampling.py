@@ -86,6 +86,9 @@ def main() -> int:
     args = ap.parse_args()
     os.environ.setdefault("KERAS_BACKEND", "jax")
     os.environ["CUDA_VISIBLE_DEVICES"] = ""
+    from musegen import process
+
+    process.setup()  # musegen's process settings, as gen and musegen.train apply them
     from musegen_lstm.fast.int8 import best_route
 
     result = {"route": best_route(), "cpu": f"{os.cpu_count()} cores", "speed": {}}

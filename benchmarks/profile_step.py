@@ -32,7 +32,9 @@ def main() -> int:
     import torch
     from torch.profiler import ProfilerActivity, profile
 
-    from musegen import TrainConfig
+    from musegen import TrainConfig, process
+
+    process.setup()  # musegen's process settings, as gen and musegen.train apply them
     from musegen_lstm.config import LSTMConfig
     from musegen_lstm.fast.lstm import LSTMModel
     from musegen_lstm.fast.steps import steps

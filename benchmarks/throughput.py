@@ -47,7 +47,9 @@ class Musegen:
 
     def __init__(self, args):
         os.environ["KERAS_BACKEND"] = args.backend
-        from musegen import TrainConfig
+        from musegen import TrainConfig, process
+
+        process.setup()  # musegen's process settings, as gen and musegen.train apply them
         from musegen_lstm.config import LSTMConfig
         from musegen_lstm.fast.lstm import LSTMModel
 

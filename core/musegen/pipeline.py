@@ -142,11 +142,12 @@ def check(cfg: RunConfig) -> None:
         corpus_component(with_corpus(cfg, name))
     if bool(cfg.pretrain) != bool(cfg.train.pretrain_steps):
         raise MusegenError("pre-training needs both pretrain corpora (pretrain = [...]) and train.pretrain_steps > 0")
-    for role in ("encoder", "model"):
-        options = reg.get(role, getattr(cfg, role)).make_config(cfg.options.get(role))
-    model_class = reg.get("model", cfg.model).load()
+    reg.get("encoder", cfg.encoder).make_config(cfg.options.get("encoder"))
+    model_comp = reg.get("model", cfg.model)
+    model_options = model_comp.make_config(cfg.options.get("model"))
+    model_class = model_comp.load()
     if hasattr(model_class, "check"):  # what a model cannot do with these settings (a backend, say)
-        model_class.check(options, cfg)
+        model_class.check(model_options, cfg)
     make_renderers(cfg.renderers, cfg.render)  # a missing SoundFont fails now, not after training
     for name in cfg.render:
         if name != "*":

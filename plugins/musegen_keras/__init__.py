@@ -83,13 +83,19 @@ class KerasModel:
         return target
 
     @classmethod
+    def checkpoint(cls, run, tag: str) -> Path:
+        """The file of checkpoint ``tag`` of ``run``; one line of error where training never wrote it."""
+        path = run.file(cls.checkpoints[tag])
+        if not path.is_file():
+            raise MusegenError(f"{run.path} has no {path.name}: training stopped before its first checkpoint")
+        return path
+
+    @classmethod
     def load(cls, config, vocab_size: int, run, tag: str = "best"):
         """Checkpoint ``tag`` of ``run``; ``last`` with its optimizer state, to train on."""
         import keras
 
-        path = run.file(cls.checkpoints[tag])
-        if not path.is_file():
-            raise MusegenError(f"{run.path} has no {path.name}: training stopped before its first checkpoint")
+        path = cls.checkpoint(run, tag)
         self = cls(config, vocab_size)
         try:
             self.net = keras.saving.load_model(path, compile=(tag == "last"), safe_mode=True)
@@ -139,6 +145,7 @@ class LayerStepper:
         import numpy as np
 
         self.net, self.n, self.temperature = net, n, temperature
+        self.to_numpy = keras.ops.convert_to_numpy  # torch tensors that need grad, JAX and TF arrays alike
         self.layers = [
             (layer, isinstance(layer, keras.layers.RNN))
             for layer in net.layers
@@ -155,7 +162,6 @@ class LayerStepper:
         self.logits = np.zeros((n, net.output_shape[-1]), np.float32)
 
     def step(self, tokens):
-        import keras
         import numpy as np
 
         x, i = np.atleast_1d(np.asarray(tokens, np.int32)), 0
@@ -164,11 +170,11 @@ class LayerStepper:
                 k = len(_as_list(layer.cell.state_size))
                 x, new = layer.cell(x, self.state[i : i + k], training=False)
                 for mine, value in zip(self.state[i : i + k], _as_list(new)):
-                    mine[...] = keras.ops.convert_to_numpy(value)
+                    mine[...] = self.to_numpy(value)
                 i += k
             else:
                 x = layer(x, training=False)
-        self.logits = keras.ops.convert_to_numpy(x).astype(np.float32) / np.float32(self.temperature)
+        self.logits = self.to_numpy(x).astype(np.float32) / np.float32(self.temperature)
         return self.logits
 
     def rows(self, keep) -> LayerStepper:

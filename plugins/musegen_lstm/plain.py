@@ -36,9 +36,7 @@ class PlainLSTM(KerasModel):
         with its optimizer state, to train on."""
         if tag != "best":
             return super().load(config, vocab_size, run, tag)
-        path = run.file(cls.checkpoints[tag])
-        if not path.is_file():
-            raise MusegenError(f"{run.path} has no {path.name}: training stopped before its first checkpoint")
+        path = cls.checkpoint(run, tag)
         self = cls(config, vocab_size)
         self.net = self.network()
         try:

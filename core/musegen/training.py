@@ -5,7 +5,7 @@ uninterrupted one would), pre-trains first where asked, evaluates on held-out da
 ``train.eval_every`` steps, writes the ``best`` and ``last`` checkpoints (through the network's
 ``save``) and ``history.csv``, stops after ``train.patience`` evaluations without a better held-out
 loss, honours Ctrl-C and SIGTERM between steps, and reports to a progress bar. It knows no array
-library beyond NumPy: a Keras model plugs in through ``musegen_keras.KerasModel``.
+library beyond NumPy: a Keras model plugs in through ``musegen_nets.KerasModel``.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """musegen-gru: a Keras GRU model plugin in one screen.
 
 The model is its network: token ids -> Embedding -> GRU layers -> logits. Everything else comes from
-``musegen_keras.KerasModel``: training through musegen's loop (held-out checkpoints, patience,
+``musegen_nets.KerasModel``: training through musegen's loop (held-out checkpoints, patience,
 Ctrl-C and exact resume), ``gen eval``'s scoring, and sampling with temperature, top-k, top-p, a
 seed and the encoder's bar checker. Copy this file to start a Keras model of your own.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 import musegen
-from musegen_keras import KerasModel
+from musegen_nets import KerasModel
 
 
 class GRUConfig(BaseModel):

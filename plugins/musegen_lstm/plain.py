@@ -1,8 +1,8 @@
 """The paper's model in plain Keras 3, on one screen: the reference the fast path is tested against.
 
 Embedding → LSTM × layers (→ Dropout) → Dense logits, Keras's own layers only. It trains through
-musegen's loop (``musegen_keras.KerasModel``: ``train_on_batch``), scores with ``predict_on_batch`` and
-samples a token at a time through the LSTM cells (:class:`musegen_keras.LayerStepper`). Its layers have
+musegen's loop (``musegen_nets.KerasModel``: ``train_on_batch``), scores with ``predict_on_batch`` and
+samples a token at a time through the LSTM cells (:class:`musegen_nets.LayerStepper`). Its layers have
 the fast path's names and weights, so either path opens the other's checkpoints.
 ``--set model.fast=false`` runs it end to end, on any backend.
 """
@@ -10,8 +10,8 @@ the fast path's names and weights, so either path opens the other's checkpoints.
 from __future__ import annotations
 
 from musegen import MusegenError
-from musegen_keras import KerasModel
 from musegen_lstm.config import CHECKPOINTS
+from musegen_nets import KerasModel
 
 
 class PlainLSTM(KerasModel):

@@ -18,7 +18,7 @@ names = {names!r}
 for name in names:
     os.environ.pop(name, None)
 import musegen, musegen.cli
-for package in ("musegen", "musegen_lstm", "musegen_keras", "musegen_abc", "musegen_midi", "musegen_web"):
+for package in ("musegen", "musegen_lstm", "musegen_nets", "musegen_abc", "musegen_midi", "musegen_web"):
     module = importlib.import_module(package)
     for info in pkgutil.walk_packages(module.__path__, package + "."):
         if not info.name.endswith("__main__"):

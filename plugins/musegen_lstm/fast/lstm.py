@@ -13,7 +13,7 @@ with env.quiet_import():  # TensorFlow's import lines, on its backend
     import keras
 import numpy as np
 
-import musegen_keras
+import musegen_nets
 from musegen import MusegenError, TrainResult, interrupts, training
 from musegen.atomic import atomic_path
 from musegen_lstm.config import CHECKPOINTS
@@ -39,10 +39,10 @@ class LSTMModel:
         return self.net
 
     def _compile(self, train) -> None:
-        opt = musegen_keras.optimizer(train)
+        opt = musegen_nets.optimizer(train)
         if self.config.precision == "mixed_float16":  # float16 gradients: a dynamic loss scale (loss_scale.py)
             opt = LossScale(opt)
-        musegen_keras.compile(self.net, train, opt)
+        musegen_nets.compile(self.net, train, opt)
 
     def save(self, run, tag: str) -> Path:
         target = run.file(CHECKPOINTS[tag])
@@ -73,7 +73,7 @@ class LSTMModel:
 
     # -- training: through musegen.training.fit, with the pipelined steps of steps.py ----------------
     def fit(self, data, train, run, progress) -> TrainResult:
-        musegen_keras.seed(train.seed)
+        musegen_nets.seed(train.seed)
         resumed = self.net is not None
         if self.config.distribute == "data-parallel":
             self._distribute(train, run, progress, resumed)

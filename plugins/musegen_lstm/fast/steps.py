@@ -26,7 +26,7 @@ import math
 import keras
 import numpy as np
 
-from musegen_keras import Steps, seed_state
+from musegen_nets import Steps, seed_state
 
 
 def steps(net: keras.Model, seed: int):
@@ -41,7 +41,7 @@ def steps(net: keras.Model, seed: int):
 
 
 class KerasSteps(Steps):
-    """Keras's own ``train_on_batch``, which waits for each step (``musegen_keras.Steps``): TensorFlow's
+    """Keras's own ``train_on_batch``, which waits for each step (``musegen_nets.Steps``): TensorFlow's
     steps, and the reference the others are tested against."""
 
 

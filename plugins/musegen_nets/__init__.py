@@ -1,4 +1,4 @@
-"""musegen_keras: a musegen model made from a Keras network. Subclass :class:`KerasModel`, give ``network()``.
+"""musegen_nets: a musegen model made from a Keras network. Subclass :class:`KerasModel`, give ``network()``.
 
 The subclass supplies the network (token ids -> logits); musegen's training loop
 (:mod:`musegen.training`) and sampler (:mod:`musegen.sampling`) do the rest. Keras is imported when

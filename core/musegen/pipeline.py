@@ -369,12 +369,25 @@ def resume(run_path: str | os.PathLike, steps: int | None = None, progress: Prog
         return _fit(model, data, cfg, run, progress)
 
 
+def upgraded(config: dict) -> dict:
+    """A run's saved configuration in today's terms, so that runs written by earlier versions still open."""
+    train, options = config.get("train"), config.get("options", {})
+    if not (isinstance(train, dict) and "distribute" in train and isinstance(options, dict)):
+        return config  # nothing to move, or not a configuration: validation says which
+    distribute = train["distribute"]  # now the lstm model's own setting, model.distribute
+    if distribute != "none":
+        model = options.get("model") if isinstance(options.get("model"), dict) else {}
+        options = {**options, "model": {"distribute": distribute, **model}}
+    train = {k: v for k, v in train.items() if k != "distribute"}
+    return {**config, "train": train, "options": options}
+
+
 def run_config(manifest: dict, run: RunDir, what: str = "") -> RunConfig:
     """The run's configuration, validated; a ``run.json`` musegen would refuse is one line of error."""
     from pydantic import ValidationError
 
     try:
-        return RunConfig(**manifest["config"])
+        return RunConfig(**upgraded(manifest["config"]))
     except ValidationError as exc:
         if what:
             raise MusegenError(f"{what}: {validation_message(exc)}") from None

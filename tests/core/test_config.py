@@ -75,3 +75,18 @@ def test_the_abc_checker_validates_its_settings():
         check_checker(AbcCharEncoder, SampleConfig(checker={"bar_retries": -1}))
     with pytest.raises(MusegenError, match="has no checker settings"):
         check_checker(NoChecker(), SampleConfig(checker={"bar_retries": 2}))
+
+
+def test_a_run_written_before_distribute_moved_to_the_model_still_opens(tmp_path):
+    """``train.distribute`` became the lstm model's ``model.distribute``: older run.json files still read."""
+    from musegen.pipeline import run_config
+    from musegen.rundir import RunDir
+
+    run = RunDir(tmp_path)
+    config = resolve("tiny").model_dump()
+    plain = {**config, "train": {**config["train"], "distribute": "none"}}
+    assert run_config({"config": plain}, run) == resolve("tiny")
+    spread = {**config, "train": {**config["train"], "distribute": "data-parallel"}}
+    assert run_config({"config": spread}, run).options["model"]["distribute"] == "data-parallel"
+    with pytest.raises(MusegenError, match="run.json is corrupt"):
+        run_config({"config": {**config, "train": {**config["train"], "distribute": "none", "steps": "many"}}}, run)

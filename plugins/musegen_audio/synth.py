@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+BLOCK = 1 << 16  # frames per write of a compressed file
 SILENT = 1e-4  # peak below this (full scale 1.0): nothing audible was played
 
 
@@ -63,14 +64,12 @@ def render_wav(
         small = target.with_suffix(f".{compressed}")
         if not compressed_stereo and pcm.shape[1] == 2:
             pcm = ((pcm[:, 0].astype(np.int32) + pcm[:, 1]) // 2).astype("<i2")  # mono: half the encoding
+        channels = 1 if pcm.ndim == 1 else pcm.shape[1]
+        subtype = "VORBIS" if compressed == "ogg" else "PCM_16"
         with atomic_path(small, durable=False) as tmp:
-            soundfile.write(
-                str(tmp),
-                pcm,
-                sample_rate,
-                format=compressed.upper(),
-                subtype="VORBIS" if compressed == "ogg" else "PCM_16",
-            )
+            with soundfile.SoundFile(str(tmp), "w", sample_rate, channels, subtype, format=compressed.upper()) as out:
+                for start in range(0, len(pcm), BLOCK):  # libvorbis overflows its stack on one long write
+                    out.write(pcm[start : start + BLOCK])
         also.append(compressed)
     return {"ok": True, "seconds": round(pcm.shape[0] / sample_rate, 2), "also": also}
 

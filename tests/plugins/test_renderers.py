@@ -140,3 +140,22 @@ def test_the_compressed_sound_is_the_wav_sound(tmp_path):
     assert [f.name for f in only.files] == ["01-small-reel.ogg"]
     info = soundfile.info(tmp_path / "ogg" / "01-small-reel.ogg")
     assert info.format == "OGG" and info.channels == 1 and abs(info.duration - len(wav) / rate) < 0.1
+
+
+def test_a_piece_longer_than_two_minutes_gets_its_compressed_sound(tmp_path):
+    """libvorbis overflows its stack when a long sound is written in one call (a crash, not an error):
+    the worker writes in blocks. A 130 s chorale-length piece, 44.1 kHz stereo."""
+    import symusic
+
+    score = symusic.Score(480)
+    track = symusic.Track()
+    for beat in range(260):  # 130 s at the default 120 beats a minute
+        track.notes.append(symusic.Note(beat * 480, 480, 60 + beat % 12, 80))
+    score.tracks.append(track)
+    result = WavRenderer(WavConfig(compressed="ogg", compressed_stereo=True)).render(
+        [Piece.from_midi(score.dumps_midi(), title="long")], tmp_path
+    )
+    assert result.failed == []
+    info = soundfile.info(tmp_path / "01-long.ogg")
+    assert info.channels == 2 and abs(info.duration - soundfile.info(tmp_path / "01-long.wav").duration) < 0.1
+    assert info.duration > 125

@@ -194,6 +194,7 @@ class Model(Protocol):
 class Rendered:
     files: list[Path] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)  # (title, reason)
+    skipped: str = ""  # why the renderer wrote nothing for any piece (e.g. ABC text for MIDI pieces)
 
 
 class Renderer(Protocol):

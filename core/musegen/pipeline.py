@@ -631,7 +631,7 @@ def render(
     pieces: list[Piece], out_dir: str | os.PathLike, renderers: list[str] | dict, options: dict | None = None
 ) -> dict[str, Rendered]:
     """Write ``pieces`` with each renderer (names, or built by :func:`make_renderers`); a renderer that
-    does not apply to the pieces' format says so and is skipped."""
+    does not apply to the pieces' format is skipped, and its result says why."""
     from musegen.rundir import locked, record
 
     built = renderers if isinstance(renderers, dict) else make_renderers(renderers, options)
@@ -642,7 +642,7 @@ def render(
             usable = [p for p in pieces if p.format in renderer.formats]
             if not usable:
                 fmt = pieces[0].format if pieces else "no"
-                results[name] = Rendered(failed=[("*", f"renderer '{name}' does not apply to {fmt} pieces")])
+                results[name] = Rendered(skipped=f"not for {fmt} pieces")
                 continue
             results[name] = res = renderer.render(usable, out)
             record(out, [Path(f).name for f in res.files if Path(f).parent == out])  # what --force may replace

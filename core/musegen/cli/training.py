@@ -228,6 +228,9 @@ def _sample_and_write(run_path, sample, built, out, console, backend, model):
         )
     results = pipeline.render(pieces, out, built)
     for name, res in results.items():
+        if res.skipped:
+            console.print(f"  {name}: skipped, {res.skipped}", style="dim")
+            continue
         console.print(f"  {name}: {len(res.files)} files" + (f", {len(res.failed)} failed" if res.failed else ""))
         for title, why in res.failed[:10]:
             console.print(f"    {title}: {why}", style="yellow")

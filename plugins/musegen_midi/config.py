@@ -17,6 +17,11 @@ class MidiEventsConfig(BaseModel):
     transpose: list[int] = Field(
         default_factory=list, description="training copies shifted by these semitones, e.g. [-2, 2]"
     )
+    normalize_key: bool = Field(
+        False,
+        description="train on every piece moved to C major or A minor (one scale to learn, not twelve); "
+        "each generated piece is moved to a key signature drawn as often as the corpus has it",
+    )
     max_beats: float = Field(512, gt=0, description="decoding stops a piece at this length")
     max_note_beats: float = Field(16, gt=0, description="decoding releases a note held longer than this")
     max_voices: int = Field(16, ge=1, le=128, description="decoding drops a note-on while this many notes sound")

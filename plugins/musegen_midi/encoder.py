@@ -5,11 +5,14 @@ with a note-off that may come hundreds of events later. Decoding repairs what a 
 (events out of order, notes never released, more voices than ``max_voices``, time past
 ``max_beats``) and counts each repair in ``piece.meta["repairs"]``; it never raises on a sequence.
 ``fit`` learns from the corpus how many voices sound at once and each voice's pitch range: the checker
-(:mod:`musegen_midi.check`) refuses a note that breaks them while a model samples.
+(:mod:`musegen_midi.check`) refuses a note that breaks them while a model samples. With
+``normalize_key`` every piece is encoded in C major or A minor, and decoded in a key signature drawn
+from the corpus's (:mod:`musegen_midi.key`).
 """
 
 from __future__ import annotations
 
+import zlib
 from collections import Counter
 
 import numpy as np
@@ -17,6 +20,7 @@ import symusic
 from miditok import REMI, TSD, MIDILike, TokenizerConfig
 
 from musegen import MusegenError, Piece
+from musegen_midi.key import key_name
 
 SPECIAL = ("PAD_None", "BOS_None", "EOS_None", "MASK_None")
 TOKENIZERS = {"MIDILike": MIDILike, "TSD": TSD, "REMI": REMI}
@@ -42,6 +46,12 @@ class MidiEventsEncoder:
     def __init__(self, config):
         self.config = config
         self.limits: dict | None = None  # learned by fit(): voices at once, each voice's pitch range
+        self.keys: dict[str, int] | None = None  # learned by fit() with normalize_key: pieces per key signature
+        if config.normalize_key and config.transpose:
+            raise MusegenError(
+                "encoder.normalize_key moves every piece to C major or A minor, so encoder.transpose's "
+                "copies would all be the same piece again: set one of them"
+            )
         self._make(config.tokenization)
 
     def _make(self, tokenization: str) -> None:
@@ -71,6 +81,7 @@ class MidiEventsEncoder:
         """The vocabulary is fixed by the settings; from the corpus it learns the limits its checker holds
         samples to (:func:`musegen_midi.check.learn`)."""
         from musegen_midi.check import learn
+        from musegen_midi.key import signature
 
         scores = []
         for p in pieces:
@@ -78,6 +89,9 @@ class MidiEventsEncoder:
                 scores.append(symusic.Score.from_midi(p.to_midi()))
             except Exception:  # noqa: BLE001 — symusic raises RuntimeError and others; encode() reports the piece
                 continue
+        if self.config.normalize_key:  # the limits hold in the key the model writes in
+            self.keys = dict(sorted(Counter(str(signature(s)) for s in scores).items()))
+            scores = [self._to_c(s) for s in scores]
         self.limits = learn(scores)
 
     def state(self) -> dict:
@@ -88,12 +102,14 @@ class MidiEventsEncoder:
             "miditok": version("miditok"),
             "vocab_size": self.vocab_size,
             **({"limits": self.limits} if self.limits else {}),
+            **({"keys": self.keys} if self.keys else {}),
         }
 
     def load_state(self, state: dict) -> None:
         if state.get("tokenizer", "MIDILike") != self.tokenization:  # a run keeps the scheme it was trained on
             self._make(state.get("tokenizer", "MIDILike"))
         self.limits = state.get("limits")
+        self.keys = state.get("keys")
         if state.get("vocab_size") != self.vocab_size:
             raise MusegenError(
                 f"this run's MIDI vocabulary had {state.get('vocab_size')} events, "
@@ -120,6 +136,8 @@ class MidiEventsEncoder:
             score = merge_tracks(symusic.Score.from_midi(piece.to_midi()))
         except Exception as exc:
             raise MusegenError(f"cannot read MIDI of '{piece.title}': {exc}") from None
+        if self.config.normalize_key:
+            score = self._to_c(score)
         seq = self.tokenizer.encode(score)
         seq = seq[0] if isinstance(seq, list) else seq
         return list(seq.ids) + [self.end_id]
@@ -219,6 +237,8 @@ class MidiEventsEncoder:
             score = self.tokenizer.decode([clean])
             if self.tokenization != "MIDILike":
                 score = self._held(score, fixes)
+            if self.config.normalize_key and self.keys:
+                score = self._from_c(score, ids)
             data = score.dumps_midi()
         except Exception:  # should not happen after repair; still never raise
             fixes["decode_failed"] += 1
@@ -228,7 +248,23 @@ class MidiEventsEncoder:
         piece.meta["repairs"] = dict(fixes)
         piece.meta["events"] = len(ids)
         piece.meta["notes"] = int(sum(len(t.notes) for t in score.tracks)) if score is not None else 0
+        piece.meta["key"] = key_name(score) if score is not None else ""
         return piece
+
+    @staticmethod
+    def _to_c(score: symusic.Score) -> symusic.Score:
+        from musegen_midi.key import shift_to_c
+
+        return score.shift_pitch(shift_to_c(score))
+
+    def _from_c(self, score: symusic.Score, ids: list[int]) -> symusic.Score:
+        """The piece moved from C to a key signature drawn as often as the corpus has it: the same events
+        always give the same key."""
+        signatures = [int(k) for k in self.keys]
+        counts = np.array(list(self.keys.values()), dtype=float)
+        rng = np.random.default_rng(zlib.crc32(np.asarray(ids, dtype=np.int64).tobytes()))
+        drawn = signatures[rng.choice(len(signatures), p=counts / counts.sum())]
+        return score.shift_pitch(drawn if drawn <= 5 else drawn - 12)  # the shorter way, as encoding moved it
 
     def _known(self, ids: list[int]) -> tuple[list[int], Counter]:
         """REMI/TSD: the ids of whole notes (pitch, velocity, duration, in that order) and of time events;

@@ -13,10 +13,8 @@ import numpy as np
 import symusic
 
 from musegen import Piece
+from musegen_midi.key import SCALES, best_key, pitch_classes
 
-MAJOR = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
-MINOR = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
-SCALES = {"major": [0, 2, 4, 5, 7, 9, 11], "minor": [0, 2, 3, 5, 7, 8, 10, 11]}  # minor: natural, and its leading note
 HELD = 4.0  # seconds: a note held longer is (almost always) a note a model forgot to end
 
 
@@ -27,25 +25,6 @@ def polyphony(score: symusic.Score) -> np.ndarray:
         return np.zeros(0)
     starts, ends = np.array([s for s, _ in notes]), np.array([e for _, e in notes])
     return np.array([int(((starts <= t) & (ends > t)).sum()) for t in np.unique(starts)])
-
-
-def pitch_classes(score: symusic.Score, weighted: bool = True) -> np.ndarray:
-    """The piece's pitch-class histogram (12 bins), by duration or by note count."""
-    notes = [n for t in score.tracks for n in t.notes]
-    return np.bincount(
-        [n.pitch % 12 for n in notes], weights=[max(1, n.duration) for n in notes] if weighted else None, minlength=12
-    ).astype(float)
-
-
-def best_key(histogram: np.ndarray) -> tuple[int, str]:
-    """(tonic, mode) whose Krumhansl-Kessler profile correlates best with ``histogram``."""
-    best, score = (0, "major"), -2.0
-    for mode, profile in (("major", MAJOR), ("minor", MINOR)):
-        for tonic in range(12):
-            r = np.corrcoef(histogram, np.roll(profile, tonic))[0, 1] if histogram.std() > 0 else 0.0
-            if r > score:
-                best, score = (tonic, mode), r
-    return best
 
 
 def piece_stats(p: Piece) -> dict | None:

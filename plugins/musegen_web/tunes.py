@@ -43,7 +43,8 @@ def describe(piece: Piece) -> dict:
     """The tune's type, meter, key and form (``8+8, repeated``), as far as its notation says."""
     if piece.format != "abc":
         notes = piece.meta.get("notes")
-        return {"type": "MIDI piece", "meter": "", "key": "", "form": f"{notes} notes" if notes else ""}
+        key = piece.meta.get("key", "")  # the encoder's reading of the notes
+        return {"type": "MIDI piece", "meter": "", "key": key, "form": f"{notes} notes" if notes else ""}
     from musegen.abcform import read_form
     from musegen.abctext import field
     from musegen.tunetype import tune_type

@@ -278,3 +278,65 @@ def test_every_chorale_and_every_oneills_tune_round_trip(scheme):
         if got != want:
             wrong.append(p.title)
     assert not wrong, wrong[:5]
+
+
+def scale_piece(tonic: int, minor: bool = False) -> Piece:
+    """A scale up and down from ``tonic`` (MIDI pitch), tonic and dominant stressed: its key is plain."""
+    steps = [0, 2, 3, 5, 7, 8, 11, 12] if minor else [0, 2, 4, 5, 7, 9, 11, 12]
+    line = [tonic + s for s in steps + steps[::-1]] + [tonic, tonic + 7, tonic]
+    return Piece.from_midi(score_of([(i, 1, p) for i, p in enumerate(line)]).dumps_midi())
+
+
+@pytest.mark.parametrize(
+    ("tonic", "minor", "shift"), [(60, False, 0), (67, False, 5), (62, False, -2), (69, True, 0), (64, True, 5)]
+)
+def test_a_key_signature_moves_to_none_the_shorter_way(tonic, minor, shift):
+    from musegen_midi.key import key_name, shift_to_c
+
+    score = symusic.Score.from_midi(scale_piece(tonic, minor).midi)
+    assert shift_to_c(score) == shift
+    names = {60: "C", 67: "G", 62: "D", 69: "A", 64: "E"}
+    assert key_name(score) == f"{names[tonic]} {'minor' if minor else 'major'}"
+    assert MidiEventsEncoder(MidiEventsConfig()).decode(
+        MidiEventsEncoder(MidiEventsConfig()).encode(scale_piece(tonic, minor))[:-1]
+    ).meta["key"] == key_name(score)  # each decoded piece says its key
+
+
+def test_normalize_key_encodes_in_c_and_decodes_in_a_key_of_the_corpus():
+    """Every piece is encoded in C major or A minor; a decoded piece is moved to one of the corpus's key
+    signatures, the same one for the same events, and otherwise keeps its notes."""
+    from musegen_midi.key import signature
+
+    enc = MidiEventsEncoder(MidiEventsConfig(tokenization="REMI", normalize_key=True))
+    corpus = [scale_piece(67), scale_piece(67), scale_piece(64, minor=True), scale_piece(62)]  # G, G, Em, D
+    enc.fit(corpus)
+    assert enc.keys == {"2": 1, "7": 3}
+    assert MidiEventsEncoder(MidiEventsConfig(normalize_key=True)).keys is None
+    assert enc.encode(corpus[0]) == enc.encode(scale_piece(72))  # G up a fourth to C
+    assert enc.encode(scale_piece(62)) == enc.encode(scale_piece(60))  # D down a tone
+    seen = set()
+    for piece in corpus + [scale_piece(65, minor=True)]:
+        ids = enc.encode(piece)[:-1]
+        back = enc.decode(ids)
+        assert back.meta["repairs"] == {}
+        assert enc.decode(ids).midi == back.midi  # the same events, the same key
+        here = [p for _, _, p in notes_of(back)]
+        there = [p for _, _, p in notes_of(piece)]
+        assert len({a - b for a, b in zip(here, there)}) == 1  # the same notes, moved as one
+        seen.add(signature(symusic.Score.from_midi(back.midi)))
+    assert seen <= {2, 7}
+    state = enc.state()
+    again = MidiEventsEncoder(MidiEventsConfig(tokenization="REMI", normalize_key=True))
+    again.load_state(state)
+    assert again.keys == enc.keys and again.decode(ids).midi == back.midi
+
+
+def test_the_limits_are_learned_in_c_when_keys_are_normalized():
+    enc = MidiEventsEncoder(MidiEventsConfig(normalize_key=True))
+    enc.fit([scale_piece(67)])  # G major: moved up 5 semitones
+    assert (enc.limits["low"], enc.limits["high"]) == (72, 84)
+
+
+def test_normalize_key_and_transposed_copies_are_refused_together():
+    with pytest.raises(MusegenError, match="normalize_key.*transpose"):
+        MidiEventsEncoder(MidiEventsConfig(normalize_key=True, transpose=[2]))

@@ -73,3 +73,21 @@ def test_facts_of_a_tune(tmp_path):
     assert facts == ["jig", "6/8", "D", "4 bars, repeated"]
     assert "Asked for: jig in D, 6/8, 1 part of 4 bars" in text
     assert "No sheet music" in text  # no score renderer ran: the page says so instead of a broken image
+
+
+def test_facts_of_a_midi_piece_name_its_key(tmp_path):
+    import symusic
+
+    from musegen_midi.config import MidiEventsConfig
+    from musegen_midi.encoder import MidiEventsEncoder
+
+    score = symusic.Score(480)
+    track = symusic.Track()
+    for i, pitch in enumerate([67, 69, 71, 72, 74, 76, 78, 79, 74, 71, 67]):  # G major, up and back
+        track.notes.append(symusic.Note(i * 480, 480, pitch, 80))
+    score.tracks.append(track)
+    enc = MidiEventsEncoder(MidiEventsConfig())
+    piece = enc.decode(enc.encode(Piece.from_midi(score.dumps_midi()))[:-1])
+    render([piece], tmp_path, ["page"])
+    facts = re.findall(r"<li>([^<]*)</li>", (tmp_path / "index.html").read_text())
+    assert facts == ["MIDI piece", "G major", "11 notes"]

@@ -22,7 +22,41 @@ def musicxml(data: bytes, fmt: str) -> str:
     from music21.musicxml.m21ToXml import GeneralObjectExporter
 
     score = converter.parse(data.decode("utf-8", "replace") if fmt == "abc" else data, format=fmt)
-    return GeneralObjectExporter(score).parse().decode("utf-8")
+    return GeneralObjectExporter(piano_staves(score) if fmt == "midi" else score).parse().decode("utf-8")
+
+
+MIDDLE_C = 60
+
+
+def piano_staves(score):
+    """A MIDI piece as a pianist reads it: in its key's signature, one staff for a melody, and for several
+    voices a treble staff for the notes from middle C up and a bass staff below (MIDI has neither clefs
+    nor key signatures, and a staff per track put four voices on one treble staff)."""
+    from music21 import clef, key, layout, meter, note, stream
+
+    notes = [(n.getOffsetInHierarchy(score), n) for n in score.recurse().notes]
+    signature = key.KeySignature(score.analyze("key").sharps)
+    starts = sorted(offset for offset, n in notes)
+    ends = sorted(offset + n.quarterLength for offset, n in notes)
+    melody = (
+        all(len(n.pitches) == 1 for _, n in notes)
+        and len(notes) == len(set(starts))
+        and all(e <= s for e, s in zip(ends, starts[1:]))
+    )
+    staves = {"treble": stream.PartStaff()} if melody else {"treble": stream.PartStaff(), "bass": stream.PartStaff()}
+    for offset, n in notes:
+        for pitch in n.pitches:
+            staff = "treble" if melody or pitch.midi >= MIDDLE_C else "bass"
+            staves[staff].insert(offset, note.Note(pitch, quarterLength=n.quarterLength))
+    out = stream.Score()
+    for name, staff in staves.items():
+        staff.insert(0, clef.bestClef(staff) if melody else clef.TrebleClef() if name == "treble" else clef.BassClef())
+        staff.insert(0, key.KeySignature(signature.sharps))
+        staff.insert(0, meter.TimeSignature("4/4"))
+        out.insert(0, staff.chordify())  # notes at once as chords, tied where they overlap
+    if not melody:
+        out.insert(0, layout.StaffGroup(list(out.parts), symbol="brace"))
+    return out
 
 
 def engrave(toolkit, job: dict, data: bytes, width: int = 2100, phone_width: int = 0) -> dict:

@@ -89,3 +89,29 @@ def test_kept_workers_serve_several_renders(tmp_path):
 def test_bad_options_are_refused(bad):
     with pytest.raises(MusegenError, match=r"renderer\.\w+.*\(renderer 'score'\)"):
         make_renderers(["score"], {"score": bad})
+
+
+def test_a_piece_in_four_voices_is_engraved_on_two_staves_in_its_key():
+    """Treble from middle C up, bass below, with the key's signature; a melody keeps one staff."""
+    import symusic
+    from music21 import converter
+
+    from musegen_score.engrave import musicxml
+
+    score = symusic.Score(480)
+    track = symusic.Track()
+    for beat, chord in enumerate([(43, 59, 62, 67), (48, 55, 64, 72), (50, 57, 66, 74), (43, 55, 62, 71)]):  # G major
+        for pitch in chord:
+            track.notes.append(symusic.Note(beat * 480, 480, pitch, 80))
+    score.tracks.append(track)
+    read = converter.parseData(musicxml(score.dumps_midi(), "midi"), format="musicxml")
+    treble, bass = read.parts
+    assert [
+        c.sign for c in (treble.recurse().getElementsByClass("Clef")[0], bass.recurse().getElementsByClass("Clef")[0])
+    ] == ["G", "F"]
+    assert read.recurse().getElementsByClass("KeySignature")[0].sharps == 1
+    low = sorted(p.midi for n in bass.recurse().notes for p in n.pitches)
+    high = sorted(p.midi for n in treble.recurse().notes for p in n.pitches)
+    assert max(low) < 60 <= min(high) and len(low) + len(high) == 16
+    melody = converter.parseData(musicxml(Piece.from_abc(TUNES[1]).to_midi(), "midi"), format="musicxml")
+    assert len(melody.parts) == 1

@@ -38,9 +38,10 @@ def summary(entries: list[dict]) -> str:
     n = len(entries)
     if not n:
         return "No tunes"
+    what = "notes" if all(e.get("type") == "MIDI piece" for e in entries) else "bars"  # what the checker drew
     parts = [
         (kinds.count("clean"), "clean"),
-        (kinds.count("fixed"), "clean once bars were drawn again"),
+        (kinds.count("fixed"), f"clean once {what} were drawn again"),
         (kinds.count("wrong"), "with faults (in red)"),
     ]
     return f"{n} tune{'s' * (n != 1)}: " + ", ".join(f"{k} {words}" for k, words in parts if k)

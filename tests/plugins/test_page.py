@@ -91,3 +91,12 @@ def test_facts_of_a_midi_piece_name_its_key(tmp_path):
     render([piece], tmp_path, ["page"])
     facts = re.findall(r"<li>([^<]*)</li>", (tmp_path / "index.html").read_text())
     assert facts == ["MIDI piece", "G major", "11 notes"]
+
+
+def test_the_summary_says_what_the_checker_drew_again():
+    from musegen_web.page import summary
+
+    abc = [{"verdict": "clean", "type": "reel"}, {"verdict": "fixed", "type": "reel"}]
+    midi = [{"verdict": "fixed", "type": "MIDI piece"}, {"verdict": "wrong", "type": "MIDI piece"}]
+    assert summary(abc) == "2 tunes: 1 clean, 1 clean once bars were drawn again"
+    assert summary(midi) == "2 tunes: 1 clean once notes were drawn again, 1 with faults (in red)"

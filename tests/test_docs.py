@@ -38,3 +38,10 @@ def test_the_docs_build_strictly_and_fetch_nothing(tmp_path):
         for match in fetched.finditer(text):
             tag = text[text.rfind("<", 0, match.start()) : match.end() + 60]
             assert tag.startswith("<a "), f"{page.relative_to(site)} fetches from the internet: {tag}"
+
+
+def test_every_file_the_readme_links_is_in_the_repository():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    targets = {t.split("#")[0] for t in re.findall(r"\]\(([^)\s]+)\)", readme) if "://" not in t and t[0] != "#"}
+    assert "docs/media/chorale.ogg" in targets  # the tour's chorale, to hear
+    assert sorted(t for t in targets if not (ROOT / t).exists()) == []

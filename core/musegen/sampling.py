@@ -33,6 +33,19 @@ class Stepper(Protocol):
         """A stepper of the sequences in rows ``keep`` alone, each where it is now, logits included."""
 
 
+def settings(options) -> dict:
+    """A ``SampleConfig``'s drawing settings as keyword arguments: :func:`sample` and every sampler of the
+    same contract take them by these names."""
+    return {
+        "n": options.tunes,
+        "max_len": options.max_len,
+        "temperature": options.temperature,
+        "top_k": options.top_k,
+        "top_p": options.top_p,
+        "seed": options.seed,
+    }
+
+
 def sample(
     stepper: Stepper,
     prime: list[int],

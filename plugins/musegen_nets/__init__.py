@@ -118,18 +118,8 @@ class KerasModel:
         """``options.tunes`` continuations of ``prime`` (or one prime per tune); see :func:`musegen.sampling.sample`."""
         from musegen import sampling
 
-        return sampling.sample(
-            self.stepper(options.tunes, options.temperature),
-            prime,
-            options.tunes,
-            options.max_len,
-            end_id,
-            options.temperature,
-            options.top_k,
-            options.top_p,
-            options.seed,
-            checker=checker,
-        )
+        stepper = self.stepper(options.tunes, options.temperature)
+        return sampling.sample(stepper, prime, end_id=end_id, checker=checker, **sampling.settings(options))
 
     def stepper(self, n: int, temperature: float) -> LayerStepper:
         """The network advanced a token at a time for ``n`` sequences (see the class docstring)."""

@@ -12,24 +12,17 @@ def draw_tunes(model, prime: list[int], options, end_id: int, checker=None) -> l
     """How both ``lstm`` models sample (``LSTMModel``, :class:`Trained`): the compiled JAX loop over
     ``model.weights()`` where :func:`sampler_for` says jax and there is no ``checker``, else the NumPy
     sampler over ``model.prepared(int8=...)`` (a checker's refused units are drawn again there)."""
-    args = (
-        prime,
-        options.tunes,
-        options.max_len,
-        end_id,
-        options.temperature,
-        options.top_k,
-        options.top_p,
-        options.seed,
-    )
+    from musegen.sampling import settings
+
+    drawing = {"prime": prime, "end_id": end_id, **settings(options)}
     sampler = sampler_for(model.config.sampler, checker)
     if checker is None and sampler == "jax":
         from musegen_lstm.fast.jax_sampling import sample as jax_sample
 
-        return jax_sample(model.weights(), *args)
+        return jax_sample(model.weights(), **drawing)
     from musegen_lstm.fast.sampling import sample
 
-    return sample(model.prepared(int8=sampler == "numpy-int8"), *args, checker=checker)
+    return sample(model.prepared(int8=sampler == "numpy-int8"), **drawing, checker=checker)
 
 
 def prime_per_tune(model) -> bool:

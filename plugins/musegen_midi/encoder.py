@@ -20,7 +20,7 @@ import symusic
 from miditok import REMI, TSD, MIDILike, TokenizerConfig
 
 from musegen import MusegenError, Piece
-from musegen_midi.key import key_name
+from musegen_midi.key import key_name, shift_to_c, shorter, signature
 
 SPECIAL = ("PAD_None", "BOS_None", "EOS_None", "MASK_None")
 TOKENIZERS = {"MIDILike": MIDILike, "TSD": TSD, "REMI": REMI}
@@ -81,7 +81,6 @@ class MidiEventsEncoder:
         """The vocabulary is fixed by the settings; from the corpus it learns the limits its checker holds
         samples to (:func:`musegen_midi.check.learn`)."""
         from musegen_midi.check import learn
-        from musegen_midi.key import signature
 
         scores = []
         for p in pieces:
@@ -90,8 +89,9 @@ class MidiEventsEncoder:
             except Exception:  # noqa: BLE001 — symusic raises RuntimeError and others; encode() reports the piece
                 continue
         if self.config.normalize_key:  # the limits hold in the key the model writes in
-            self.keys = dict(sorted(Counter(str(signature(s)) for s in scores).items()))
-            scores = [self._to_c(s) for s in scores]
+            signatures = [signature(s) for s in scores]
+            self.keys = dict(sorted(Counter(map(str, signatures)).items()))
+            scores = [s.shift_pitch(shorter(-g)) for s, g in zip(scores, signatures)]
         self.limits = learn(scores)
 
     def state(self) -> dict:
@@ -137,7 +137,7 @@ class MidiEventsEncoder:
         except Exception as exc:
             raise MusegenError(f"cannot read MIDI of '{piece.title}': {exc}") from None
         if self.config.normalize_key:
-            score = self._to_c(score)
+            score = score.shift_pitch(shift_to_c(score))
         seq = self.tokenizer.encode(score)
         seq = seq[0] if isinstance(seq, list) else seq
         return list(seq.ids) + [self.end_id]
@@ -251,12 +251,6 @@ class MidiEventsEncoder:
         piece.meta["key"] = key_name(score) if score is not None else ""
         return piece
 
-    @staticmethod
-    def _to_c(score: symusic.Score) -> symusic.Score:
-        from musegen_midi.key import shift_to_c
-
-        return score.shift_pitch(shift_to_c(score))
-
     def _from_c(self, score: symusic.Score, ids: list[int]) -> symusic.Score:
         """The piece moved from C to a key signature drawn as often as the corpus has it: the same events
         always give the same key."""
@@ -264,7 +258,7 @@ class MidiEventsEncoder:
         counts = np.array(list(self.keys.values()), dtype=float)
         rng = np.random.default_rng(zlib.crc32(np.asarray(ids, dtype=np.int64).tobytes()))
         drawn = signatures[rng.choice(len(signatures), p=counts / counts.sum())]
-        return score.shift_pitch(drawn if drawn <= 5 else drawn - 12)  # the shorter way, as encoding moved it
+        return score.shift_pitch(shorter(drawn))  # the shorter way, as encoding moved it
 
     def _known(self, ids: list[int]) -> tuple[list[int], Counter]:
         """REMI/TSD: the ids of whole notes (pitch, velocity, duration, in that order) and of time events;

@@ -42,10 +42,15 @@ def signature(score) -> int:
     return tonic if mode == "major" else (tonic + 3) % 12
 
 
+def shorter(semitones: int) -> int:
+    """The same move of pitch classes the shorter way: -6 to 5 semitones."""
+    shift = semitones % 12
+    return shift - 12 if shift > 5 else shift
+
+
 def shift_to_c(score) -> int:
     """Semitones (-6 to 5, the shorter way) that move the piece's key signature to none."""
-    shift = -signature(score) % 12
-    return shift - 12 if shift > 5 else shift
+    return shorter(-signature(score))
 
 
 def key_name(score) -> str:

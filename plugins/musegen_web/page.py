@@ -38,7 +38,9 @@ def summary(entries: list[dict]) -> str:
     n = len(entries)
     if not n:
         return "No tunes"
-    what = "notes" if all(e.get("type") == "MIDI piece" for e in entries) else "bars"  # what the checker drew
+    from musegen_web.tunes import redrawn_units
+
+    what = redrawn_units(entries[0]["format"])  # the pieces of one page share a format
     parts = [
         (kinds.count("clean"), "clean"),
         (kinds.count("fixed"), f"clean once {what} were drawn again"),

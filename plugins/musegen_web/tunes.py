@@ -10,6 +10,11 @@ AUDIO = ("ogg", "flac", "wav")  # the page plays the first of these a tune has: 
 FILES = ("abc", "mid", "wav", "ogg", "flac", "svg", "phone.svg")
 
 
+def redrawn_units(fmt: str) -> str:
+    """What the encoder's checker draws again in pieces of this format."""
+    return "notes" if fmt == "midi" else "bars"
+
+
 def verdicts(pieces: list[Piece]) -> list[tuple[str, str]]:
     """Each piece's ``(kind, words)``: kind ``clean``, ``fixed`` (clean after the bar checker drew bars
     again) or ``wrong`` (abc2midi rejects it, or bars are kept the wrong length, or it never ended)."""
@@ -32,8 +37,7 @@ def verdicts(pieces: list[Piece]) -> list[tuple[str, str]]:
             out.append(("wrong", "decoded with repairs"))
         elif p.meta.get("redrawn"):
             n = p.meta["redrawn"]
-            what = "notes" if p.format == "midi" else "bars"  # what the encoder's checker drew again
-            out.append(("fixed", f"{what} fixed: {n} redraw{'s' * (n != 1)}"))
+            out.append(("fixed", f"{redrawn_units(p.format)} fixed: {n} redraw{'s' * (n != 1)}"))
         else:
             out.append(("clean", "clean"))
     return out
@@ -73,6 +77,7 @@ def tune_entries(pieces: list[Piece], folder: Path) -> list[dict]:
         entry = {
             "index": i,
             "title": piece.title or f"Tune {i}",
+            "format": piece.format,
             **describe(piece),
             "verdict": kind,
             "verdict_words": words,

@@ -96,7 +96,7 @@ def test_facts_of_a_midi_piece_name_its_key(tmp_path):
 def test_the_summary_says_what_the_checker_drew_again():
     from musegen_web.page import summary
 
-    abc = [{"verdict": "clean", "type": "reel"}, {"verdict": "fixed", "type": "reel"}]
-    midi = [{"verdict": "fixed", "type": "MIDI piece"}, {"verdict": "wrong", "type": "MIDI piece"}]
+    abc = [{"verdict": "clean", "format": "abc"}, {"verdict": "fixed", "format": "abc"}]
+    midi = [{"verdict": "fixed", "format": "midi"}, {"verdict": "wrong", "format": "midi"}]
     assert summary(abc) == "2 tunes: 1 clean, 1 clean once bars were drawn again"
     assert summary(midi) == "2 tunes: 1 clean once notes were drawn again, 1 with faults (in red)"
